@@ -1,0 +1,15 @@
+/* Time for the event loops: monotonic microseconds for deadlines, wall-clock
+ * milliseconds for timestamps a person reads. */
+#ifndef RON_CLOCK_H
+#define RON_CLOCK_H
+#include <stdint.h>
+
+int64_t clock_mono_us(void);
+int64_t clock_wall_ms(void);
+/* Milliseconds from now_us until deadline_us, rounded up, clamped to 0..INT_MAX;
+ * -1 when there is no deadline (deadline_us < 0).  For poll(2). */
+int clock_poll_timeout(int64_t deadline_us, int64_t now_us);
+/* ISO-8601 UTC with milliseconds, e.g. 2026-11-27T01:23:19.123Z. */
+void clock_iso8601(int64_t wall_ms, char *buf, size_t len);
+
+#endif

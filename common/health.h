@@ -1,0 +1,50 @@
+/* The v1.health client over a Unix stream socket: one request, one reply,
+ * never blocking past its deadline.  A probe is a small state machine that an
+ * event loop drives; health_check() runs one to completion. */
+#ifndef RON_HEALTH_H
+#define RON_HEALTH_H
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "wire.h"
+
+struct health_result {
+	bool ok;
+	int64_t rtt_us;		  /* start of the probe to the verdict */
+	char reason[WIRE_WHY_MAX + 64]; /* empty when ok */
+};
+
+enum health_phase { HEALTH_IDLE, HEALTH_CONNECTING, HEALTH_SENDING, HEALTH_RECEIVING, HEALTH_DONE };
+
+struct health_probe {
+	enum health_phase phase;
+	int fd;
+	uint64_t corr_id;
+	int timeout_ms;
+	int64_t start_us, deadline_us;
+	uint8_t out[128];
+	size_t out_len, out_off;
+	uint8_t hdr[4];
+	uint8_t *body; /* allocated once the length prefix is known to be sane */
+	uint32_t body_len;
+	size_t in_off;
+	struct health_result result;
+};
+
+/* Starts a probe.  Returns true if it finished at once (bad path, connect
+ * refused, ...), with the verdict in p->result. */
+bool health_probe_start(struct health_probe *p, const char *sock_path, const char *service,
+			uint64_t corr_id, int timeout_ms, int64_t now_us);
+/* The fd and poll events to wait for while the probe is pending. */
+int health_probe_fd(const struct health_probe *p);
+short health_probe_events(const struct health_probe *p);
+/* Advances on poll revents, or on the deadline having passed; true once done. */
+bool health_probe_advance(struct health_probe *p, short revents, int64_t now_us);
+/* Abandons a pending probe, closing its socket. */
+void health_probe_cancel(struct health_probe *p);
+
+/* Runs a probe to completion under poll(); returns r->ok. */
+bool health_check(const char *sock_path, const char *service, uint64_t corr_id, int timeout_ms,
+		  struct health_result *r);
+
+#endif
