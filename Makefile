@@ -53,7 +53,7 @@ $(BUILD)/obj/%.o: %.c
 
 $(BUILD)/obj/tests/%.o: tests/%.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -Itests -DRON_BUILD_DIR='"$(abspath $(BUILD))"' -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -Itests -Imonitor -Ikernel -DRON_BUILD_DIR='"$(abspath $(BUILD))"' -c -o $@ $<
 
 $(BUILD)/libcommon.a: $(COMMON_OBJ)
 	@rm -f $@

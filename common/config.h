@@ -1,0 +1,116 @@
+/* Configuration of ron-kernel and ron-monitor: one table of settings (env variable, flag,
+ * type, default, range, scope, help) from which parsing, checks, --help and export all come. */
+#ifndef RON_CONFIG_H
+#define RON_CONFIG_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+/* One key per setting, in the order of cfg_table and of --help. */
+enum cfg_key {
+	CFG_SVC_INDEX_BIN,
+	CFG_SVC_OVERLAY_BIN,
+	CFG_SVC_STORAGE_BIN,
+	CFG_INDEX_SOCK,
+	CFG_OVERLAY_SOCK,
+	CFG_STORAGE_SOCK,
+	CFG_RUN_DIR,
+	CFG_MONITOR_BIN,
+	CFG_LOG_FORMAT,
+	CFG_STATUS_INTERVAL_MS,
+	CFG_HEALTH_INTERVAL_MS,
+	CFG_HEALTH_TIMEOUT_MS,
+	CFG_HEALTH_FAILURES,
+	CFG_START_TIMEOUT_MS,
+	CFG_STOP_TIMEOUT_MS,
+	CFG_BACKOFF_MIN_MS,
+	CFG_BACKOFF_MAX_MS,
+	CFG_RESTART_CAP,
+	CFG_RESTART_WINDOW_MS,
+	CFG_STABLE_MS,
+	CFG_QUARANTINE_MS,
+	CFG__COUNT
+};
+
+enum cfg_type {
+	CFG_MS,	    /* milliseconds, a decimal integer in min..max */
+	CFG_COUNT,  /* a decimal integer in min..max */
+	CFG_PATH,   /* a file system path of at most max bytes */
+	CFG_STRING, /* a program name or path of at most max bytes */
+	CFG_ENUM,   /* one of words[]; its index is the number */
+};
+
+/* Which binary reads a setting.  The kernel reads them all, since it exports them. */
+#define CFG_KERNEL  1u
+#define CFG_MONITOR 2u
+#define CFG_BOTH    (CFG_KERNEL | CFG_MONITOR)
+
+/* Room for a string value, NUL included. */
+#define CFG_STR_MAX 1024
+/* A size for error buffers that holds every message in full. */
+#define CFG_ERR_MAX 512
+
+/* RON_LOG_FORMAT values, as config_num() returns them. */
+enum cfg_log_format { CFG_LOG_TEXT, CFG_LOG_JSON };
+
+struct cfg_setting {
+	const char *env;  /* "RON_HEALTH_INTERVAL_MS" */
+	const char *flag; /* "health-interval-ms": the long option without its dashes */
+	enum cfg_type type;
+	const char *def; /* the default, as it would be written in the environment */
+	/* numbers: the accepted values; strings: min 0 (may be empty) or 1, max in bytes */
+	long long min, max;
+	const char *const *words; /* CFG_ENUM: the accepted words, NULL-terminated */
+	bool absolute;		  /* CFG_PATH: must start with '/' */
+	unsigned scope;		  /* CFG_KERNEL, CFG_MONITOR or both */
+	const char *help;
+};
+
+extern const struct cfg_setting cfg_table[CFG__COUNT];
+
+/* Where a value came from: its error messages name the flag or the variable accordingly. */
+enum cfg_source { CFG_SRC_DEFAULT, CFG_SRC_ENV, CFG_SRC_FLAG };
+
+/* Resolved values.  num[] holds numbers and enum indexes; str[] every value as text
+ * (numbers in decimal, enums as their word). */
+struct config {
+	long long num[CFG__COUNT];
+	char str[CFG__COUNT][CFG_STR_MAX];
+	enum cfg_source src[CFG__COUNT];
+};
+
+/* All functions below that take err fill it with one line naming the variable (or the
+ * flag), the value and what is accepted, e.g.
+ *   RON_HEALTH_TIMEOUT_MS=abc: not a number (accepted: 1..600000 ms)
+ * and return -1; they return 0 on success.  Callers exit with 78 (EX_CONFIG).  A
+ * setting is "in scope" when its scope shares a bit with the scope argument. */
+
+void config_defaults(struct config *c);
+/* Sets key from text; on error c is left unchanged. */
+int config_set(struct config *c, enum cfg_key key, const char *value, enum cfg_source src,
+	       char *err, size_t errlen);
+/* Applies every variable in scope that is set in the environment (set but empty is an
+ * error, except for a string whose min is 0). */
+int config_from_env(struct config *c, unsigned scope, char *err, size_t errlen);
+/* "health-interval-ms" -> CFG_HEALTH_INTERVAL_MS; -1 if no setting has that flag. */
+int config_find_flag(const char *name);
+/* Applies and removes from argv[1..] every --flag=value and --flag value of a setting in
+ * scope, keeping the other arguments in order; stops at "--", which it leaves in place.
+ * *argc is updated and argv[*argc] set to NULL. */
+int config_parse_args(struct config *c, unsigned scope, int *argc, char **argv, char *err,
+		      size_t errlen);
+/* Rules between settings: health timeout < health interval, backoff min <= max. */
+int config_check(const struct config *c, char *err, size_t errlen);
+/* Defaults, then environment, then flags, then config_check. */
+int config_load(struct config *c, unsigned scope, int *argc, char **argv, char *err, size_t errlen);
+
+/* One line per setting in scope: --flag=VALUE, variable, help, default and range. */
+void config_usage(FILE *f, unsigned scope);
+/* setenv() of every setting in scope, so children inherit the resolved values;
+ * -1 with errno on failure. */
+int config_export_env(const struct config *c, unsigned scope);
+
+long long config_num(const struct config *c, enum cfg_key key);
+const char *config_str(const struct config *c, enum cfg_key key);
+
+#endif

@@ -1,0 +1,127 @@
+/* /proc start times, pidfds and signal names. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/pidfd.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "proc.h"
+
+int proc_start_ticks(pid_t pid, unsigned long long *ticks)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	/* comm (field 2) may hold spaces and parentheses: count from the last ')'. */
+	char *p = strrchr(buf, ')');
+	if (!p)
+		return -1;
+	p++;
+	for (int field = 3; field < 22; field++) {
+		p = strchr(p + 1, ' ');
+		if (!p)
+			return -1;
+	}
+	char *end;
+	errno = 0;
+	*ticks = strtoull(p + 1, &end, 10);
+	return errno || end == p + 1 ? -1 : 0;
+}
+
+long long proc_age_ms(unsigned long long start_ticks)
+{
+	char buf[64];
+	int fd = open("/proc/uptime", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	double up = strtod(buf, NULL);
+	long hz = sysconf(_SC_CLK_TCK);
+	long long age = (long long)(up * 1000) - (long long)(start_ticks * 1000 / (unsigned long long)hz);
+	return age > 0 ? age : 0;
+}
+
+int proc_pidfd_verified(pid_t pid, unsigned long long start)
+{
+	unsigned long long ticks;
+	int fd = pidfd_open(pid, 0);
+	if (fd < 0)
+		return -1;
+	/* Opened first, checked second: the pidfd pins the process we checked. */
+	if (proc_start_ticks(pid, &ticks) || ticks != start || proc_pidfd_exited(fd)) {
+		close(fd);
+		errno = ESRCH;
+		return -1;
+	}
+	return fd;
+}
+
+bool proc_pidfd_exited(int pidfd)
+{
+	struct pollfd p = {pidfd, POLLIN, 0};
+	return poll(&p, 1, 0) > 0;
+}
+
+pid_t proc_pidfd_pid(int pidfd)
+{
+	char path[64], buf[2048];
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	char *p = strstr(buf, "\nPid:");
+	return p ? (pid_t)strtol(p + 5, NULL, 10) : -1;
+}
+
+int proc_pidfd_signal(int pidfd, int sig)
+{
+	return pidfd_send_signal(pidfd, sig, NULL, 0);
+}
+
+const char *sig_name(int sig)
+{
+	static char buf[32];
+	const char *abbrev = sigabbrev_np(sig);
+	if (abbrev)
+		snprintf(buf, sizeof(buf), "SIG%s", abbrev);
+	else
+		snprintf(buf, sizeof(buf), "signal %d", sig);
+	return buf;
+}
+
+int sig_parse(const char *s)
+{
+	char *end;
+	long n = strtol(s, &end, 10);
+	if (*s && !*end)
+		return n > 0 && n < NSIG ? (int)n : -1;
+	if (strncasecmp(s, "SIG", 3) == 0)
+		s += 3;
+	for (int i = 1; i < NSIG; i++) {
+		const char *a = sigabbrev_np(i);
+		if (a && strcasecmp(a, s) == 0)
+			return i;
+	}
+	return -1;
+}

@@ -1,0 +1,27 @@
+/* Process identity and signals: /proc start times (so a recycled pid is never
+ * taken for the process we mean), pidfds, and signal names. */
+#ifndef RON_PROC_H
+#define RON_PROC_H
+#include <signal.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+/* Field 22 of /proc/PID/stat (start time in clock ticks since boot); 0 on
+ * success, -1 if the process does not exist or the file is unreadable. */
+int proc_start_ticks(pid_t pid, unsigned long long *ticks);
+/* How long ago a process with that start time started, in ms (>= 0). */
+long long proc_age_ms(unsigned long long start_ticks);
+/* A pidfd for pid whose start time matches `start`: the fd, or -1 with errno
+ * (ESRCH: gone, or a different process now has that pid). */
+int proc_pidfd_verified(pid_t pid, unsigned long long start);
+/* True once the process behind a pidfd has exited. */
+bool proc_pidfd_exited(int pidfd);
+/* The pid a pidfd refers to (from /proc/self/fdinfo), or -1. */
+pid_t proc_pidfd_pid(int pidfd);
+int proc_pidfd_signal(int pidfd, int sig);
+/* "SIGKILL", or "signal 77" for an unknown number (static buffer). */
+const char *sig_name(int sig);
+/* A signal by name ("KILL", "SIGKILL") or number; -1 if unknown. */
+int sig_parse(const char *s);
+
+#endif

@@ -1,0 +1,102 @@
+/* Status reports from ron-monitor to ron-kernel: one JSON object per line
+ * (json-c), each shorter than PIPE_BUF so a write to the pipe is atomic.
+ *
+ * Schema version 1.  Every report carries every field:
+ *   "v"        schema version (1)
+ *   "service"  service name, e.g. "svc-index"
+ *   "event"    spawned | ready | healthy | degraded | unhealthy | exited |
+ *              spawn_failed | restarting | quarantined | adopted | stopping |
+ *              stopped | check
+ *   "state"    starting | healthy | degraded | stopping | backoff |
+ *              quarantined | stopped
+ *   "pid"      service pid, 0 when none is running
+ *   "start"    the service's start time, field 22 of /proc/PID/stat (0 if none)
+ *   "restarts" restarts so far
+ *   "uptime_ms" time since the service was spawned (0 if none)
+ *   "rtt_us"   round trip of the last health check, -1 if none yet
+ *   "failures" consecutive failed health checks
+ *   "code"     exit code, -1 unless the event is an exit with a code
+ *   "signal"   terminating signal number, 0 if none
+ *   "delay_ms" the delay before the next spawn (restarting, quarantined), else -1
+ *   "reason"   a human reason ("" when there is none)
+ *   "ok"       for "check": whether that check passed
+ *   "mpid"     the monitor's own pid
+ *   "ts"       wall clock, ms since the epoch
+ *   "mono_us"  CLOCK_MONOTONIC, us
+ * A "check" report follows every health check; the kernel treats it (and
+ * every other report) as the monitor's heartbeat. */
+#ifndef RON_REPORT_H
+#define RON_REPORT_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define REPORT_SCHEMA	  1
+#define REPORT_LINE_MAX	  512 /* < PIPE_BUF (4096): a write is atomic */
+#define REPORT_NAME_MAX	  32
+#define REPORT_REASON_MAX 200
+
+enum svc_state {
+	ST_STARTING,
+	ST_HEALTHY,
+	ST_DEGRADED,
+	ST_STOPPING,
+	ST_BACKOFF,
+	ST_QUARANTINED,
+	ST_STOPPED,
+	ST__COUNT
+};
+
+enum report_event {
+	EV_SPAWNED,
+	EV_READY,
+	EV_HEALTHY,
+	EV_DEGRADED,
+	EV_UNHEALTHY,
+	EV_EXITED,
+	EV_SPAWN_FAILED,
+	EV_RESTARTING,
+	EV_QUARANTINED,
+	EV_ADOPTED,
+	EV_STOPPING,
+	EV_STOPPED,
+	EV_CHECK,
+	EV__COUNT
+};
+
+struct report {
+	int v;
+	char service[REPORT_NAME_MAX];
+	enum report_event event;
+	enum svc_state state;
+	pid_t pid;
+	unsigned long long start;
+	unsigned restarts;
+	int64_t uptime_ms;
+	int64_t rtt_us;
+	unsigned failures;
+	int code;
+	int signal;
+	int64_t delay_ms;
+	char reason[REPORT_REASON_MAX];
+	bool ok;
+	pid_t mpid;
+	int64_t ts;
+	int64_t mono_us;
+};
+
+const char *svc_state_name(enum svc_state s);
+const char *report_event_name(enum report_event e);
+int svc_state_parse(const char *s);	 /* -1 if unknown */
+int report_event_parse(const char *s); /* -1 if unknown */
+
+/* A report with every field at its "none" value. */
+void report_init(struct report *r, const char *service);
+/* Encodes r as one newline-terminated line; returns its length (< cap,
+ * < REPORT_LINE_MAX), truncating the reason if needed, or -1. */
+int report_encode(const struct report *r, char *buf, size_t cap);
+/* Decodes one line (newline optional); 0, or -1 with why. */
+int report_decode(const char *line, size_t len, struct report *r, char *why, size_t whylen);
+
+#endif

@@ -1,0 +1,384 @@
+/* The monitor's state machine.  States: starting, healthy, degraded,
+ * stopping, backoff, quarantined, stopped.  mon_handle() is the one switch
+ * on events; each transition is a small function below. */
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <bsd/string.h>
+
+#include "machine.h"
+
+/* Readiness probes start this soon after spawn and back off to this interval. */
+#define PROBE_FIRST_MS 1
+#define PROBE_MAX_MS   20
+
+static void emit(struct mon *m, enum report_event ev, int64_t now, const char *fmt, ...)
+{
+	struct report r;
+	report_init(&r, m->name);
+	r.event = ev;
+	r.state = m->state;
+	r.pid = m->pid;
+	r.start = m->pid ? m->start : 0;
+	r.restarts = m->restarts;
+	r.uptime_ms = m->pid ? (now - m->spawned_us) / 1000 : 0;
+	r.rtt_us = m->rtt_us;
+	r.failures = m->failures;
+	r.mono_us = now;
+	if (fmt) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(r.reason, sizeof(r.reason), fmt, ap);
+		va_end(ap);
+	}
+	if (ev == EV_RESTARTING || ev == EV_QUARANTINED)
+		r.delay_ms = (m->respawn_at_us - now) / 1000;
+	if (ev == EV_CHECK)
+		r.ok = m->failures == 0 && m->state == ST_HEALTHY;
+	m->last_report_us = now;
+	m->ops.report(m->ops.ctx, &r);
+}
+
+static void emit_exit(struct mon *m, const struct mon_event *ev)
+{
+	struct report r;
+	report_init(&r, m->name);
+	r.event = EV_EXITED;
+	r.state = m->state;
+	r.pid = m->pid;
+	r.start = m->start;
+	r.restarts = m->restarts;
+	r.uptime_ms = (ev->now_us - m->spawned_us) / 1000;
+	r.rtt_us = m->rtt_us;
+	r.failures = m->failures;
+	r.code = ev->code;
+	r.signal = ev->signal;
+	r.mono_us = ev->now_us;
+	if (ev->reason)
+		strlcpy(r.reason, ev->reason, sizeof(r.reason));
+	m->last_report_us = ev->now_us;
+	m->ops.report(m->ops.ctx, &r);
+}
+
+static void stop_probe(struct mon *m)
+{
+	if (m->probing)
+		m->ops.cancel_probe(m->ops.ctx);
+	m->probing = false;
+}
+
+static void finish(struct mon *m, int64_t now, const char *why)
+{
+	m->state = ST_STOPPED;
+	emit(m, EV_STOPPED, now, "%s", why);
+	m->ops.finish(m->ops.ctx);
+}
+
+static void spawn(struct mon *m, int64_t now);
+
+static void went_down(struct mon *m, int64_t now, int64_t healthy_ms)
+{
+	if (m->exiting) {
+		finish(m, now, "stopped as asked");
+		return;
+	}
+	unsigned recent = policy_recent(&m->cfg->policy, &m->policy, now / 1000);
+	bool probation = m->policy.probation;
+	struct policy_decision d =
+		policy_on_down(&m->cfg->policy, &m->policy, now / 1000, healthy_ms, m->rnd);
+	m->rnd = m->rnd * 1103515245u + 12345u;
+	m->respawn_at_us = now + d.delay_ms * 1000;
+	if (d.verdict == POLICY_QUARANTINE) {
+		m->state = ST_QUARANTINED;
+		if (probation)
+			emit(m, EV_QUARANTINED, now, "failed again after quarantine");
+		else
+			emit(m, EV_QUARANTINED, now, "%u restarts within %lld ms", recent,
+			     (long long)m->cfg->policy.window_ms);
+		return;
+	}
+	m->restarts++;
+	m->state = ST_BACKOFF;
+	emit(m, EV_RESTARTING, now, NULL);
+	if (d.delay_ms == 0)
+		spawn(m, now);
+}
+
+static void spawn(struct mon *m, int64_t now)
+{
+	char why[REPORT_REASON_MAX];
+	pid_t pid;
+	unsigned long long start;
+
+	if (m->ops.spawn(m->ops.ctx, &pid, &start, why, sizeof(why)) < 0) {
+		m->pid = 0;
+		emit(m, EV_SPAWN_FAILED, now, "%s", why);
+		went_down(m, now, -1);
+		return;
+	}
+	m->pid = pid;
+	m->start = start;
+	m->spawned_us = now;
+	m->healthy_since_us = -1;
+	m->failures = 0;
+	m->rtt_us = -1;
+	m->state = ST_STARTING;
+	m->probe_step_ms = PROBE_FIRST_MS;
+	m->next_check_us = now + PROBE_FIRST_MS * 1000;
+	m->start_deadline_us = now + m->cfg->start_timeout_ms * 1000;
+	emit(m, EV_SPAWNED, now, NULL);
+}
+
+static void begin_stop(struct mon *m, int64_t now, const char *why)
+{
+	stop_probe(m);
+	if (!m->pid) {
+		if (m->exiting)
+			finish(m, now, why);
+		return;
+	}
+	if (m->state != ST_STOPPING) {
+		m->state = ST_STOPPING;
+		m->kill_deadline_us = now + m->cfg->stop_timeout_ms * 1000;
+		m->ops.signal(m->ops.ctx, SIGTERM);
+	}
+	emit(m, EV_STOPPING, now, "%s", why);
+}
+
+static void unhealthy(struct mon *m, int64_t now, const char *why)
+{
+	emit(m, EV_UNHEALTHY, now, "%s", why);
+	begin_stop(m, now, why);
+}
+
+static void on_exited(struct mon *m, const struct mon_event *ev)
+{
+	if (!m->pid)
+		return;
+	int64_t now = ev->now_us;
+	int64_t healthy_ms = m->healthy_since_us < 0 ? -1 : (now - m->healthy_since_us) / 1000;
+	stop_probe(m);
+	emit_exit(m, ev);
+	m->pid = 0;
+	m->kill_deadline_us = -1;
+	went_down(m, now, healthy_ms);
+}
+
+static void schedule_check(struct mon *m, int64_t now)
+{
+	m->next_check_us = now + m->cfg->health_interval_ms * 1000;
+}
+
+static void on_health_ok(struct mon *m, const struct mon_event *ev)
+{
+	int64_t now = ev->now_us;
+	enum svc_state was = m->state;
+	if (!m->probing)
+		return;
+	m->probing = false;
+	m->rtt_us = ev->rtt_us;
+	m->failures = 0;
+	m->last_reason[0] = '\0';
+	schedule_check(m, now);
+	switch (was) {
+	case ST_STARTING:
+		m->state = ST_HEALTHY;
+		m->healthy_since_us = now;
+		emit(m, EV_CHECK, now, NULL);
+		emit(m, EV_READY, now, "ready in %lld ms", (long long)(now - m->spawned_us) / 1000);
+		break;
+	case ST_DEGRADED:
+		m->state = ST_HEALTHY;
+		emit(m, EV_CHECK, now, NULL);
+		emit(m, EV_HEALTHY, now, NULL);
+		break;
+	default: emit(m, EV_CHECK, now, NULL);
+	}
+}
+
+static void on_health_failed(struct mon *m, const struct mon_event *ev)
+{
+	int64_t now = ev->now_us;
+	if (!m->probing)
+		return;
+	m->probing = false;
+	m->rtt_us = ev->rtt_us;
+	strlcpy(m->last_reason, ev->reason ? ev->reason : "", sizeof(m->last_reason));
+	if (m->state == ST_STARTING) {
+		/* Not ready yet: probe again soon; the start timeout decides. */
+		m->probe_step_ms *= 2;
+		if (m->probe_step_ms > PROBE_MAX_MS)
+			m->probe_step_ms = PROBE_MAX_MS;
+		if (m->probe_step_ms > m->cfg->health_interval_ms)
+			m->probe_step_ms = m->cfg->health_interval_ms;
+		m->next_check_us = now + m->probe_step_ms * 1000;
+		return;
+	}
+	m->failures++;
+	emit(m, EV_CHECK, now, "%s", m->last_reason);
+	if (m->failures >= m->cfg->health_failures) {
+		unhealthy(m, now, m->last_reason);
+		return;
+	}
+	schedule_check(m, now);
+	if (m->state == ST_HEALTHY) {
+		m->state = ST_DEGRADED;
+		emit(m, EV_DEGRADED, now, "%s", m->last_reason);
+	}
+}
+
+static void probe(struct mon *m, int64_t now)
+{
+	if (m->probing || now < m->next_check_us)
+		return;
+	m->probing = true;
+	m->ops.probe(m->ops.ctx);
+}
+
+static int64_t heartbeat_due(const struct mon *m)
+{
+	return m->last_report_us + (m->cfg->health_interval_ms + m->cfg->health_timeout_ms) * 1000;
+}
+
+static void on_timer(struct mon *m, int64_t now)
+{
+	switch (m->state) {
+	case ST_STARTING:
+		if (now >= m->start_deadline_us) {
+			char why[REPORT_REASON_MAX + 64];
+			snprintf(why, sizeof(why), "no healthy answer within %lld ms%s%s",
+				 (long long)m->cfg->start_timeout_ms, m->last_reason[0] ? ": " : "",
+				 m->last_reason);
+			unhealthy(m, now, why);
+		} else {
+			probe(m, now);
+		}
+		break;
+	case ST_HEALTHY:
+	case ST_DEGRADED: probe(m, now); break;
+	case ST_STOPPING:
+		if (m->kill_deadline_us >= 0 && now >= m->kill_deadline_us) {
+			m->kill_deadline_us = -1;
+			m->ops.signal(m->ops.ctx, SIGKILL);
+			emit(m, EV_STOPPING, now, "still running after %lld ms: SIGKILL",
+			     (long long)m->cfg->stop_timeout_ms);
+		}
+		break;
+	case ST_BACKOFF:
+		if (now >= m->respawn_at_us)
+			spawn(m, now);
+		break;
+	case ST_QUARANTINED:
+		if (now >= m->respawn_at_us) {
+			policy_lift(&m->policy, false);
+			m->restarts++;
+			m->respawn_at_us = now;
+			m->state = ST_BACKOFF;
+			emit(m, EV_RESTARTING, now, "quarantine over: one more try");
+			spawn(m, now);
+		}
+		break;
+	case ST_STOPPED:
+	case ST__COUNT: break;
+	}
+	/* Every state reports at least once per interval + timeout (checks do
+	 * so when they run): the kernel takes silence for a frozen monitor. */
+	if (m->state != ST_STOPPED && now >= heartbeat_due(m))
+		emit(m, EV_CHECK, now, "%s", m->last_reason);
+}
+
+static void on_lift(struct mon *m, int64_t now)
+{
+	if (m->state != ST_QUARANTINED)
+		return;
+	policy_lift(&m->policy, true);
+	m->restarts++;
+	m->respawn_at_us = now;
+	m->state = ST_BACKOFF;
+	emit(m, EV_RESTARTING, now, "quarantine lifted");
+	spawn(m, now);
+}
+
+static void on_adopted(struct mon *m, const struct mon_event *ev)
+{
+	int64_t now = ev->now_us;
+	m->pid = ev->pid;
+	m->start = ev->start;
+	m->spawned_us = now - ev->age_ms * 1000;
+	m->healthy_since_us = m->spawned_us;
+	m->failures = 0;
+	m->state = ST_HEALTHY;
+	m->next_check_us = now;
+	emit(m, EV_ADOPTED, now, NULL);
+}
+
+void mon_handle(struct mon *m, const struct mon_event *ev)
+{
+	if (m->state == ST_STOPPED && ev->kind != MEV_SPAWN && ev->kind != MEV_ADOPTED)
+		return;
+	switch (ev->kind) {
+	case MEV_SPAWN: spawn(m, ev->now_us); break;
+	case MEV_ADOPTED: on_adopted(m, ev); break;
+	case MEV_EXITED: on_exited(m, ev); break;
+	case MEV_HEALTH_OK: on_health_ok(m, ev); break;
+	case MEV_HEALTH_FAILED: on_health_failed(m, ev); break;
+	case MEV_TIMER: on_timer(m, ev->now_us); break;
+	case MEV_STOP:
+		m->exiting = true;
+		begin_stop(m, ev->now_us, "stop requested");
+		break;
+	case MEV_PARENT_DIED:
+		m->exiting = true;
+		begin_stop(m, ev->now_us, "parent died");
+		break;
+	case MEV_LIFT: on_lift(m, ev->now_us); break;
+	}
+}
+
+static int64_t earliest(int64_t a, int64_t b)
+{
+	if (a < 0)
+		return b;
+	if (b < 0)
+		return a;
+	return a < b ? a : b;
+}
+
+int64_t mon_deadline(const struct mon *m)
+{
+	int64_t d = -1;
+	switch (m->state) {
+	case ST_STARTING:
+		d = m->start_deadline_us;
+		if (!m->probing)
+			d = earliest(d, m->next_check_us);
+		break;
+	case ST_HEALTHY:
+	case ST_DEGRADED:
+		if (!m->probing)
+			d = m->next_check_us;
+		break;
+	case ST_STOPPING: d = m->kill_deadline_us; break;
+	case ST_BACKOFF:
+	case ST_QUARANTINED: d = m->respawn_at_us; break;
+	case ST_STOPPED:
+	case ST__COUNT: return -1;
+	}
+	return earliest(d, heartbeat_due(m));
+}
+
+void mon_init(struct mon *m, const struct mon_cfg *cfg, const struct mon_ops *ops,
+	      const char *name, unsigned restarts, uint32_t seed)
+{
+	memset(m, 0, sizeof(*m));
+	m->cfg = cfg;
+	m->ops = *ops;
+	strlcpy(m->name, name, sizeof(m->name));
+	m->state = ST_STOPPED;
+	m->restarts = restarts;
+	m->healthy_since_us = -1;
+	m->rtt_us = -1;
+	m->kill_deadline_us = -1;
+	m->rnd = seed;
+}

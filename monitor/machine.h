@@ -1,0 +1,81 @@
+/* ron-monitor's state machine: every state, event and transition of one
+ * supervised service in one place, with all I/O behind a table of operations. */
+#ifndef RON_MACHINE_H
+#define RON_MACHINE_H
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "policy.h"
+#include "report.h"
+
+struct mon_cfg {
+	struct policy_cfg policy;
+	int64_t health_interval_ms, health_timeout_ms, start_timeout_ms, stop_timeout_ms;
+	unsigned health_failures;
+};
+
+enum mon_event_kind {
+	MEV_SPAWN,	 /* start the service for the first time */
+	MEV_ADOPTED,	 /* take over a running service instead */
+	MEV_EXITED,	 /* the service is gone */
+	MEV_HEALTH_OK,	 /* a health check passed */
+	MEV_HEALTH_FAILED, /* a health check failed */
+	MEV_TIMER,	 /* mon_deadline() has passed */
+	MEV_STOP,	 /* stop the service and finish (SIGTERM to the monitor) */
+	MEV_PARENT_DIED, /* the same, because the kernel is gone */
+	MEV_LIFT,	 /* lift a quarantine (SIGHUP) */
+};
+
+struct mon_event {
+	enum mon_event_kind kind;
+	int64_t now_us;
+	pid_t pid;		  /* MEV_ADOPTED */
+	unsigned long long start; /* MEV_ADOPTED */
+	int64_t age_ms;		  /* MEV_ADOPTED: how long the service has run */
+	int code, signal;	  /* MEV_EXITED: exit code (-1 if none) or signal (0 if none) */
+	int64_t rtt_us;		  /* MEV_HEALTH_* */
+	const char *reason;	  /* MEV_EXITED, MEV_HEALTH_FAILED */
+};
+
+/* The I/O the machine asks for.  spawn is synchronous: 0 with the pid and
+ * start time, or -1 with why ("spawn failed: svc-index: No such file or
+ * directory").  probe starts a health check whose verdict comes back later
+ * as MEV_HEALTH_*. */
+struct mon_ops {
+	void *ctx;
+	int (*spawn)(void *ctx, pid_t *pid, unsigned long long *start, char *why, size_t whylen);
+	void (*signal)(void *ctx, int sig);
+	void (*probe)(void *ctx);
+	void (*cancel_probe)(void *ctx);
+	void (*report)(void *ctx, const struct report *r);
+	void (*finish)(void *ctx); /* the service is stopped for good: exit */
+};
+
+struct mon {
+	const struct mon_cfg *cfg;
+	struct mon_ops ops;
+	char name[REPORT_NAME_MAX];
+	enum svc_state state;
+	pid_t pid; /* 0 when no service is running */
+	unsigned long long start;
+	int64_t spawned_us, healthy_since_us; /* -1 when not healthy yet */
+	unsigned restarts, failures;
+	int64_t rtt_us;
+	bool probing;
+	bool exiting; /* stopping for good, not to restart */
+	int64_t next_check_us, start_deadline_us, kill_deadline_us, respawn_at_us;
+	int64_t probe_step_ms; /* the growing interval of readiness probes */
+	int64_t last_report_us;
+	char last_reason[REPORT_REASON_MAX];
+	struct policy_state policy;
+	uint32_t rnd;
+};
+
+void mon_init(struct mon *m, const struct mon_cfg *cfg, const struct mon_ops *ops,
+	      const char *name, unsigned restarts, uint32_t seed);
+void mon_handle(struct mon *m, const struct mon_event *ev);
+/* The earliest time (monotonic us) at which MEV_TIMER is due. */
+int64_t mon_deadline(const struct mon *m);
+
+#endif

@@ -1,0 +1,425 @@
+/* ron-monitor: supervises one service.  main() parses the command line and
+ * runs one poll loop that feeds the state machine (machine.c) its events. */
+#include <bsd/stdlib.h>
+#include <bsd/string.h>
+#include <bsd/unistd.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "config.h"
+#include "health.h"
+#include "machine.h"
+#include "proc.h"
+#include "report.h"
+#include "sockpath.h"
+#include "spawn.h"
+
+#ifndef RON_VERSION
+#define RON_VERSION "0.1.0"
+#endif
+
+extern char **environ;
+
+struct monitor {
+	struct mon m;
+	struct mon_cfg cfg;
+	const char *name, *bin, *sock;
+	int status_fd;
+	bool standalone;
+	int pidfd;	/* the service, -1 when none */
+	bool adopted;	/* not our child: the kernel reaps it */
+	struct health_probe probe;
+	uint64_t corr_id;
+	bool finished;
+	pid_t ppid;
+	unsigned long dropped; /* reports lost to a full status pipe */
+};
+
+static void title(struct monitor *mo)
+{
+	setproctitle("-ron-monitor: %s %s pid=%d restarts=%u", mo->name,
+		     svc_state_name(mo->m.state), (int)mo->m.pid, mo->m.restarts);
+}
+
+static void op_report(void *ctx, const struct report *r)
+{
+	struct monitor *mo = ctx;
+	struct report full = *r;
+	char line[REPORT_LINE_MAX];
+
+	full.mpid = getpid();
+	full.ts = clock_wall_ms();
+	int n = report_encode(&full, line, sizeof(line));
+	if (n < 0)
+		return;
+	/* A short write cannot happen below PIPE_BUF; a full pipe (a stalled
+	 * kernel) drops the report rather than stalling the service's care. */
+	if (write(mo->status_fd, line, (size_t)n) < 0) {
+		if (errno == EAGAIN)
+			mo->dropped++;
+		else if (errno == EPIPE && !mo->m.exiting)
+			mon_handle(&mo->m, &(struct mon_event){.kind = MEV_PARENT_DIED,
+							       .now_us = clock_mono_us()});
+	}
+	title(mo);
+}
+
+static int op_spawn(void *ctx, pid_t *pid, unsigned long long *start, char *why, size_t whylen)
+{
+	struct monitor *mo = ctx;
+	if (spawn_service(mo->bin, pid, &mo->pidfd, start, why, whylen) < 0)
+		return -1;
+	mo->adopted = false;
+	return 0;
+}
+
+static void op_signal(void *ctx, int sig)
+{
+	struct monitor *mo = ctx;
+	if (mo->pidfd < 0)
+		return;
+	/* The pidfd pins the leader, so its pid (= its process group id) still
+	 * names our group while the signal to it succeeds. */
+	if (proc_pidfd_signal(mo->pidfd, sig) == 0)
+		kill(-mo->m.pid, sig);
+}
+
+static void op_probe(void *ctx)
+{
+	struct monitor *mo = ctx;
+	health_probe_start(&mo->probe, mo->sock, mo->name, ++mo->corr_id,
+			   (int)mo->cfg.health_timeout_ms, clock_mono_us());
+}
+
+static void op_cancel_probe(void *ctx)
+{
+	struct monitor *mo = ctx;
+	health_probe_cancel(&mo->probe);
+	mo->probe.phase = HEALTH_IDLE;
+}
+
+static void op_finish(void *ctx)
+{
+	struct monitor *mo = ctx;
+	mo->finished = true;
+}
+
+static void service_exited(struct monitor *mo, int64_t now)
+{
+	struct mon_event ev = {.kind = MEV_EXITED, .now_us = now, .code = -1};
+	char why[128] = "";
+	siginfo_t si;
+
+	if (mo->adopted) {
+		snprintf(why, sizeof(why), "adopted service exited; the kernel reaps it");
+	} else {
+		/* Sweep the rest of its group before reaping: the zombie leader
+		 * keeps the group id from being reused until then. */
+		kill(-mo->m.pid, SIGKILL);
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_PIDFD, (id_t)mo->pidfd, &si, WEXITED) == 0) {
+			if (si.si_code == CLD_EXITED)
+				ev.code = si.si_status;
+			else
+				ev.signal = si.si_status;
+		} else {
+			snprintf(why, sizeof(why), "waitid: %s", strerror(errno));
+		}
+	}
+	if (ev.signal)
+		snprintf(why, sizeof(why), "killed by %s", sig_name(ev.signal));
+	else if (ev.code >= 0)
+		snprintf(why, sizeof(why), "exited with code %d", ev.code);
+	ev.reason = why;
+	close(mo->pidfd);
+	mo->pidfd = -1;
+	mon_handle(&mo->m, &ev);
+}
+
+static void probe_done(struct monitor *mo, int64_t now)
+{
+	struct mon_event ev = {.now_us = now, .rtt_us = mo->probe.result.rtt_us};
+	ev.kind = mo->probe.result.ok ? MEV_HEALTH_OK : MEV_HEALTH_FAILED;
+	ev.reason = mo->probe.result.reason;
+	mo->probe.phase = HEALTH_IDLE;
+	mon_handle(&mo->m, &ev);
+}
+
+static void on_signal(struct monitor *mo, int sfd, int64_t now)
+{
+	struct signalfd_siginfo si;
+	while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		struct mon_event ev = {.now_us = now};
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			ev.kind = getppid() != mo->ppid ? MEV_PARENT_DIED : MEV_STOP;
+			break;
+		case SIGHUP: ev.kind = MEV_LIFT; break;
+		default: continue;
+		}
+		mon_handle(&mo->m, &ev);
+	}
+}
+
+static int setup_signals(struct monitor *mo)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	if (mo->standalone)
+		sigaddset(&set, SIGINT);
+	else
+		signal(SIGINT, SIG_IGN); /* a terminal's Ctrl-C is the kernel's to handle */
+	signal(SIGPIPE, SIG_IGN);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -1;
+	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+static void run(struct monitor *mo, int sfd)
+{
+	while (!mo->finished) {
+		struct pollfd pfd[3];
+		int n = 0, ipid = -1, iprobe = -1;
+		int64_t now = clock_mono_us();
+		int64_t deadline = mon_deadline(&mo->m);
+		bool probing = mo->probe.phase != HEALTH_IDLE && mo->probe.phase != HEALTH_DONE;
+
+		pfd[n++] = (struct pollfd){sfd, POLLIN, 0};
+		if (mo->pidfd >= 0) {
+			ipid = n;
+			pfd[n++] = (struct pollfd){mo->pidfd, POLLIN, 0};
+		}
+		if (probing) {
+			iprobe = n;
+			pfd[n++] = (struct pollfd){health_probe_fd(&mo->probe),
+						   health_probe_events(&mo->probe), 0};
+			if (deadline < 0 || mo->probe.deadline_us < deadline)
+				deadline = mo->probe.deadline_us;
+		}
+		if (mo->probe.phase == HEALTH_DONE)
+			deadline = now;
+		if (poll(pfd, (nfds_t)n, clock_poll_timeout(deadline, now)) < 0 && errno != EINTR) {
+			fprintf(stderr, "ron-monitor: %s: poll: %s\n", mo->name, strerror(errno));
+			exit(EX_OSERR);
+		}
+		now = clock_mono_us();
+		if (pfd[0].revents)
+			on_signal(mo, sfd, now);
+		/* The exit first: a check in flight against a dead service is moot. */
+		if (ipid >= 0 && pfd[ipid].revents && mo->pidfd >= 0)
+			service_exited(mo, now);
+		if (iprobe >= 0 && mo->probe.phase != HEALTH_IDLE &&
+		    mo->probe.phase != HEALTH_DONE)
+			health_probe_advance(&mo->probe, pfd[iprobe].revents, now);
+		if (mo->probe.phase == HEALTH_DONE)
+			probe_done(mo, now);
+		mon_handle(&mo->m, &(struct mon_event){.kind = MEV_TIMER, .now_us = now});
+		if (mo->probe.phase == HEALTH_DONE)
+			probe_done(mo, now);
+	}
+}
+
+/* "svc-index" -> "RON_INDEX_SOCK", the variable the service reads. */
+static void sock_env_name(const char *name, char *out, size_t len)
+{
+	const char *base = strncmp(name, "svc-", 4) == 0 ? name + 4 : name;
+	snprintf(out, len, "RON_%s_SOCK", base);
+	for (char *p = out; *p; p++)
+		*p = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: ron-monitor --name NAME [--bin PATH] [--sock PATH] [--status-fd N]\n"
+		   "                   [--restarts N] [--adopt-pidfd FD --adopt-pid PID "
+		   "--adopt-start TICKS]\n"
+		   "                   [settings]\n\n"
+		   "Supervises one service: spawns it, checks v1.health on its socket, restarts\n"
+		   "it by policy, and writes one JSON status report per event to the status fd\n"
+		   "(default 1).  SIGTERM stops the service and exits; SIGHUP lifts a\n"
+		   "quarantine.\n\n"
+		   "  --name NAME         service name, e.g. svc-index (required)\n"
+		   "  --bin PATH          binary to run (default: NAME, looked up on PATH)\n"
+		   "  --sock PATH         its socket (default: $RON_<NAME>_SOCK, else "
+		   "/tmp/ron/NAME.sock);\n"
+		   "                      exported to the service in that variable\n"
+		   "  --status-fd N       where reports go (default 1)\n"
+		   "  --restarts N        restart count to continue from\n"
+		   "  --adopt-pidfd FD, --adopt-pid PID, --adopt-start TICKS\n"
+		   "                      take over a running service instead of spawning\n\n"
+		   "Settings (flag or environment variable):\n");
+	config_usage(f, CFG_MONITOR);
+}
+
+static long long number(const char *flag, const char *s, long long lo, long long hi)
+{
+	const char *err;
+	long long v = strtonum(s, lo, hi, &err);
+	if (err) {
+		fprintf(stderr, "ron-monitor: --%s=%s: %s (accepted: %lld..%lld)\n", flag, s, err,
+			lo, hi);
+		exit(EX_USAGE);
+	}
+	return v;
+}
+
+int main(int argc, char **argv)
+{
+	static struct monitor mo;
+	struct config cfg;
+	char err[CFG_ERR_MAX], envname[64], defsock[256];
+	int adopt_fd = -1;
+	pid_t adopt_pid = 0;
+	unsigned long long adopt_start = 0;
+	unsigned restarts = 0;
+	bool adopt = false;
+
+	setproctitle_init(argc, argv, environ);
+	mo.status_fd = 1;
+	mo.pidfd = -1;
+	if (config_load(&cfg, CFG_MONITOR, &argc, argv, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ron-monitor: %s\n", err);
+		return EX_CONFIG;
+	}
+	static const struct option opts[] = {
+		{"name", required_argument, 0, 'n'},	    {"bin", required_argument, 0, 'b'},
+		{"sock", required_argument, 0, 's'},	    {"status-fd", required_argument, 0, 'f'},
+		{"restarts", required_argument, 0, 'r'},    {"adopt-pidfd", required_argument, 0, 'A'},
+		{"adopt-pid", required_argument, 0, 'P'},   {"adopt-start", required_argument, 0, 'S'},
+		{"help", no_argument, 0, 'h'},		    {"version", no_argument, 0, 'V'},
+		{0, 0, 0, 0},
+	};
+	for (int c; (c = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
+		switch (c) {
+		case 'n': mo.name = optarg; break;
+		case 'b': mo.bin = optarg; break;
+		case 's': mo.sock = optarg; break;
+		case 'f': mo.status_fd = (int)number("status-fd", optarg, 1, 1 << 20); break;
+		case 'r': restarts = (unsigned)number("restarts", optarg, 0, 1 << 30); break;
+		case 'A':
+			adopt_fd = (int)number("adopt-pidfd", optarg, 0, 1 << 20);
+			adopt = true;
+			break;
+		case 'P': adopt_pid = (pid_t)number("adopt-pid", optarg, 1, 1 << 30); break;
+		case 'S': adopt_start = (unsigned long long)number("adopt-start", optarg, 0, LLONG_MAX); break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("ron-monitor %s\n", RON_VERSION); return 0;
+		default: usage(stderr); return EX_USAGE;
+		}
+	}
+	if (optind < argc || !mo.name || !*mo.name) {
+		fprintf(stderr, "ron-monitor: %s\n",
+			optind < argc ? "unexpected argument" : "--name is required");
+		usage(stderr);
+		return EX_USAGE;
+	}
+	if (strlen(mo.name) >= REPORT_NAME_MAX) {
+		fprintf(stderr, "ron-monitor: --name %s: longer than %d bytes\n", mo.name,
+			REPORT_NAME_MAX - 1);
+		return EX_USAGE;
+	}
+	if (adopt && (!adopt_pid || !adopt_start)) {
+		fprintf(stderr, "ron-monitor: --adopt-pidfd needs --adopt-pid and --adopt-start\n");
+		return EX_USAGE;
+	}
+	if (!mo.bin)
+		mo.bin = mo.name;
+	sock_env_name(mo.name, envname, sizeof(envname));
+	if (!mo.sock) {
+		snprintf(defsock, sizeof(defsock), "/tmp/ron/%s.sock", mo.name);
+		mo.sock = getenv(envname) ? getenv(envname) : defsock;
+	}
+	if (strlen(mo.sock) > SOCKPATH_MAX) {
+		fprintf(stderr, "ron-monitor: --sock %s: socket path too long: %zu bytes, max %zu\n",
+			mo.sock, strlen(mo.sock), (size_t)SOCKPATH_MAX);
+		return EX_CONFIG;
+	}
+	/* The service finds its socket where the monitor will check it. */
+	if (setenv(envname, mo.sock, 1) < 0) {
+		fprintf(stderr, "ron-monitor: setenv %s: %s\n", envname, strerror(errno));
+		return EX_OSERR;
+	}
+	struct stat st;
+	if (fstat(mo.status_fd, &st) < 0) {
+		fprintf(stderr, "ron-monitor: status fd %d: %s\n", mo.status_fd, strerror(errno));
+		return EX_USAGE;
+	}
+	if (S_ISFIFO(st.st_mode))
+		fcntl(mo.status_fd, F_SETFL, fcntl(mo.status_fd, F_GETFL) | O_NONBLOCK);
+	fcntl(mo.status_fd, F_SETFD, FD_CLOEXEC);
+	mo.standalone = mo.status_fd == 1;
+
+	mo.cfg = (struct mon_cfg){
+		.policy = {.backoff_min_ms = config_num(&cfg, CFG_BACKOFF_MIN_MS),
+			   .backoff_max_ms = config_num(&cfg, CFG_BACKOFF_MAX_MS),
+			   .stable_ms = config_num(&cfg, CFG_STABLE_MS),
+			   .window_ms = config_num(&cfg, CFG_RESTART_WINDOW_MS),
+			   .quarantine_ms = config_num(&cfg, CFG_QUARANTINE_MS),
+			   .cap = (unsigned)config_num(&cfg, CFG_RESTART_CAP)},
+		.health_interval_ms = config_num(&cfg, CFG_HEALTH_INTERVAL_MS),
+		.health_timeout_ms = config_num(&cfg, CFG_HEALTH_TIMEOUT_MS),
+		.start_timeout_ms = config_num(&cfg, CFG_START_TIMEOUT_MS),
+		.stop_timeout_ms = config_num(&cfg, CFG_STOP_TIMEOUT_MS),
+		.health_failures = (unsigned)config_num(&cfg, CFG_HEALTH_FAILURES),
+	};
+
+	mo.ppid = getppid();
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0) {
+		fprintf(stderr, "ron-monitor: prctl PR_SET_PDEATHSIG: %s\n", strerror(errno));
+		return EX_OSERR;
+	}
+	int sfd = setup_signals(&mo);
+	if (sfd < 0) {
+		fprintf(stderr, "ron-monitor: signalfd: %s\n", strerror(errno));
+		return EX_OSERR;
+	}
+
+	struct mon_ops ops = {&mo, op_spawn, op_signal, op_probe, op_cancel_probe, op_report,
+			      op_finish};
+	mon_init(&mo.m, &mo.cfg, &ops, mo.name, restarts, arc4random());
+	int64_t now = clock_mono_us();
+	if (adopt) {
+		unsigned long long ticks;
+		if (proc_pidfd_pid(adopt_fd) == adopt_pid && proc_start_ticks(adopt_pid, &ticks) == 0 &&
+		    ticks == adopt_start && !proc_pidfd_exited(adopt_fd)) {
+			fcntl(adopt_fd, F_SETFD, FD_CLOEXEC);
+			mo.pidfd = adopt_fd;
+			mo.adopted = true;
+			mon_handle(&mo.m, &(struct mon_event){.kind = MEV_ADOPTED,
+							      .now_us = now,
+							      .pid = adopt_pid,
+							      .start = adopt_start,
+							      .age_ms = proc_age_ms(adopt_start)});
+		} else {
+			fprintf(stderr,
+				"ron-monitor: %s: pid %d (start %llu) is gone or not the one "
+				"handed over; starting a new one\n",
+				mo.name, (int)adopt_pid, adopt_start);
+			close(adopt_fd);
+			adopt = false;
+		}
+	}
+	if (!adopt)
+		mon_handle(&mo.m, &(struct mon_event){.kind = MEV_SPAWN, .now_us = now});
+	title(&mo);
+	run(&mo, sfd);
+	return 0;
+}

@@ -1,0 +1,249 @@
+/* Test helpers: temporary directories, child processes, deadline waits. */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "clock.h"
+#include "testlib.h"
+
+extern char **environ;
+
+static char dir[256];
+static pid_t children[64];
+static int nchildren;
+
+void tl_setup(void)
+{
+	const char *base = getenv("TMPDIR");
+	snprintf(dir, sizeof(dir), "%s/ron-test.XXXXXX", base && *base ? base : "/tmp");
+	cr_assert(mkdtemp(dir), "mkdtemp %s: %s", dir, strerror(errno));
+	nchildren = 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	remove(path);
+	return 0;
+}
+
+void tl_teardown(void)
+{
+	for (int i = 0; i < nchildren; i++) {
+		if (children[i] <= 0)
+			continue;
+		kill(-children[i], SIGKILL);
+		kill(children[i], SIGKILL);
+		waitpid(children[i], NULL, 0);
+	}
+	nchildren = 0;
+	if (dir[0])
+		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+const char *tl_dir(void)
+{
+	return dir;
+}
+
+const char *tl_path(const char *name)
+{
+	static char bufs[8][512];
+	static int next;
+	char *b = bufs[next++ % 8];
+	snprintf(b, sizeof(bufs[0]), "%s/%s", dir, name);
+	return b;
+}
+
+pid_t tl_spawn(char *const argv[], char *const env[], int *out_fd, int *err_fd)
+{
+	int out[2] = {-1, -1}, err[2] = {-1, -1};
+	if (out_fd)
+		cr_assert_eq(pipe2(out, O_CLOEXEC), 0);
+	if (err_fd)
+		cr_assert_eq(pipe2(err, O_CLOEXEC), 0);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		setpgid(0, 0);
+		for (int i = 0; env && env[i]; i++) {
+			char kv[1024];
+			snprintf(kv, sizeof(kv), "%s", env[i]);
+			char *eq = strchr(kv, '=');
+			if (!eq)
+				continue;
+			*eq = '\0';
+			if (eq[1])
+				setenv(kv, eq + 1, 1);
+			else
+				unsetenv(kv);
+		}
+		if (out_fd)
+			dup2(out[1], 1);
+		if (err_fd)
+			dup2(err[1], 2);
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		execv(argv[0], argv);
+		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	setpgid(pid, pid);
+	if (out_fd) {
+		close(out[1]);
+		*out_fd = out[0];
+	}
+	if (err_fd) {
+		close(err[1]);
+		*err_fd = err[0];
+	}
+	if (nchildren < (int)(sizeof(children) / sizeof(children[0])))
+		children[nchildren++] = pid;
+	return pid;
+}
+
+void tl_forget(pid_t pid)
+{
+	for (int i = 0; i < nchildren; i++)
+		if (children[i] == pid)
+			children[i] = 0;
+}
+
+bool tl_wait_exit(pid_t pid, int timeout_ms, int *status)
+{
+	int64_t deadline = clock_mono_us() + (int64_t)timeout_ms * 1000;
+	for (;;) {
+		pid_t r = waitpid(pid, status, WNOHANG);
+		if (r == pid) {
+			tl_forget(pid);
+			return true;
+		}
+		if (r < 0 || clock_mono_us() >= deadline)
+			return false;
+		struct timespec ts = {0, 1000000};
+		nanosleep(&ts, NULL);
+	}
+}
+
+bool tl_wait_for(bool (*cond)(void *), void *arg, int timeout_ms)
+{
+	int64_t deadline = clock_mono_us() + (int64_t)timeout_ms * 1000;
+	for (;;) {
+		if (cond(arg))
+			return true;
+		if (clock_mono_us() >= deadline)
+			return false;
+		struct timespec ts = {0, 1000000};
+		nanosleep(&ts, NULL);
+	}
+}
+
+bool tl_pid_alive(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	ssize_t n = tl_read_file(path, buf, sizeof(buf));
+	if (n <= 0)
+		return false;
+	/* A zombie has exited, whoever will reap it. */
+	char *rp = strrchr(buf, ')');
+	return rp && rp[1] == ' ' && rp[2] != 'Z' && rp[2] != 'X';
+}
+
+void tl_lines_init(struct tl_lines *r, int fd)
+{
+	memset(r, 0, sizeof(*r));
+	r->fd = fd;
+}
+
+bool tl_next_line(struct tl_lines *r, char *line, size_t len, int timeout_ms)
+{
+	int64_t deadline = clock_mono_us() + (int64_t)timeout_ms * 1000;
+	for (;;) {
+		char *nl = memchr(r->buf, '\n', r->len);
+		if (nl) {
+			size_t n = (size_t)(nl - r->buf);
+			if (line) {
+				size_t c = n < len - 1 ? n : len - 1;
+				memcpy(line, r->buf, c);
+				line[c] = '\0';
+			}
+			memmove(r->buf, nl + 1, r->len - n - 1);
+			r->len -= n + 1;
+			return true;
+		}
+		if (r->eof || r->len == sizeof(r->buf))
+			return false;
+		struct pollfd pfd = {r->fd, POLLIN, 0};
+		int rc = poll(&pfd, 1, clock_poll_timeout(deadline, clock_mono_us()));
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc <= 0)
+			return false;
+		ssize_t n = read(r->fd, r->buf + r->len, sizeof(r->buf) - r->len);
+		if (n <= 0) {
+			r->eof = true;
+			continue;
+		}
+		size_t room = sizeof(r->log) - 1 - r->loglen;
+		size_t c = (size_t)n < room ? (size_t)n : room;
+		memcpy(r->log + r->loglen, r->buf + r->len, c);
+		r->loglen += c;
+		r->log[r->loglen] = '\0';
+		r->len += (size_t)n;
+	}
+}
+
+bool tl_expect(struct tl_lines *r, char *line, size_t len, int timeout_ms, ...)
+{
+	int64_t deadline = clock_mono_us() + (int64_t)timeout_ms * 1000;
+	char tmp[4096];
+	char *dst = line ? line : tmp;
+	size_t dlen = line ? len : sizeof(tmp);
+	for (;;) {
+		int left = clock_poll_timeout(deadline, clock_mono_us());
+		if (!tl_next_line(r, dst, dlen, left))
+			return false;
+		va_list ap;
+		va_start(ap, timeout_ms);
+		bool all = true;
+		for (const char *needle; (needle = va_arg(ap, const char *));)
+			if (!strstr(dst, needle))
+				all = false;
+		va_end(ap);
+		if (all)
+			return true;
+	}
+}
+
+ssize_t tl_read_file(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	size_t off = 0;
+	for (;;) {
+		ssize_t n = read(fd, buf + off, len - 1 - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+		if (off == len - 1)
+			break;
+	}
+	close(fd);
+	buf[off] = '\0';
+	return (ssize_t)off;
+}

@@ -1,0 +1,52 @@
+/* Shared test helpers: a private temporary directory per test, child
+ * processes that are always cleaned up, and waiting on conditions and output
+ * lines with deadlines instead of fixed sleeps. */
+#ifndef RON_TESTLIB_H
+#define RON_TESTLIB_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define TL_BIN(name) RON_BUILD_DIR "/" name
+
+/* Per-test set-up and tear-down: use as TestSuite(x, .init = tl_setup, .fini = tl_teardown). */
+void tl_setup(void);
+void tl_teardown(void);
+/* This test's own temporary directory (made by tl_setup). */
+const char *tl_dir(void);
+/* tl_dir()/name in a static rotating buffer. */
+const char *tl_path(const char *name);
+
+/* Starts argv[0] (a path) in its own process group with the environment plus
+ * env ("K=V" entries, NULL-terminated; "K=" with no value unsets K).  With
+ * out_fd, its stdout is a pipe returned there; with err_fd, the same for
+ * stderr.  The child is killed (its whole group) by tl_teardown. */
+pid_t tl_spawn(char *const argv[], char *const env[], int *out_fd, int *err_fd);
+/* Waits up to timeout_ms for pid to exit; returns true with its wait status. */
+bool tl_wait_exit(pid_t pid, int timeout_ms, int *status);
+/* Forgets pid so tl_teardown does not kill it (after it was reaped). */
+void tl_forget(pid_t pid);
+/* Polls cond every millisecond until true or timeout_ms passed. */
+bool tl_wait_for(bool (*cond)(void *), void *arg, int timeout_ms);
+bool tl_pid_alive(pid_t pid);
+
+/* Line reader over a pipe with deadlines. */
+struct tl_lines {
+	int fd;
+	char buf[65536];
+	size_t len;
+	bool eof;
+	char log[262144]; /* everything read so far, for failure messages */
+	size_t loglen;
+};
+void tl_lines_init(struct tl_lines *r, int fd);
+/* Next whole line into line (without the newline); false on timeout or EOF. */
+bool tl_next_line(struct tl_lines *r, char *line, size_t len, int timeout_ms);
+/* Reads lines until one contains every NULL-terminated needle; true with
+ * that line in line (if non-NULL). */
+bool tl_expect(struct tl_lines *r, char *line, size_t len, int timeout_ms, ...);
+
+/* Reads the whole file into buf; returns its length or -1. */
+ssize_t tl_read_file(const char *path, char *buf, size_t len);
+
+#endif
