@@ -110,7 +110,8 @@ static bool probe_read(struct health_probe *p, int64_t now_us, bool *failed)
 		}
 		if (n == 0) {
 			if (p->in_off == 0)
-				*failed = finish(p, false, now_us, "connection closed without a reply");
+				*failed =
+				    finish(p, false, now_us, "connection closed without a reply");
 			else if (p->in_off < 4)
 				*failed = finish(p, false, now_us,
 						 "connection closed after %zu of 4 length bytes",
@@ -130,8 +131,8 @@ static bool probe_read(struct health_probe *p, int64_t now_us, bool *failed)
 				return false;
 			}
 			if (!(p->body = malloc(p->body_len))) {
-				*failed = finish(p, false, now_us, "out of memory for a %" PRIu32
-								   "-byte reply",
+				*failed = finish(p, false, now_us,
+						 "out of memory for a %" PRIu32 "-byte reply",
 						 p->body_len);
 				return false;
 			}
@@ -155,8 +156,7 @@ bool health_probe_advance(struct health_probe *p, short revents, int64_t now_us)
 		p->phase = HEALTH_SENDING;
 	}
 	if (p->phase == HEALTH_SENDING && (revents & (POLLOUT | POLLERR | POLLHUP))) {
-		ssize_t n = send(p->fd, p->out + p->out_off, p->out_len - p->out_off,
-				 MSG_NOSIGNAL);
+		ssize_t n = send(p->fd, p->out + p->out_off, p->out_len - p->out_off, MSG_NOSIGNAL);
 		if (n < 0 && errno != EAGAIN && errno != EINTR)
 			return finish(p, false, now_us, "send: %s", strerror(errno));
 		if (n > 0)
@@ -195,7 +195,8 @@ bool health_check(const char *sock_path, const char *service, uint64_t corr_id, 
 		  struct health_result *r)
 {
 	struct health_probe p;
-	bool done = health_probe_start(&p, sock_path, service, corr_id, timeout_ms, clock_mono_us());
+	bool done =
+	    health_probe_start(&p, sock_path, service, corr_id, timeout_ms, clock_mono_us());
 	while (!done) {
 		struct pollfd pfd = {health_probe_fd(&p), health_probe_events(&p), 0};
 		int rc = poll(&pfd, 1, clock_poll_timeout(p.deadline_us, clock_mono_us()));

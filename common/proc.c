@@ -53,7 +53,8 @@ long long proc_age_ms(unsigned long long start_ticks)
 	buf[n] = '\0';
 	double up = strtod(buf, NULL);
 	long hz = sysconf(_SC_CLK_TCK);
-	long long age = (long long)(up * 1000) - (long long)(start_ticks * 1000 / (unsigned long long)hz);
+	long long age =
+	    (long long)(up * 1000) - (long long)(start_ticks * 1000 / (unsigned long long)hz);
 	return age > 0 ? age : 0;
 }
 

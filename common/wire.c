@@ -44,8 +44,8 @@ static int pack_byte_array(msgpack_packer *pk, const uint8_t *b, size_t n)
 	return 0;
 }
 
-ssize_t wire_encode(const char *service, const char *method, uint64_t corr_id,
-		    const char *variant, const char *detail, uint8_t *buf, size_t cap)
+ssize_t wire_encode(const char *service, const char *method, uint64_t corr_id, const char *variant,
+		    const char *detail, uint8_t *buf, size_t cap)
 {
 	uint8_t inner[WIRE_NAME_MAX * 4];
 	struct outbuf in = {inner, sizeof(inner), 0};
@@ -207,7 +207,8 @@ static int decode_variant(const uint8_t *b, size_t n, char *out, size_t outlen, 
 	const msgpack_object *v = &u.data;
 	if (v->type == MSGPACK_OBJECT_MAP) {
 		if (v->via.map.size != 1) {
-			snprintf(why, whylen, "payload is a map of %" PRIu32 " entries, not a variant",
+			snprintf(why, whylen,
+				 "payload is a map of %" PRIu32 " entries, not a variant",
 				 v->via.map.size);
 			goto out;
 		}

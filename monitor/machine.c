@@ -86,7 +86,7 @@ static void went_down(struct mon *m, int64_t now, int64_t healthy_ms)
 	unsigned recent = policy_recent(&m->cfg->policy, &m->policy, now / 1000);
 	bool probation = m->policy.probation;
 	struct policy_decision d =
-		policy_on_down(&m->cfg->policy, &m->policy, now / 1000, healthy_ms, m->rnd);
+	    policy_on_down(&m->cfg->policy, &m->policy, now / 1000, healthy_ms, m->rnd);
 	m->rnd = m->rnd * 1103515245u + 12345u;
 	m->respawn_at_us = now + d.delay_ms * 1000;
 	if (d.verdict == POLICY_QUARANTINE) {
@@ -368,8 +368,8 @@ int64_t mon_deadline(const struct mon *m)
 	return earliest(d, heartbeat_due(m));
 }
 
-void mon_init(struct mon *m, const struct mon_cfg *cfg, const struct mon_ops *ops,
-	      const char *name, unsigned restarts, uint32_t seed)
+void mon_init(struct mon *m, const struct mon_cfg *cfg, const struct mon_ops *ops, const char *name,
+	      unsigned restarts, uint32_t seed)
 {
 	memset(m, 0, sizeof(*m));
 	m->cfg = cfg;

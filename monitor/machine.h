@@ -16,15 +16,15 @@ struct mon_cfg {
 };
 
 enum mon_event_kind {
-	MEV_SPAWN,	 /* start the service for the first time */
-	MEV_ADOPTED,	 /* take over a running service instead */
-	MEV_EXITED,	 /* the service is gone */
-	MEV_HEALTH_OK,	 /* a health check passed */
+	MEV_SPAWN,	   /* start the service for the first time */
+	MEV_ADOPTED,	   /* take over a running service instead */
+	MEV_EXITED,	   /* the service is gone */
+	MEV_HEALTH_OK,	   /* a health check passed */
 	MEV_HEALTH_FAILED, /* a health check failed */
-	MEV_TIMER,	 /* mon_deadline() has passed */
-	MEV_STOP,	 /* stop the service and finish (SIGTERM to the monitor) */
-	MEV_PARENT_DIED, /* the same, because the kernel is gone */
-	MEV_LIFT,	 /* lift a quarantine (SIGHUP) */
+	MEV_TIMER,	   /* mon_deadline() has passed */
+	MEV_STOP,	   /* stop the service and finish (SIGTERM to the monitor) */
+	MEV_PARENT_DIED,   /* the same, because the kernel is gone */
+	MEV_LIFT,	   /* lift a quarantine (SIGHUP) */
 };
 
 struct mon_event {
@@ -72,8 +72,8 @@ struct mon {
 	uint32_t rnd;
 };
 
-void mon_init(struct mon *m, const struct mon_cfg *cfg, const struct mon_ops *ops,
-	      const char *name, unsigned restarts, uint32_t seed);
+void mon_init(struct mon *m, const struct mon_cfg *cfg, const struct mon_ops *ops, const char *name,
+	      unsigned restarts, uint32_t seed);
 void mon_handle(struct mon *m, const struct mon_event *ev);
 /* The earliest time (monotonic us) at which MEV_TIMER is due. */
 int64_t mon_deadline(const struct mon *m);

@@ -41,8 +41,8 @@ struct monitor {
 	const char *name, *bin, *sock;
 	int status_fd;
 	bool standalone;
-	int pidfd;	/* the service, -1 when none */
-	bool adopted;	/* not our child: the kernel reaps it */
+	int pidfd;    /* the service, -1 when none */
+	bool adopted; /* not our child: the kernel reaps it */
 	struct health_probe probe;
 	uint64_t corr_id;
 	bool finished;
@@ -167,9 +167,7 @@ static void on_signal(struct monitor *mo, int sfd, int64_t now)
 		struct mon_event ev = {.now_us = now};
 		switch (si.ssi_signo) {
 		case SIGTERM:
-		case SIGINT:
-			ev.kind = getppid() != mo->ppid ? MEV_PARENT_DIED : MEV_STOP;
-			break;
+		case SIGINT: ev.kind = getppid() != mo->ppid ? MEV_PARENT_DIED : MEV_STOP; break;
 		case SIGHUP: ev.kind = MEV_LIFT; break;
 		default: continue;
 		}
@@ -226,8 +224,7 @@ static void run(struct monitor *mo, int sfd)
 		/* The exit first: a check in flight against a dead service is moot. */
 		if (ipid >= 0 && pfd[ipid].revents && mo->pidfd >= 0)
 			service_exited(mo, now);
-		if (iprobe >= 0 && mo->probe.phase != HEALTH_IDLE &&
-		    mo->probe.phase != HEALTH_DONE)
+		if (iprobe >= 0 && mo->probe.phase != HEALTH_IDLE && mo->probe.phase != HEALTH_DONE)
 			health_probe_advance(&mo->probe, pfd[iprobe].revents, now);
 		if (mo->probe.phase == HEALTH_DONE)
 			probe_done(mo, now);
@@ -300,12 +297,17 @@ int main(int argc, char **argv)
 		return EX_CONFIG;
 	}
 	static const struct option opts[] = {
-		{"name", required_argument, 0, 'n'},	    {"bin", required_argument, 0, 'b'},
-		{"sock", required_argument, 0, 's'},	    {"status-fd", required_argument, 0, 'f'},
-		{"restarts", required_argument, 0, 'r'},    {"adopt-pidfd", required_argument, 0, 'A'},
-		{"adopt-pid", required_argument, 0, 'P'},   {"adopt-start", required_argument, 0, 'S'},
-		{"help", no_argument, 0, 'h'},		    {"version", no_argument, 0, 'V'},
-		{0, 0, 0, 0},
+	    {"name", required_argument, 0, 'n'},
+	    {"bin", required_argument, 0, 'b'},
+	    {"sock", required_argument, 0, 's'},
+	    {"status-fd", required_argument, 0, 'f'},
+	    {"restarts", required_argument, 0, 'r'},
+	    {"adopt-pidfd", required_argument, 0, 'A'},
+	    {"adopt-pid", required_argument, 0, 'P'},
+	    {"adopt-start", required_argument, 0, 'S'},
+	    {"help", no_argument, 0, 'h'},
+	    {"version", no_argument, 0, 'V'},
+	    {0, 0, 0, 0},
 	};
 	for (int c; (c = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
 		switch (c) {
@@ -319,7 +321,10 @@ int main(int argc, char **argv)
 			adopt = true;
 			break;
 		case 'P': adopt_pid = (pid_t)number("adopt-pid", optarg, 1, 1 << 30); break;
-		case 'S': adopt_start = (unsigned long long)number("adopt-start", optarg, 0, LLONG_MAX); break;
+		case 'S':
+			adopt_start =
+			    (unsigned long long)number("adopt-start", optarg, 0, LLONG_MAX);
+			break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("ron-monitor %s\n", RON_VERSION); return 0;
 		default: usage(stderr); return EX_USAGE;
@@ -348,7 +353,8 @@ int main(int argc, char **argv)
 		mo.sock = getenv(envname) ? getenv(envname) : defsock;
 	}
 	if (strlen(mo.sock) > SOCKPATH_MAX) {
-		fprintf(stderr, "ron-monitor: --sock %s: socket path too long: %zu bytes, max %zu\n",
+		fprintf(stderr,
+			"ron-monitor: --sock %s: socket path too long: %zu bytes, max %zu\n",
 			mo.sock, strlen(mo.sock), (size_t)SOCKPATH_MAX);
 		return EX_CONFIG;
 	}
@@ -368,17 +374,17 @@ int main(int argc, char **argv)
 	mo.standalone = mo.status_fd == 1;
 
 	mo.cfg = (struct mon_cfg){
-		.policy = {.backoff_min_ms = config_num(&cfg, CFG_BACKOFF_MIN_MS),
-			   .backoff_max_ms = config_num(&cfg, CFG_BACKOFF_MAX_MS),
-			   .stable_ms = config_num(&cfg, CFG_STABLE_MS),
-			   .window_ms = config_num(&cfg, CFG_RESTART_WINDOW_MS),
-			   .quarantine_ms = config_num(&cfg, CFG_QUARANTINE_MS),
-			   .cap = (unsigned)config_num(&cfg, CFG_RESTART_CAP)},
-		.health_interval_ms = config_num(&cfg, CFG_HEALTH_INTERVAL_MS),
-		.health_timeout_ms = config_num(&cfg, CFG_HEALTH_TIMEOUT_MS),
-		.start_timeout_ms = config_num(&cfg, CFG_START_TIMEOUT_MS),
-		.stop_timeout_ms = config_num(&cfg, CFG_STOP_TIMEOUT_MS),
-		.health_failures = (unsigned)config_num(&cfg, CFG_HEALTH_FAILURES),
+	    .policy = {.backoff_min_ms = config_num(&cfg, CFG_BACKOFF_MIN_MS),
+		       .backoff_max_ms = config_num(&cfg, CFG_BACKOFF_MAX_MS),
+		       .stable_ms = config_num(&cfg, CFG_STABLE_MS),
+		       .window_ms = config_num(&cfg, CFG_RESTART_WINDOW_MS),
+		       .quarantine_ms = config_num(&cfg, CFG_QUARANTINE_MS),
+		       .cap = (unsigned)config_num(&cfg, CFG_RESTART_CAP)},
+	    .health_interval_ms = config_num(&cfg, CFG_HEALTH_INTERVAL_MS),
+	    .health_timeout_ms = config_num(&cfg, CFG_HEALTH_TIMEOUT_MS),
+	    .start_timeout_ms = config_num(&cfg, CFG_START_TIMEOUT_MS),
+	    .stop_timeout_ms = config_num(&cfg, CFG_STOP_TIMEOUT_MS),
+	    .health_failures = (unsigned)config_num(&cfg, CFG_HEALTH_FAILURES),
 	};
 
 	mo.ppid = getppid();
@@ -392,14 +398,15 @@ int main(int argc, char **argv)
 		return EX_OSERR;
 	}
 
-	struct mon_ops ops = {&mo, op_spawn, op_signal, op_probe, op_cancel_probe, op_report,
-			      op_finish};
+	struct mon_ops ops = {&mo,	 op_spawn, op_signal, op_probe, op_cancel_probe,
+			      op_report, op_finish};
 	mon_init(&mo.m, &mo.cfg, &ops, mo.name, restarts, arc4random());
 	int64_t now = clock_mono_us();
 	if (adopt) {
 		unsigned long long ticks;
-		if (proc_pidfd_pid(adopt_fd) == adopt_pid && proc_start_ticks(adopt_pid, &ticks) == 0 &&
-		    ticks == adopt_start && !proc_pidfd_exited(adopt_fd)) {
+		if (proc_pidfd_pid(adopt_fd) == adopt_pid &&
+		    proc_start_ticks(adopt_pid, &ticks) == 0 && ticks == adopt_start &&
+		    !proc_pidfd_exited(adopt_fd)) {
 			fcntl(adopt_fd, F_SETFD, FD_CLOEXEC);
 			mo.pidfd = adopt_fd;
 			mo.adopted = true;

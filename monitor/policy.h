@@ -17,7 +17,7 @@ struct policy_cfg {
 
 /* What the policy remembers between restarts. */
 struct policy_state {
-	unsigned streak;		/* restarts since the service was last stable */
+	unsigned streak;		  /* restarts since the service was last stable */
 	int64_t times_ms[POLICY_HISTORY]; /* ring of restart times, monotonic ms */
 	unsigned head, count;
 	bool probation; /* retrying after quarantine: the next failure quarantines again */

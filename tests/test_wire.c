@@ -23,20 +23,20 @@ static size_t unhex(const char *hex, uint8_t *out, size_t cap)
 
 static const char *const names[3] = {"svc-index", "svc-overlay", "svc-storage"};
 static const char *const request_vec[3] = {
-	"00 00 00 20 95 a9 73 76 63 2e 69 6e 64 65 78 a9 76 31 2e 68 65 61 6c 74 68 00 90 97 cc a6 "
-	"48 65 61 6c 74 68",
-	"00 00 00 22 95 ab 73 76 63 2e 6f 76 65 72 6c 61 79 a9 76 31 2e 68 65 61 6c 74 68 00 90 97 "
-	"cc a6 48 65 61 6c 74 68",
-	"00 00 00 22 95 ab 73 76 63 2e 73 74 6f 72 61 67 65 a9 76 31 2e 68 65 61 6c 74 68 00 90 97 "
-	"cc a6 48 65 61 6c 74 68",
+    "00 00 00 20 95 a9 73 76 63 2e 69 6e 64 65 78 a9 76 31 2e 68 65 61 6c 74 68 00 90 97 cc a6 "
+    "48 65 61 6c 74 68",
+    "00 00 00 22 95 ab 73 76 63 2e 6f 76 65 72 6c 61 79 a9 76 31 2e 68 65 61 6c 74 68 00 90 97 "
+    "cc a6 48 65 61 6c 74 68",
+    "00 00 00 22 95 ab 73 76 63 2e 73 74 6f 72 61 67 65 a9 76 31 2e 68 65 61 6c 74 68 00 90 97 "
+    "cc a6 48 65 61 6c 74 68",
 };
 static const char *const reply_vec[3] = {
-	"00 00 00 1e 95 a9 73 76 63 2e 69 6e 64 65 78 a5 76 31 2e 6f 6b 00 90 99 cc a8 48 65 61 6c "
-	"74 68 4f 6b",
-	"00 00 00 20 95 ab 73 76 63 2e 6f 76 65 72 6c 61 79 a5 76 31 2e 6f 6b 00 90 99 cc a8 48 65 "
-	"61 6c 74 68 4f 6b",
-	"00 00 00 20 95 ab 73 76 63 2e 73 74 6f 72 61 67 65 a5 76 31 2e 6f 6b 00 90 99 cc a8 48 65 "
-	"61 6c 74 68 4f 6b",
+    "00 00 00 1e 95 a9 73 76 63 2e 69 6e 64 65 78 a5 76 31 2e 6f 6b 00 90 99 cc a8 48 65 61 6c "
+    "74 68 4f 6b",
+    "00 00 00 20 95 ab 73 76 63 2e 6f 76 65 72 6c 61 79 a5 76 31 2e 6f 6b 00 90 99 cc a8 48 65 "
+    "61 6c 74 68 4f 6b",
+    "00 00 00 20 95 ab 73 76 63 2e 73 74 6f 72 61 67 65 a5 76 31 2e 6f 6b 00 90 99 cc a8 48 65 "
+    "61 6c 74 68 4f 6b",
 };
 
 static void assert_bytes_eq(const uint8_t *got, size_t ngot, const uint8_t *want, size_t nwant)
@@ -340,11 +340,11 @@ static void envelope_with(struct body *b, int bad_field)
 Test(wire, rejects_wrong_field_types)
 {
 	const char *want[5] = {
-		"service is a unsigned integer, expected str",
-		"method is a nil, expected str",
-		"corr_id is a str, expected unsigned integer",
-		"token is a bool, expected bytes",
-		"payload is a str, expected bytes",
+	    "service is a unsigned integer, expected str",
+	    "method is a nil, expected str",
+	    "corr_id is a str, expected unsigned integer",
+	    "token is a bool, expected bytes",
+	    "payload is a str, expected bytes",
 	};
 	for (int i = 0; i < 5; i++) {
 		struct body b;

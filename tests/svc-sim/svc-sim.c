@@ -8,7 +8,9 @@
  * RON_INDEX_SOCK / RON_OVERLAY_SOCK / RON_STORAGE_SOCK (default
  * /tmp/ron/svc-*.sock), creates the parent directory, replaces whatever file
  * is at the path, answers one request per connection and dies with no
- * cleanup on SIGTERM, SIGINT and SIGHUP.  It ignores SIGPIPE as the Rust
+ * cleanup on SIGTERM, SIGINT and SIGHUP.  One poll() loop serves up to 64
+ * clients at once, so none can block another; a request must arrive within
+ * 10 s.  It ignores SIGPIPE as the Rust
  * runtime does, and otherwise never resets inherited signal dispositions or
  * the signal mask, so a supervisor that leaks them is caught: it warns on
  * stderr when it starts with one of those three signals ignored or blocked.
@@ -40,7 +42,8 @@
  *   SIM_CRASH_AFTER_MS=T      Crash T ms after process start (0..2^31-1),
  *                             not after listening; 0 crashes before
  *                             listening (after SIM_PIDFILE is written).
- *   SIM_CRASH_CODE=N          Exit status of that crash (0..255, default 1).
+ *   SIM_CRASH_CODE=N          Exit status of that crash (0..255, default 1);
+ *                             like SIM_CRASH_SIGNAL, needs SIM_CRASH_AFTER_MS.
  *   SIM_CRASH_SIGNAL=SIG      Die by this signal instead of exiting: a name
  *                             (SEGV, SIGKILL, term) or a number, real-time
  *                             signals included; not one whose default action

@@ -1,0 +1,371 @@
+/* ron-monitor's state machine driven directly, with fake I/O that records
+ * what the machine asked for. */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "machine.h"
+
+struct fake {
+	int spawns, spawn_fail; /* how many spawns; fail the next spawn_fail ones */
+	pid_t next_pid;
+	int signals[8], nsignals;
+	int probes, cancels;
+	bool finished;
+	struct report reports[256];
+	int nreports;
+};
+
+static int f_spawn(void *ctx, pid_t *pid, unsigned long long *start, char *why, size_t len)
+{
+	struct fake *f = ctx;
+	f->spawns++;
+	if (f->spawn_fail > 0) {
+		f->spawn_fail--;
+		snprintf(why, len, "spawn failed: svc-x: No such file or directory");
+		return -1;
+	}
+	*pid = ++f->next_pid;
+	*start = 1000 + (unsigned long long)*pid;
+	return 0;
+}
+static void f_signal(void *ctx, int sig)
+{
+	struct fake *f = ctx;
+	f->signals[f->nsignals++ % 8] = sig;
+}
+static void f_probe(void *ctx)
+{
+	((struct fake *)ctx)->probes++;
+}
+static void f_cancel(void *ctx)
+{
+	((struct fake *)ctx)->cancels++;
+}
+static void f_report(void *ctx, const struct report *r)
+{
+	struct fake *f = ctx;
+	cr_assert_lt(f->nreports, 256);
+	f->reports[f->nreports++] = *r;
+}
+static void f_finish(void *ctx)
+{
+	((struct fake *)ctx)->finished = true;
+}
+
+static const struct mon_cfg cfg = {
+    .policy = {.backoff_min_ms = 100,
+	       .backoff_max_ms = 30000,
+	       .stable_ms = 1000,
+	       .window_ms = 60000,
+	       .quarantine_ms = 300000,
+	       .cap = 5},
+    .health_interval_ms = 1000,
+    .health_timeout_ms = 500,
+    .start_timeout_ms = 10000,
+    .stop_timeout_ms = 5000,
+    .health_failures = 3,
+};
+
+static struct fake f;
+static struct mon m;
+
+static void setup(void)
+{
+	memset(&f, 0, sizeof(f));
+	f.next_pid = 100;
+	struct mon_ops ops = {&f, f_spawn, f_signal, f_probe, f_cancel, f_report, f_finish};
+	mon_init(&m, &cfg, &ops, "svc-x", 0, 0);
+}
+
+TestSuite(machine, .init = setup);
+
+static const struct report *last(void)
+{
+	cr_assert_gt(f.nreports, 0);
+	return &f.reports[f.nreports - 1];
+}
+
+static bool reported(enum report_event ev)
+{
+	for (int i = 0; i < f.nreports; i++)
+		if (f.reports[i].event == ev)
+			return true;
+	return false;
+}
+
+static void send(enum mon_event_kind kind, int64_t now_ms)
+{
+	mon_handle(&m, &(struct mon_event){.kind = kind, .now_us = now_ms * 1000, .code = -1});
+}
+
+static void health(bool ok, int64_t now_ms, const char *why)
+{
+	mon_handle(&m, &(struct mon_event){.kind = ok ? MEV_HEALTH_OK : MEV_HEALTH_FAILED,
+					   .now_us = now_ms * 1000,
+					   .rtt_us = 150,
+					   .reason = why});
+}
+
+/* Runs the timer at t and, if that started a probe, answers it. */
+static void tick(int64_t now_ms, int answer /* -1 none, 0 fail, 1 ok */)
+{
+	int before = f.probes;
+	send(MEV_TIMER, now_ms);
+	if (f.probes > before && answer >= 0)
+		health(answer == 1, now_ms, answer ? NULL : "connect: Connection refused");
+}
+
+static void start_healthy(int64_t now_ms)
+{
+	send(MEV_SPAWN, now_ms);
+	tick(now_ms + 1, 1);
+	cr_assert_eq(m.state, ST_HEALTHY);
+}
+
+Test(machine, spawn_then_first_ok_is_ready)
+{
+	send(MEV_SPAWN, 0);
+	cr_assert_eq(m.state, ST_STARTING);
+	cr_assert_eq(last()->event, EV_SPAWNED);
+	cr_assert_eq(last()->pid, 101);
+	cr_assert_eq(mon_deadline(&m), 1000, "first probe 1 ms after spawn");
+	tick(1, 0);
+	cr_assert_eq(m.state, ST_STARTING, "a failed probe while starting is not counted");
+	cr_assert_eq(m.failures, 0);
+	tick(3, 1);
+	cr_assert_eq(m.state, ST_HEALTHY);
+	cr_assert_eq(last()->event, EV_READY);
+	cr_assert_str_eq(last()->reason, "ready in 3 ms");
+}
+
+Test(machine, readiness_probes_grow_but_stay_short)
+{
+	send(MEV_SPAWN, 0);
+	int64_t t = 1, prev_gap = 0;
+	for (int i = 0; i < 12; i++) {
+		tick(t, 0);
+		int64_t next = mon_deadline(&m) / 1000;
+		int64_t gap = next - t;
+		cr_assert_geq(gap, prev_gap);
+		cr_assert_leq(gap, 20);
+		prev_gap = gap;
+		t = next;
+	}
+}
+
+Test(machine, start_timeout_counts_as_unhealthy)
+{
+	send(MEV_SPAWN, 0);
+	for (int64_t t = 1; t < 10000; t = mon_deadline(&m) / 1000)
+		tick(t, 0);
+	tick(10000, -1);
+	cr_assert(reported(EV_UNHEALTHY));
+	cr_assert_eq(m.state, ST_STOPPING);
+	cr_assert(strstr(last()->reason, "no healthy answer within 10000 ms"), "%s",
+		  last()->reason);
+	cr_assert_eq(f.signals[0], SIGTERM);
+}
+
+Test(machine, failures_below_threshold_degrade_then_recover)
+{
+	start_healthy(0);
+	tick(1001, 0);
+	cr_assert_eq(m.state, ST_DEGRADED);
+	cr_assert_eq(last()->event, EV_DEGRADED);
+	cr_assert_str_eq(last()->reason, "connect: Connection refused");
+	tick(2001, 1);
+	cr_assert_eq(m.state, ST_HEALTHY);
+	cr_assert_eq(last()->event, EV_HEALTHY);
+	cr_assert_eq(m.failures, 0);
+}
+
+Test(machine, threshold_failures_stop_gracefully_then_restart)
+{
+	start_healthy(0);
+	tick(1001, 0);
+	tick(2001, 0);
+	cr_assert_eq(m.state, ST_DEGRADED);
+	tick(3001, 0);
+	cr_assert_eq(m.state, ST_STOPPING);
+	cr_assert(reported(EV_UNHEALTHY));
+	cr_assert_eq(f.nsignals, 1);
+	cr_assert_eq(f.signals[0], SIGTERM);
+	/* SIGKILL only once the stop timeout has passed */
+	tick(8000, -1);
+	cr_assert_eq(f.nsignals, 1);
+	tick(8001, -1);
+	cr_assert_eq(f.signals[1], SIGKILL);
+	mon_handle(&m, &(struct mon_event){
+			   .kind = MEV_EXITED, .now_us = 8002000, .signal = SIGKILL, .code = -1});
+	cr_assert_eq(f.spawns, 2, "healthy for 3 s (> stable 1 s): respawned at once");
+	cr_assert_eq(m.state, ST_STARTING);
+	cr_assert_eq(m.restarts, 1);
+}
+
+Test(machine, crash_while_probe_in_flight_cancels_it)
+{
+	start_healthy(0);
+	send(MEV_TIMER, 1001);
+	cr_assert(m.probing);
+	mon_handle(&m, &(struct mon_event){
+			   .kind = MEV_EXITED, .now_us = 1002000, .signal = SIGKILL, .code = -1});
+	cr_assert_eq(f.cancels, 1);
+	cr_assert_eq(f.spawns, 2);
+	/* a late verdict of the cancelled probe is ignored */
+	health(false, 1003, "late");
+	cr_assert_eq(m.state, ST_STARTING);
+	cr_assert_eq(m.failures, 0);
+}
+
+Test(machine, exit_report_carries_code_and_signal)
+{
+	start_healthy(0);
+	mon_handle(&m, &(struct mon_event){.kind = MEV_EXITED,
+					   .now_us = 2000000,
+					   .code = 3,
+					   .reason = "exited with code 3"});
+	const struct report *r = NULL;
+	for (int i = 0; i < f.nreports; i++)
+		if (f.reports[i].event == EV_EXITED)
+			r = &f.reports[i];
+	cr_assert(r);
+	cr_assert_eq(r->code, 3);
+	cr_assert_eq(r->signal, 0);
+	cr_assert_eq(r->pid, 101);
+	cr_assert_str_eq(r->reason, "exited with code 3");
+}
+
+Test(machine, crash_loop_backs_off_then_quarantines_and_sighup_lifts)
+{
+	int64_t t = 0;
+	send(MEV_SPAWN, t);
+	int64_t delays[8];
+	int nd = 0;
+	while (m.state != ST_QUARANTINED) {
+		mon_handle(&m, &(struct mon_event){
+				   .kind = MEV_EXITED, .now_us = (t + 5) * 1000, .code = 1});
+		cr_assert_lt(nd, 8);
+		if (m.state == ST_QUARANTINED)
+			break;
+		delays[nd++] = last()->event == EV_SPAWNED ? 0 : last()->delay_ms;
+		t = m.state == ST_BACKOFF ? mon_deadline(&m) / 1000 : t + 5;
+		send(MEV_TIMER, t);
+		cr_assert_eq(m.state, ST_STARTING);
+	}
+	cr_assert_eq(nd, 5, "cap 5 restarts, then quarantine");
+	cr_assert_eq(delays[0], 0);
+	for (int i = 2; i < nd; i++)
+		cr_assert_gt(delays[i], delays[i - 1], "delays grow: %lld then %lld",
+			     (long long)delays[i - 1], (long long)delays[i]);
+	cr_assert_eq(last()->event, EV_QUARANTINED);
+	cr_assert_eq(last()->delay_ms, 300000);
+	int spawns = f.spawns;
+	send(MEV_LIFT, t + 100);
+	cr_assert_eq(f.spawns, spawns + 1);
+	cr_assert_eq(m.state, ST_STARTING);
+}
+
+Test(machine, quarantine_retries_once_after_its_time)
+{
+	struct mon_cfg c = cfg;
+	c.policy.cap = 1;
+	struct mon_ops ops = m.ops;
+	mon_init(&m, &c, &ops, "svc-x", 0, 0);
+	send(MEV_SPAWN, 0);
+	mon_handle(&m, &(struct mon_event){.kind = MEV_EXITED, .now_us = 1000, .code = 1});
+	mon_handle(&m, &(struct mon_event){.kind = MEV_EXITED, .now_us = 2000, .code = 1});
+	cr_assert_eq(m.state, ST_QUARANTINED);
+	send(MEV_TIMER, 300001);
+	cr_assert_eq(m.state, ST_QUARANTINED, "not before the quarantine time");
+	send(MEV_TIMER, 300002);
+	cr_assert_eq(m.state, ST_STARTING);
+	/* failing again at once goes straight back */
+	mon_handle(&m, &(struct mon_event){.kind = MEV_EXITED, .now_us = 300002000, .code = 1});
+	cr_assert_eq(m.state, ST_QUARANTINED);
+	cr_assert_str_eq(last()->reason, "failed again after quarantine");
+}
+
+Test(machine, spawn_failure_is_reported_and_backs_off)
+{
+	f.spawn_fail = 100;
+	send(MEV_SPAWN, 0);
+	cr_assert(reported(EV_SPAWN_FAILED));
+	cr_assert_eq(f.reports[0].event, EV_SPAWN_FAILED);
+	cr_assert_str_eq(f.reports[0].reason, "spawn failed: svc-x: No such file or directory");
+	cr_assert_eq(m.state, ST_BACKOFF, "an immediate retry, then a delay");
+	cr_assert_eq(f.spawns, 2);
+}
+
+Test(machine, stop_request_stops_and_finishes)
+{
+	start_healthy(0);
+	send(MEV_STOP, 500);
+	cr_assert_eq(m.state, ST_STOPPING);
+	cr_assert_eq(f.signals[0], SIGTERM);
+	cr_assert_not(f.finished);
+	mon_handle(&m, &(struct mon_event){
+			   .kind = MEV_EXITED, .now_us = 600000, .signal = SIGTERM, .code = -1});
+	cr_assert(f.finished);
+	cr_assert_eq(m.state, ST_STOPPED);
+	cr_assert_eq(last()->event, EV_STOPPED);
+	cr_assert_eq(f.spawns, 1, "no restart after a requested stop");
+}
+
+Test(machine, stop_during_unhealthy_restart_does_not_restart)
+{
+	start_healthy(0);
+	for (int64_t t = 1001; m.state != ST_STOPPING; t += 1000)
+		tick(t, 0);
+	send(MEV_PARENT_DIED, 4000);
+	mon_handle(&m, &(struct mon_event){
+			   .kind = MEV_EXITED, .now_us = 4100000, .signal = SIGTERM, .code = -1});
+	cr_assert(f.finished);
+	cr_assert_eq(f.spawns, 1);
+	cr_assert_eq(f.nsignals, 1, "SIGTERM once, not again");
+}
+
+Test(machine, stop_while_in_backoff_finishes_at_once)
+{
+	f.spawn_fail = 100;
+	send(MEV_SPAWN, 0);
+	cr_assert_eq(m.state, ST_BACKOFF);
+	send(MEV_STOP, 10);
+	cr_assert(f.finished);
+	cr_assert_eq(f.nsignals, 0);
+}
+
+Test(machine, adopted_service_is_checked_at_once)
+{
+	mon_handle(
+	    &m,
+	    &(struct mon_event){
+		.kind = MEV_ADOPTED, .now_us = 5000000, .pid = 4242, .start = 77, .age_ms = 3000});
+	cr_assert_eq(last()->event, EV_ADOPTED);
+	cr_assert_eq(last()->pid, 4242);
+	cr_assert_eq(last()->uptime_ms, 3000);
+	cr_assert_eq(f.spawns, 0);
+	cr_assert_eq(mon_deadline(&m), 5000000);
+	tick(5000, 1);
+	cr_assert_eq(m.state, ST_HEALTHY);
+	cr_assert_eq(last()->event, EV_CHECK);
+	cr_assert(last()->ok);
+}
+
+Test(machine, reports_a_heartbeat_in_quiet_states)
+{
+	f.spawn_fail = 1000;
+	struct mon_cfg c = cfg;
+	c.policy.backoff_min_ms = 30000;
+	struct mon_ops ops = m.ops;
+	mon_init(&m, &c, &ops, "svc-x", 0, 0);
+	send(MEV_SPAWN, 0);
+	cr_assert_eq(m.state, ST_BACKOFF);
+	int n = f.nreports;
+	int64_t due = mon_deadline(&m);
+	cr_assert_leq(due, (1000 + 500) * 1000, "a report within interval + timeout");
+	send(MEV_TIMER, due / 1000);
+	cr_assert_eq(f.nreports, n + 1);
+	cr_assert_eq(last()->event, EV_CHECK);
+}
