@@ -1,0 +1,247 @@
+/* The lines a person (or a log shipper) reads on stdout: one event per line and
+ * the aggregated status line, as key=value text or as one JSON object. */
+#include <bsd/string.h>
+#include <json.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "clock.h"
+#include "kernel.h"
+#include "proc.h"
+
+#define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+
+static const char *const level_names[] = {
+    [KL_INFO] = "info", [KL_WARN] = "warn", [KL_ERROR] = "error"};
+
+const char *kernel_level_name(enum kernel_level l)
+{
+	return (unsigned)l <= KL_ERROR ? level_names[l] : "info";
+}
+
+void kernel_fmt_text_value(const char *v, char *buf, size_t cap)
+{
+	bool quote = v[0] == '\0';
+	for (const char *p = v; *p && !quote; p++)
+		quote =
+		    *p == ' ' || *p == '"' || *p == '=' || *p == '\\' || (unsigned char)*p < 0x20;
+	if (!quote) {
+		strlcpy(buf, v, cap);
+		return;
+	}
+	size_t o = 0;
+	/* Room is kept for an escape pair, the closing quote and the NUL. */
+	if (cap < 4) {
+		if (cap)
+			buf[0] = '\0';
+		return;
+	}
+	buf[o++] = '"';
+	for (const char *p = v; *p && o + 4 < cap; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c == '"' || c == '\\') {
+			buf[o++] = '\\';
+			buf[o++] = (char)c;
+		} else if (c == '\n') {
+			buf[o++] = '\\';
+			buf[o++] = 'n';
+		} else if (c < 0x20) {
+			buf[o++] = '?';
+		} else {
+			buf[o++] = (char)c;
+		}
+	}
+	buf[o++] = '"';
+	buf[o] = '\0';
+}
+
+/* Ends what is in buf (len bytes so far, maybe truncated) with a newline. */
+static int finish(char *buf, size_t cap, size_t len)
+{
+	if (cap < 2) {
+		if (cap)
+			buf[0] = '\0';
+		return 0;
+	}
+	if (len > cap - 2)
+		len = cap - 2;
+	buf[len++] = '\n';
+	buf[len] = '\0';
+	return (int)len;
+}
+
+static int fmt_json(json_object *o, char *buf, size_t cap)
+{
+	const char *s = json_object_to_json_string_ext(o, JSON_FLAGS);
+	size_t n = strlcpy(buf, s, cap);
+	json_object_put(o);
+	return finish(buf, cap, n);
+}
+
+static json_object *json_head(int64_t wall_ms, enum kernel_level level, const char *event)
+{
+	char ts[40];
+	clock_iso8601(wall_ms, ts, sizeof(ts));
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "ts", json_object_new_string(ts));
+	json_object_object_add(o, "level", json_object_new_string(kernel_level_name(level)));
+	json_object_object_add(o, "event", json_object_new_string(event));
+	return o;
+}
+
+static size_t text_head(int64_t wall_ms, enum kernel_level level, const char *event, char *buf,
+			size_t cap)
+{
+	char ts[40];
+	clock_iso8601(wall_ms, ts, sizeof(ts));
+	int n = snprintf(buf, cap, "%s %s event=%s", ts, kernel_level_name(level), event);
+	return n < 0 ? 0 : (size_t)n;
+}
+
+static void text_add(char *buf, size_t cap, size_t *len, const char *key,
+		     const struct kernel_field *f)
+{
+	char val[REPORT_REASON_MAX * 2 + 8];
+	if (f->str)
+		kernel_fmt_text_value(f->str, val, sizeof(val));
+	else
+		snprintf(val, sizeof(val), "%lld", f->num);
+	if (*len >= cap)
+		return;
+	int n = snprintf(buf + *len, cap - *len, " %s=%s", key, val);
+	if (n > 0)
+		*len += (size_t)n;
+}
+
+int kernel_fmt_line(bool json, int64_t wall_ms, enum kernel_level level, const char *event,
+		    const struct kernel_field *f, int nf, char *buf, size_t cap)
+{
+	if (json) {
+		json_object *o = json_head(wall_ms, level, event);
+		for (int i = 0; i < nf; i++)
+			json_object_object_add(o, f[i].key,
+					       f[i].str ? json_object_new_string(f[i].str)
+							: json_object_new_int64(f[i].num));
+		return fmt_json(o, buf, cap);
+	}
+	size_t len = text_head(wall_ms, level, event, buf, cap);
+	for (int i = 0; i < nf; i++)
+		text_add(buf, cap, &len, f[i].key, &f[i]);
+	return finish(buf, cap, len);
+}
+
+/* How loud a report is. */
+static enum kernel_level report_level(const struct report *r)
+{
+	switch (r->event) {
+	case EV_EXITED:
+		return r->state == ST_STOPPING || r->state == ST_STOPPED ? KL_INFO : KL_WARN;
+	case EV_DEGRADED:
+	case EV_UNHEALTHY:
+	case EV_RESTARTING: return KL_WARN;
+	case EV_SPAWN_FAILED:
+	case EV_QUARANTINED: return KL_ERROR;
+	default: return KL_INFO;
+	}
+}
+
+int kernel_fmt_report(bool json, int64_t wall_ms, const struct report *r, char *buf, size_t cap)
+{
+	struct kernel_field f[12];
+	int n = 0;
+	char sig[32] = "";
+	f[n++] = KF_STR("service", r->service);
+	f[n++] = KF_STR("state", svc_state_name(r->state));
+	switch (r->event) {
+	case EV_CHECK: return 0;
+	case EV_SPAWNED:
+		f[n++] = KF_NUM("pid", r->pid);
+		f[n++] = KF_NUM("restarts", r->restarts);
+		break;
+	case EV_READY:
+	case EV_HEALTHY:
+		f[n++] = KF_NUM("pid", r->pid);
+		f[n++] = KF_NUM("rtt_us", r->rtt_us);
+		break;
+	case EV_DEGRADED:
+	case EV_UNHEALTHY:
+		f[n++] = KF_NUM("pid", r->pid);
+		f[n++] = KF_NUM("failures", r->failures);
+		break;
+	case EV_EXITED:
+	case EV_STOPPED:
+		if (r->pid > 0)
+			f[n++] = KF_NUM("pid", r->pid);
+		if (r->code >= 0)
+			f[n++] = KF_NUM("code", r->code);
+		if (r->signal > 0) {
+			strlcpy(sig, sig_name(r->signal), sizeof(sig));
+			f[n++] = KF_STR("signal", sig);
+		}
+		if (r->event == EV_EXITED)
+			f[n++] = KF_NUM("uptime_ms", r->uptime_ms);
+		break;
+	case EV_RESTARTING:
+	case EV_QUARANTINED:
+		f[n++] = KF_NUM("delay_ms", r->delay_ms);
+		f[n++] = KF_NUM("restarts", r->restarts);
+		break;
+	case EV_ADOPTED:
+		f[n++] = KF_NUM("pid", r->pid);
+		f[n++] = KF_NUM("uptime_ms", r->uptime_ms);
+		f[n++] = KF_NUM("restarts", r->restarts);
+		break;
+	case EV_STOPPING: f[n++] = KF_NUM("pid", r->pid); break;
+	case EV_SPAWN_FAILED:
+	case EV__COUNT: break;
+	}
+	f[n++] = KF_NUM("mpid", r->mpid);
+	if (r->reason[0])
+		f[n++] = KF_STR("reason", r->reason);
+	return kernel_fmt_line(json, wall_ms, report_level(r), report_event_name(r->event), f, n,
+			       buf, cap);
+}
+
+int kernel_fmt_status(bool json, int64_t wall_ms, const struct kernel_svc *svcs, int n,
+		      int64_t now_us, char *buf, size_t cap)
+{
+	char summary[256];
+	kernel_summary(svcs, n, summary, sizeof(summary));
+	enum kernel_level level = kernel_all_healthy(svcs, n) ? KL_INFO : KL_WARN;
+	if (json) {
+		json_object *o = json_head(wall_ms, level, "status");
+		json_object_object_add(o, "summary", json_object_new_string(summary));
+		json_object *a = json_object_new_array();
+		for (int i = 0; i < n; i++) {
+			const struct kernel_svc *s = &svcs[i];
+			json_object *e = json_object_new_object();
+			json_object_object_add(e, "service", json_object_new_string(s->name));
+			json_object_object_add(e, "state",
+					       json_object_new_string(svc_state_name(s->state)));
+			json_object_object_add(e, "pid", json_object_new_int(s->pid));
+			json_object_object_add(
+			    e, "uptime_ms", json_object_new_int64(kernel_svc_uptime_ms(s, now_us)));
+			json_object_object_add(e, "restarts", json_object_new_int64(s->restarts));
+			json_object_object_add(e, "rtt_us", json_object_new_int64(s->rtt_us));
+			json_object_object_add(e, "mpid", json_object_new_int(s->mpid));
+			json_object_array_add(a, e);
+		}
+		json_object_object_add(o, "services", a);
+		return fmt_json(o, buf, cap);
+	}
+	size_t len = text_head(wall_ms, level, "status", buf, cap);
+	struct kernel_field sf = KF_STR("summary", summary);
+	text_add(buf, cap, &len, "summary", &sf);
+	for (int i = 0; i < n && len < cap; i++) {
+		const struct kernel_svc *s = &svcs[i];
+		int w = snprintf(buf + len, cap - len,
+				 " %s.state=%s %s.pid=%d %s.uptime_ms=%lld %s.restarts=%u "
+				 "%s.rtt_us=%lld",
+				 s->name, svc_state_name(s->state), s->name, (int)s->pid, s->name,
+				 (long long)kernel_svc_uptime_ms(s, now_us), s->name, s->restarts,
+				 s->name, (long long)s->rtt_us);
+		if (w > 0)
+			len += (size_t)w;
+	}
+	return finish(buf, cap, len);
+}

@@ -1,0 +1,205 @@
+/* ron-kernel's shared types: the table of services and their monitors, and the
+ * functions the kernel's files offer each other (pure logic first, I/O after). */
+#ifndef RON_KERNEL_H
+#define RON_KERNEL_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "report.h"
+
+#define KERNEL_VERSION	"0.1.0"
+#define KERNEL_NSVC	3
+#define KERNEL_LINE_MAX 4096
+
+/* Exit statuses (sysexits.h): bad configuration or unsafe directories; another
+ * kernel holds the pidfile; a command-line word we do not know. */
+#define KERNEL_EX_CONFIG  78
+#define KERNEL_EX_RUNNING 75
+#define KERNEL_EX_USAGE	  64
+
+/* A pipe's bytes cut into lines; a line longer than the buffer is dropped whole. */
+struct kernel_lines {
+	char buf[REPORT_LINE_MAX * 2];
+	size_t len;
+	bool skipping; /* inside an overlong line, dropping bytes up to its newline */
+};
+typedef void kernel_line_fn(void *arg, const char *line, size_t len, bool overlong);
+void kernel_lines_init(struct kernel_lines *lb);
+/* Calls fn once per complete line in data (after what earlier calls left over). */
+void kernel_lines_feed(struct kernel_lines *lb, const char *data, size_t n, kernel_line_fn *fn,
+		       void *arg);
+
+enum kernel_mon_phase {
+	KMON_DOWN,    /* no monitor and none planned (shutdown) */
+	KMON_RUNNING, /* forked; its pipe is read */
+	KMON_WAITING, /* lost; a new one starts at restart_at_us */
+};
+
+struct kernel_svc {
+	char name[REPORT_NAME_MAX]; /* "svc-index" */
+	enum cfg_key bin_key, sock_key;
+
+	/* The service as its monitor last reported it. */
+	bool reported;
+	enum svc_state state;
+	pid_t pid;
+	unsigned long long start;
+	unsigned restarts;
+	int64_t since_us; /* monotonic time it was spawned, when pid > 0 */
+	int64_t rtt_us;
+	unsigned failures;
+	char reason[REPORT_REASON_MAX];
+	bool ever_healthy;
+	int pidfd;	  /* opened and checked against pid + start; -1 if none */
+	pid_t orphan_pid; /* outlived its monitor: reparented to us, ours to reap */
+
+	/* Its monitor. */
+	enum kernel_mon_phase mon;
+	pid_t mpid;
+	unsigned long long mstart;
+	int mpidfd;
+	int pipefd; /* read end of the status pipe, -1 once closed */
+	struct kernel_lines lines;
+	int64_t mon_started_us, last_report_us, restart_at_us;
+	unsigned mon_streak;   /* monitors in a row that died young */
+	unsigned mon_replaced; /* monitors started after the first */
+	bool mon_frozen;       /* killed by us for silence */
+};
+
+/* table.c: the status table (pure). */
+void kernel_svc_init(struct kernel_svc *s, const char *name, enum cfg_key bin, enum cfg_key sock);
+#define KCH_STATE	  1u /* state changed */
+#define KCH_PID		  2u /* a different service process (pid or start) */
+#define KCH_FIRST_HEALTHY 4u /* healthy for the first time */
+unsigned kernel_svc_apply(struct kernel_svc *s, const struct report *r, int64_t now_us);
+int64_t kernel_svc_uptime_ms(const struct kernel_svc *s, int64_t now_us);
+bool kernel_all_healthy(const struct kernel_svc *svcs, int n);
+bool kernel_all_ever_healthy(const struct kernel_svc *svcs, int n);
+/* "3/3 healthy" or "2/3 healthy; svc-index starting" */
+void kernel_summary(const struct kernel_svc *svcs, int n, char *buf, size_t cap);
+
+/* policy.c: when to replace a monitor (pure). */
+/* Delay before the next monitor after one that lived lived_ms, updating *streak. */
+int64_t kernel_mon_restart_delay_ms(unsigned *streak, int64_t lived_ms, int64_t stable_ms,
+				    int64_t min_ms, int64_t max_ms);
+/* A monitor is frozen once it has said nothing for 3 health intervals + the timeout. */
+int64_t kernel_mon_silence_limit_us(int64_t interval_ms, int64_t timeout_ms);
+bool kernel_mon_silent(int64_t last_report_us, int64_t now_us, int64_t interval_ms,
+		       int64_t timeout_ms);
+
+/* format.c: output lines, text or JSON (pure). */
+enum kernel_level { KL_INFO, KL_WARN, KL_ERROR };
+struct kernel_field {
+	const char *key;
+	const char *str; /* NULL: num is the value */
+	long long num;
+};
+#define KF_STR(k, v) ((struct kernel_field){(k), (v), 0})
+#define KF_NUM(k, v) ((struct kernel_field){(k), NULL, (long long)(v)})
+const char *kernel_level_name(enum kernel_level l);
+/* One line, newline included; returns its length (truncated lines still end in '\n'). */
+int kernel_fmt_line(bool json, int64_t wall_ms, enum kernel_level level, const char *event,
+		    const struct kernel_field *f, int nf, char *buf, size_t cap);
+/* The event line for a monitor's report; 0 (no line) for reports that change nothing a
+ * person needs to see, such as a passing check. */
+int kernel_fmt_report(bool json, int64_t wall_ms, const struct report *r, char *buf, size_t cap);
+/* The aggregated status line naming every service. */
+int kernel_fmt_status(bool json, int64_t wall_ms, const struct kernel_svc *svcs, int n,
+		      int64_t now_us, char *buf, size_t cap);
+/* Text values that need quotes get them, with \" \\ \n escapes. */
+void kernel_fmt_text_value(const char *v, char *buf, size_t cap);
+
+/* statusfile.c: $RON_RUN_DIR/status.json. */
+struct kernel_status_meta {
+	pid_t kernel_pid;
+	const char *state; /* running | stopping | stopped */
+	int64_t status_interval_ms;
+};
+int kernel_status_write(const char *run_dir, const struct kernel_status_meta *m,
+			const struct kernel_svc *svcs, int n, int64_t now_us, char *why,
+			size_t whylen);
+/* The pid + start pairs (services and monitors) of the last status.json; returns how many. */
+struct kernel_stale {
+	char what[REPORT_NAME_MAX + 16]; /* "svc-index" or "monitor of svc-index" */
+	pid_t pid;
+	unsigned long long start;
+};
+int kernel_status_stale(const char *run_dir, struct kernel_stale *out, int max);
+/* ron-kernel --status and --check: exit statuses. */
+int kernel_status_print(const char *run_dir, FILE *out);
+int kernel_status_check(const char *run_dir, FILE *out);
+
+/* rundir.c: directory safety and the pidfile. */
+/* mkdir -p with 0700 for what is missing, then refuses a symlink, a directory not owned
+ * by the effective uid, or one writable by group or others. */
+int kernel_dir_safe(const char *path, char *why, size_t whylen);
+void kernel_dirname(const char *path, char *buf, size_t cap);
+void kernel_pidfile_path(const char *run_dir, char *buf, size_t cap);
+
+/* notify.c: systemd's sd_notify protocol, without libsystemd. */
+struct kernel_notify {
+	int fd; /* -1: not under systemd */
+	char path[128];
+	size_t pathlen;	     /* the address length; abstract names start with '\0' */
+	int64_t watchdog_us; /* WATCHDOG_USEC, 0 if none */
+};
+/* Reads and unsets NOTIFY_SOCKET, WATCHDOG_USEC and WATCHDOG_PID. */
+int kernel_notify_open(struct kernel_notify *n, char *why, size_t whylen);
+int kernel_notify_send(struct kernel_notify *n, const char *msg);
+
+/* The running kernel: everything its event loop touches. */
+struct pidfh;
+struct kernel {
+	struct config cfg;
+	bool json;
+	pid_t pid;
+	const char *run_dir;
+	char monitor_bin[CFG_STR_MAX];
+	struct kernel_svc svc[KERNEL_NSVC];
+	struct pidfh *pfh;
+	int sigfd;
+	struct kernel_notify notify;
+	bool ready_sent;
+	char last_summary[256];
+	bool dirty; /* status.json is behind the table */
+	bool stopping, killed;
+	int64_t stop_deadline_us, kill_deadline_us;
+	int64_t next_status_us, next_watchdog_us;
+};
+
+/* output.c: stdout lines and status.json. */
+void kernel_emit(struct kernel *k, enum kernel_level level, const char *event,
+		 const struct kernel_field *f, int nf);
+void kernel_emit_status(struct kernel *k, int64_t now_us);
+/* SIGUSR1: the status line and one line per service with every field. */
+void kernel_emit_full(struct kernel *k, int64_t now_us);
+void kernel_publish(struct kernel *k, int64_t now_us);
+/* "exited code=1", or the signal's name, as fields; returns how many it added. */
+int kernel_wait_fields(int wstatus, struct kernel_field *f, char *sigbuf, size_t siglen);
+
+/* monitors.c: the monitor processes. */
+int kernel_mon_start(struct kernel *k, struct kernel_svc *s, int64_t now_us);
+void kernel_mon_read(struct kernel *k, struct kernel_svc *s, int64_t now_us);
+void kernel_reap(struct kernel *k, int64_t now_us);
+/* Kills monitors that have been silent too long; restarts the ones whose delay is up. */
+void kernel_mon_timers(struct kernel *k, int64_t now_us);
+/* The earliest monitor deadline, or -1. */
+int64_t kernel_mon_deadline(const struct kernel *k);
+bool kernel_svc_alive(const struct kernel_svc *s);
+
+/* orphans.c: SIGKILLs children of ours that are neither a monitor nor a known
+ * service; returns how many. */
+int kernel_orphans_kill(struct kernel *k);
+
+/* stale.c: what a killed predecessor left running. */
+void kernel_stale_stop(struct kernel *k);
+
+/* loop.c: signals, the poll loop, shutdown. */
+int kernel_signals_init(struct kernel *k, char *why, size_t whylen);
+int kernel_run(struct kernel *k);
+
+#endif

@@ -1,0 +1,255 @@
+/* The kernel's one event loop: signals through a signalfd, the monitors' status
+ * pipes, and deadlines (status tick, watchdog, monitor silence, shutdown) in poll. */
+#include <err.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "kernel.h"
+#include "proc.h"
+
+/* After the stop timeout, how long monitors get to report their service stopped. */
+#define STOP_MARGIN_MS 2000
+/* After SIGKILL to stragglers, how long to wait for them to be reaped. */
+#define KILL_WAIT_MS 2000
+
+int kernel_signals_init(struct kernel *k, char *why, size_t whylen)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0) {
+		snprintf(why, whylen, "sigprocmask: %s", strerror(errno));
+		return -1;
+	}
+	k->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (k->sigfd < 0) {
+		snprintf(why, whylen, "signalfd: %s", strerror(errno));
+		return -1;
+	}
+	/* A reader of stdout that went away must not kill the supervisor. */
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+		snprintf(why, whylen, "ignore SIGPIPE: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void signal_svc(struct kernel_svc *s, int sig, bool monitor)
+{
+	int fd = monitor ? s->mpidfd : s->pidfd;
+	pid_t pid = monitor ? s->mpid : s->pid;
+	if (fd >= 0 && proc_pidfd_signal(fd, sig) < 0 && errno != ESRCH)
+		warn("%s %s %d of %s", sig_name(sig), monitor ? "monitor" : "service", (int)pid,
+		     s->name);
+}
+
+static void shutdown_begin(struct kernel *k, int sig, int64_t now_us)
+{
+	k->stopping = true;
+	struct kernel_field f[] = {KF_STR("signal", sig_name(sig))};
+	kernel_emit(k, KL_INFO, "shutdown", f, 1);
+	if (kernel_notify_send(&k->notify, "STOPPING=1") < 0)
+		warn("sd_notify STOPPING=1");
+	for (int i = 0; i < KERNEL_NSVC; i++) {
+		struct kernel_svc *s = &k->svc[i];
+		if (s->mon == KMON_RUNNING)
+			signal_svc(s, SIGTERM, true);
+		else if (kernel_svc_alive(s))
+			signal_svc(s, SIGTERM, false);
+		if (s->mon == KMON_WAITING)
+			s->mon = KMON_DOWN;
+	}
+	k->stop_deadline_us =
+	    now_us + (config_num(&k->cfg, CFG_STOP_TIMEOUT_MS) + STOP_MARGIN_MS) * 1000;
+	k->dirty = true;
+}
+
+/* Past the stop timeout and margin: SIGKILL whatever is left, monitor or service. */
+static void shutdown_kill(struct kernel *k, int64_t now_us)
+{
+	k->killed = true;
+	k->kill_deadline_us = now_us + KILL_WAIT_MS * 1000;
+	for (int i = 0; i < KERNEL_NSVC; i++) {
+		struct kernel_svc *s = &k->svc[i];
+		if (s->mon == KMON_RUNNING) {
+			struct kernel_field f[] = {KF_STR("service", s->name),
+						   KF_STR("what", "monitor"),
+						   KF_NUM("pid", s->mpid)};
+			kernel_emit(k, KL_WARN, "killed", f, 3);
+			signal_svc(s, SIGKILL, true);
+		}
+		if (kernel_svc_alive(s)) {
+			struct kernel_field f[] = {KF_STR("service", s->name),
+						   KF_STR("what", "service"),
+						   KF_NUM("pid", s->pid)};
+			kernel_emit(k, KL_WARN, "killed", f, 3);
+			signal_svc(s, SIGKILL, false);
+			/* The service's own children share its process group. */
+			if (getpgid(s->pid) == s->pid && kill(-s->pid, SIGKILL) < 0 &&
+			    errno != ESRCH)
+				warn("SIGKILL process group %d of %s", (int)s->pid, s->name);
+		}
+	}
+	kernel_orphans_kill(k);
+}
+
+static bool shutdown_done(const struct kernel *k)
+{
+	for (int i = 0; i < KERNEL_NSVC; i++)
+		if (k->svc[i].mon == KMON_RUNNING || kernel_svc_alive(&k->svc[i]))
+			return false;
+	return true;
+}
+
+static void on_signals(struct kernel *k, int64_t now_us)
+{
+	struct signalfd_siginfo si;
+	for (;;) {
+		ssize_t n = read(k->sigfd, &si, sizeof(si));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno != EAGAIN)
+			warn("read signalfd");
+		if (n != (ssize_t)sizeof(si))
+			return;
+		switch (si.ssi_signo) {
+		case SIGCHLD: kernel_reap(k, now_us); break;
+		case SIGTERM:
+		case SIGINT:
+			if (!k->stopping) {
+				shutdown_begin(k, (int)si.ssi_signo, now_us);
+			} else if (!k->killed) {
+				/* Asked twice (Ctrl-C again): no more waiting for graceful stops.
+				 */
+				struct kernel_field f[] = {
+				    KF_STR("signal", sig_name((int)si.ssi_signo)),
+				    KF_STR("reason", "second stop signal")};
+				kernel_emit(k, KL_WARN, "shutdown_now", f, 2);
+				shutdown_kill(k, now_us);
+			}
+			break;
+		case SIGHUP: {
+			int sent = 0;
+			for (int i = 0; i < KERNEL_NSVC; i++) {
+				if (k->svc[i].mon != KMON_RUNNING)
+					continue;
+				signal_svc(&k->svc[i], SIGHUP, true);
+				sent++;
+			}
+			struct kernel_field f[] = {KF_NUM("monitors", sent),
+						   KF_STR("reason", "lift quarantines")};
+			kernel_emit(k, KL_INFO, "sighup", f, 2);
+			break;
+		}
+		case SIGUSR1: kernel_emit_full(k, now_us); break;
+		}
+	}
+}
+
+static int64_t earliest(int64_t a, int64_t b)
+{
+	if (a < 0)
+		return b;
+	if (b < 0)
+		return a;
+	return a < b ? a : b;
+}
+
+static void tick(struct kernel *k, int64_t now_us)
+{
+	if (now_us >= k->next_status_us) {
+		int64_t iv = config_num(&k->cfg, CFG_STATUS_INTERVAL_MS) * 1000;
+		kernel_emit_status(k, now_us);
+		k->dirty = true;
+		k->next_status_us += iv;
+		if (k->next_status_us <= now_us)
+			k->next_status_us = now_us + iv;
+	}
+	if (k->notify.watchdog_us > 0 && now_us >= k->next_watchdog_us) {
+		if (kernel_notify_send(&k->notify, "WATCHDOG=1") < 0)
+			warn("sd_notify WATCHDOG=1");
+		k->next_watchdog_us = now_us + k->notify.watchdog_us / 2;
+	}
+}
+
+int kernel_run(struct kernel *k)
+{
+	int64_t now = clock_mono_us();
+	k->next_status_us = now + config_num(&k->cfg, CFG_STATUS_INTERVAL_MS) * 1000;
+	k->next_watchdog_us = now;
+	for (int i = 0; i < KERNEL_NSVC; i++)
+		if (kernel_mon_start(k, &k->svc[i], now) < 0) {
+			k->svc[i].mon = KMON_WAITING;
+			k->svc[i].restart_at_us = now + 1000000;
+		}
+	kernel_publish(k, now);
+
+	for (;;) {
+		now = clock_mono_us();
+		tick(k, now);
+		kernel_mon_timers(k, now);
+		if (k->stopping) {
+			if (shutdown_done(k))
+				break;
+			if (!k->killed && now >= k->stop_deadline_us)
+				shutdown_kill(k, now);
+			if (k->killed && now >= k->kill_deadline_us) {
+				warnx("processes survive SIGKILL; exiting anyway");
+				break;
+			}
+		}
+		if (k->dirty)
+			kernel_publish(k, now);
+
+		struct pollfd p[1 + KERNEL_NSVC];
+		struct kernel_svc *who[1 + KERNEL_NSVC];
+		int np = 0;
+		p[np++] = (struct pollfd){k->sigfd, POLLIN, 0};
+		for (int i = 0; i < KERNEL_NSVC; i++) {
+			if (k->svc[i].pipefd < 0)
+				continue;
+			who[np] = &k->svc[i];
+			p[np++] = (struct pollfd){k->svc[i].pipefd, POLLIN, 0};
+		}
+		int64_t d = earliest(k->next_status_us, kernel_mon_deadline(k));
+		if (k->notify.watchdog_us > 0)
+			d = earliest(d, k->next_watchdog_us);
+		if (k->stopping) {
+			d = earliest(d, k->killed ? k->kill_deadline_us : k->stop_deadline_us);
+			/* A service we signalled ourselves tells us of its end only through its
+			 * pidfd (or SIGCHLD, if reparented): look again soon. */
+			d = earliest(d, now + 50000);
+		}
+		if (poll(p, (nfds_t)np, clock_poll_timeout(d, clock_mono_us())) < 0) {
+			if (errno != EINTR)
+				warn("poll");
+			continue;
+		}
+		now = clock_mono_us();
+		for (int i = 1; i < np; i++)
+			if (p[i].revents)
+				kernel_mon_read(k, who[i], now);
+		if (p[0].revents)
+			on_signals(k, now);
+	}
+
+	now = clock_mono_us();
+	k->stopping = true;
+	/* The final table: what the next kernel will find, with no one left to stop. */
+	struct kernel_status_meta m = {k->pid, "stopped",
+				       config_num(&k->cfg, CFG_STATUS_INTERVAL_MS)};
+	char why[CFG_STR_MAX + 64];
+	if (kernel_status_write(k->run_dir, &m, k->svc, KERNEL_NSVC, now, why, sizeof(why)) < 0)
+		warnx("status.json: %s", why);
+	return 0;
+}

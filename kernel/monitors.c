@@ -1,0 +1,366 @@
+/* The monitor processes: fork+exec one per service with its status pipe at fd 3,
+ * read their reports, reap them, and replace a lost or frozen one, handing it the
+ * still-running service (pidfd + --adopt-*) so the service never runs twice. */
+#include <bsd/unistd.h>
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "kernel.h"
+#include "proc.h"
+
+/* Where the status pipe and the adopted pidfd sit in the monitor. */
+#define MON_STATUS_FD 3
+#define MON_ADOPT_FD  4
+
+bool kernel_svc_alive(const struct kernel_svc *s)
+{
+	return s->pidfd >= 0 && !proc_pidfd_exited(s->pidfd);
+}
+
+/* In the child: only async-signal-safe calls until exec. */
+static void mon_exec(const char *bin, char *const argv[], int wfd, int adopt_fd, pid_t parent)
+{
+	/* A monitor must not outlive the kernel; getppid() closes the race with our death. */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
+		_exit(127);
+	if (getppid() != parent)
+		_exit(127);
+	/* Out of the way first, so dup2 into 3 and 4 cannot clobber a source. */
+	int w = fcntl(wfd, F_DUPFD_CLOEXEC, 10);
+	int a = adopt_fd >= 0 ? fcntl(adopt_fd, F_DUPFD_CLOEXEC, 10) : -1;
+	if (w < 0 || (adopt_fd >= 0 && a < 0) || dup2(w, MON_STATUS_FD) < 0 ||
+	    (a >= 0 && dup2(a, MON_ADOPT_FD) < 0))
+		_exit(127);
+	/* Our stdout carries only our own lines: monitor and service chatter goes to stderr. */
+	if (dup2(STDERR_FILENO, STDOUT_FILENO) < 0)
+		_exit(127);
+	closefrom(a >= 0 ? MON_ADOPT_FD + 1 : MON_STATUS_FD + 1);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	execvp(bin, argv);
+	dprintf(STDERR_FILENO, "ron-kernel: exec %s: %s\n", bin, strerror(errno));
+	_exit(127);
+}
+
+int kernel_mon_start(struct kernel *k, struct kernel_svc *s, int64_t now_us)
+{
+	bool adopt = kernel_svc_alive(s);
+	char restarts[16], apid[16], astart[32], afd[8];
+	char *argv[20];
+	int n = 0;
+	snprintf(restarts, sizeof(restarts), "%u", s->restarts);
+	argv[n++] = k->monitor_bin;
+	argv[n++] = "--name";
+	argv[n++] = s->name;
+	argv[n++] = "--bin";
+	argv[n++] = (char *)config_str(&k->cfg, s->bin_key);
+	argv[n++] = "--sock";
+	argv[n++] = (char *)config_str(&k->cfg, s->sock_key);
+	argv[n++] = "--status-fd";
+	argv[n++] = "3";
+	argv[n++] = "--restarts";
+	argv[n++] = restarts;
+	if (adopt) {
+		snprintf(afd, sizeof(afd), "%d", MON_ADOPT_FD);
+		snprintf(apid, sizeof(apid), "%d", (int)s->pid);
+		snprintf(astart, sizeof(astart), "%llu", s->start);
+		argv[n++] = "--adopt-pidfd";
+		argv[n++] = afd;
+		argv[n++] = "--adopt-pid";
+		argv[n++] = apid;
+		argv[n++] = "--adopt-start";
+		argv[n++] = astart;
+	}
+	argv[n] = NULL;
+
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		warn("pipe for the monitor of %s", s->name);
+		return -1;
+	}
+	/* Only our end is non-blocking: the monitor's writes of < PIPE_BUF stay atomic. */
+	if (fcntl(p[0], F_SETFL, O_NONBLOCK) < 0) {
+		warn("O_NONBLOCK on the status pipe of %s", s->name);
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid < 0) {
+		warn("fork the monitor of %s", s->name);
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (pid == 0)
+		mon_exec(k->monitor_bin, argv, p[1], adopt ? s->pidfd : -1, k->pid);
+	close(p[1]);
+	s->mpid = pid;
+	s->mpidfd = pidfd_open(pid, 0);
+	if (s->mpidfd < 0)
+		warn("pidfd_open monitor %d of %s", (int)pid, s->name);
+	if (proc_start_ticks(pid, &s->mstart) < 0)
+		s->mstart = 0;
+	s->pipefd = p[0];
+	kernel_lines_init(&s->lines);
+	s->mon = KMON_RUNNING;
+	s->mon_started_us = s->last_report_us = now_us;
+	s->restart_at_us = -1;
+	s->mon_frozen = false;
+
+	struct kernel_field f[4];
+	int nf = 0;
+	f[nf++] = KF_STR("service", s->name);
+	f[nf++] = KF_NUM("mpid", pid);
+	if (adopt)
+		f[nf++] = KF_NUM("adopt_pid", s->pid);
+	kernel_emit(k, KL_INFO, "monitor_started", f, nf);
+	k->dirty = true;
+	return 0;
+}
+
+/* Opens a pidfd for the service the monitor names, checked against its start time,
+ * so that adoption can never be handed a recycled pid. */
+static void svc_verify(struct kernel *k, struct kernel_svc *s)
+{
+	if (s->pidfd >= 0) {
+		close(s->pidfd);
+		s->pidfd = -1;
+	}
+	if (s->pid <= 0)
+		return;
+	s->pidfd = proc_pidfd_verified(s->pid, s->start);
+	if (s->pidfd >= 0)
+		return;
+	unsigned long long ticks;
+	/* Gone already is normal (a crash loop); alive with another start time is not. */
+	if (proc_start_ticks(s->pid, &ticks) == 0 && ticks != s->start) {
+		char why[128];
+		snprintf(why, sizeof(why), "start time %llu, reported %llu", ticks, s->start);
+		struct kernel_field f[] = {KF_STR("service", s->name), KF_NUM("pid", s->pid),
+					   KF_STR("reason", why)};
+		kernel_emit(k, KL_WARN, "verify_failed", f, 3);
+	}
+}
+
+struct line_ctx {
+	struct kernel *k;
+	struct kernel_svc *s;
+	int64_t now_us;
+};
+
+static void on_line(void *arg, const char *line, size_t len, bool overlong)
+{
+	struct line_ctx *c = arg;
+	struct kernel *k = c->k;
+	struct kernel_svc *s = c->s;
+	if (overlong) {
+		warnx("monitor %d of %s: report longer than %zu bytes skipped", (int)s->mpid,
+		      s->name, sizeof(s->lines.buf));
+		return;
+	}
+	struct report r;
+	char why[256];
+	if (report_decode(line, len, &r, why, sizeof(why)) < 0) {
+		warnx("monitor %d of %s: malformed report skipped: %s", (int)s->mpid, s->name, why);
+		return;
+	}
+	if (strcmp(r.service, s->name) != 0) {
+		warnx("monitor %d of %s: report for %s skipped", (int)s->mpid, s->name, r.service);
+		return;
+	}
+	s->last_report_us = c->now_us;
+	unsigned ch = kernel_svc_apply(s, &r, c->now_us);
+	if (ch & KCH_PID)
+		svc_verify(k, s);
+	char out[KERNEL_LINE_MAX];
+	if (kernel_fmt_report(k->json, r.ts > 0 ? r.ts : clock_wall_ms(), &r, out, sizeof(out)) > 0)
+		fputs(out, stdout);
+	k->dirty = true;
+	if ((ch & KCH_FIRST_HEALTHY) && !k->ready_sent &&
+	    kernel_all_ever_healthy(k->svc, KERNEL_NSVC)) {
+		k->ready_sent = true;
+		kernel_emit(k, KL_INFO, "all_ready", NULL, 0);
+		if (kernel_notify_send(&k->notify, "READY=1") < 0)
+			warn("sd_notify READY=1");
+	}
+}
+
+void kernel_mon_read(struct kernel *k, struct kernel_svc *s, int64_t now_us)
+{
+	struct line_ctx c = {k, s, now_us};
+	char buf[4096];
+	while (s->pipefd >= 0) {
+		ssize_t n = read(s->pipefd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			/* EOF: the monitor is gone or closed fd 3; either way it can say no more,
+			 * and silence will catch one that lives on mute. */
+			if (n < 0)
+				warn("read the status pipe of %s", s->name);
+			close(s->pipefd);
+			s->pipefd = -1;
+			return;
+		}
+		kernel_lines_feed(&s->lines, buf, (size_t)n, on_line, &c);
+	}
+}
+
+/* A monitor is gone: replace it now, or after a delay if monitors keep dying young. */
+static void mon_lost(struct kernel *k, struct kernel_svc *s, int wstatus, int64_t now_us)
+{
+	kernel_mon_read(k, s, now_us);
+	if (s->pipefd >= 0) {
+		close(s->pipefd);
+		s->pipefd = -1;
+	}
+	if (s->mpidfd >= 0)
+		close(s->mpidfd);
+	s->mpidfd = -1;
+	pid_t mpid = s->mpid;
+	s->mpid = 0;
+	s->mon = KMON_DOWN;
+	k->dirty = true;
+
+	struct kernel_field f[6];
+	char sig[32];
+	int nf = 0;
+	f[nf++] = KF_STR("service", s->name);
+	f[nf++] = KF_NUM("mpid", mpid);
+	nf += kernel_wait_fields(wstatus, &f[nf], sig, sizeof(sig));
+	bool alive = kernel_svc_alive(s);
+	f[nf++] = KF_NUM("pid", alive ? s->pid : 0);
+	if (alive)
+		s->orphan_pid = s->pid;
+	if (k->stopping) {
+		kernel_emit(k, KL_INFO, "monitor_exited", f, nf);
+		/* Its service outlived it: now it is ours to stop. */
+		if (alive && proc_pidfd_signal(s->pidfd, SIGTERM) < 0)
+			warn("SIGTERM %s pid %d", s->name, (int)s->pid);
+		return;
+	}
+	kernel_emit(k, KL_WARN, "monitor_lost", f, nf);
+	int64_t lived_ms = (now_us - s->mon_started_us) / 1000;
+	int64_t delay = kernel_mon_restart_delay_ms(
+	    &s->mon_streak, lived_ms, config_num(&k->cfg, CFG_STABLE_MS),
+	    config_num(&k->cfg, CFG_BACKOFF_MIN_MS), config_num(&k->cfg, CFG_BACKOFF_MAX_MS));
+	s->mon_replaced++;
+	/* Not adopting: whatever the lost monitor may have spawned unreported must go. */
+	if (!alive)
+		kernel_orphans_kill(k);
+	if (delay == 0 && kernel_mon_start(k, s, now_us) == 0)
+		return;
+	if (delay == 0)
+		delay = config_num(&k->cfg, CFG_BACKOFF_MIN_MS) + 100;
+	s->mon = KMON_WAITING;
+	s->restart_at_us = now_us + delay * 1000;
+	struct kernel_field g[] = {KF_STR("service", s->name), KF_NUM("delay_ms", delay)};
+	kernel_emit(k, KL_WARN, "monitor_restarting", g, 2);
+}
+
+static void reaped(struct kernel *k, pid_t pid, int wstatus, int64_t now_us)
+{
+	for (int i = 0; i < KERNEL_NSVC; i++) {
+		struct kernel_svc *s = &k->svc[i];
+		if (s->mon == KMON_RUNNING && s->mpid == pid) {
+			mon_lost(k, s, wstatus, now_us);
+			return;
+		}
+	}
+	struct kernel_field f[4];
+	char sig[32];
+	int nf = 0;
+	for (int i = 0; i < KERNEL_NSVC; i++) {
+		struct kernel_svc *s = &k->svc[i];
+		if (s->orphan_pid != pid && s->pid != pid)
+			continue;
+		/* An adopted service, reparented to us: its exit status is only ours to see. */
+		if (s->pid == pid && s->pidfd >= 0) {
+			close(s->pidfd);
+			s->pidfd = -1;
+		}
+		s->orphan_pid = 0;
+		f[nf++] = KF_STR("service", s->name);
+		break;
+	}
+	f[nf++] = KF_NUM("pid", pid);
+	nf += kernel_wait_fields(wstatus, &f[nf], sig, sizeof(sig));
+	kernel_emit(k, k->stopping ? KL_INFO : KL_WARN, "reaped", f, nf);
+}
+
+void kernel_reap(struct kernel *k, int64_t now_us)
+{
+	for (;;) {
+		int st;
+		pid_t pid = waitpid(-1, &st, WNOHANG);
+		if (pid < 0 && errno == EINTR)
+			continue;
+		if (pid < 0 && errno != ECHILD)
+			warn("waitpid");
+		if (pid <= 0)
+			return;
+		reaped(k, pid, st, now_us);
+	}
+}
+
+void kernel_mon_timers(struct kernel *k, int64_t now_us)
+{
+	int64_t hi = config_num(&k->cfg, CFG_HEALTH_INTERVAL_MS);
+	int64_t ht = config_num(&k->cfg, CFG_HEALTH_TIMEOUT_MS);
+	for (int i = 0; i < KERNEL_NSVC; i++) {
+		struct kernel_svc *s = &k->svc[i];
+		if (s->mon == KMON_WAITING && !k->stopping && now_us >= s->restart_at_us) {
+			if (kernel_mon_start(k, s, now_us) < 0)
+				s->restart_at_us =
+				    now_us + (config_num(&k->cfg, CFG_BACKOFF_MIN_MS) + 100) * 1000;
+			continue;
+		}
+		if (s->mon != KMON_RUNNING || s->mon_frozen || k->stopping)
+			continue;
+		if (!kernel_mon_silent(s->last_report_us, now_us, hi, ht))
+			continue;
+		struct kernel_field f[] = {
+		    KF_STR("service", s->name), KF_NUM("mpid", s->mpid),
+		    KF_NUM("silent_ms", (now_us - s->last_report_us) / 1000)};
+		kernel_emit(k, KL_WARN, "monitor_frozen", f, 3);
+		/* SIGKILL works on a stopped process too; the reap then replaces it. */
+		if (s->mpidfd >= 0 ? proc_pidfd_signal(s->mpidfd, SIGKILL) < 0
+				   : kill(s->mpid, SIGKILL) < 0)
+			warn("SIGKILL monitor %d of %s", (int)s->mpid, s->name);
+		s->mon_frozen = true;
+	}
+}
+
+int64_t kernel_mon_deadline(const struct kernel *k)
+{
+	int64_t hi = config_num(&k->cfg, CFG_HEALTH_INTERVAL_MS);
+	int64_t ht = config_num(&k->cfg, CFG_HEALTH_TIMEOUT_MS);
+	int64_t d = -1;
+	for (int i = 0; i < KERNEL_NSVC; i++) {
+		const struct kernel_svc *s = &k->svc[i];
+		int64_t t = -1;
+		if (s->mon == KMON_WAITING && !k->stopping)
+			t = s->restart_at_us;
+		else if (s->mon == KMON_RUNNING && !s->mon_frozen && !k->stopping)
+			t = s->last_report_us + kernel_mon_silence_limit_us(hi, ht) + 1000;
+		if (t >= 0 && (d < 0 || t < d))
+			d = t;
+	}
+	return d;
+}

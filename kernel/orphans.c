@@ -1,0 +1,87 @@
+/* Children nobody accounts for: a service whose monitor died before reporting it
+ * (or a dead service's stray child) is reparented to us and killed, so the next
+ * monitor's fresh spawn can never make a second copy. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kernel.h"
+#include "proc.h"
+
+/* Reads ppid and the state letter from /proc/PID/stat; -1 if it is gone. */
+static int stat_ppid(pid_t pid, pid_t *ppid, char *state, char *comm, size_t commlen)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	char *open_paren = strchr(buf, '('), *close_paren = strrchr(buf, ')');
+	if (!open_paren || !close_paren || close_paren < open_paren)
+		return -1;
+	snprintf(comm, commlen, "%.*s", (int)(close_paren - open_paren - 1), open_paren + 1);
+	int p;
+	if (sscanf(close_paren + 1, " %c %d", state, &p) != 2)
+		return -1;
+	*ppid = p;
+	return 0;
+}
+
+static bool known(const struct kernel *k, pid_t pid)
+{
+	for (int i = 0; i < KERNEL_NSVC; i++) {
+		const struct kernel_svc *s = &k->svc[i];
+		if ((s->mon == KMON_RUNNING && s->mpid == pid) || s->orphan_pid == pid ||
+		    (s->pid == pid && kernel_svc_alive(s)))
+			return true;
+	}
+	return false;
+}
+
+int kernel_orphans_kill(struct kernel *k)
+{
+	DIR *d = opendir("/proc");
+	if (!d) {
+		fprintf(stderr, "ron-kernel: opendir /proc: %s\n", strerror(errno));
+		return -1;
+	}
+	int killed = 0;
+	for (struct dirent *e; (e = readdir(d));) {
+		pid_t pid = (pid_t)atoi(e->d_name), ppid;
+		char state, comm[64];
+		unsigned long long start;
+		if (pid <= 0 || stat_ppid(pid, &ppid, &state, comm, sizeof(comm)) < 0)
+			continue;
+		/* A zombie is already dead; the next SIGCHLD reaps it. */
+		if (ppid != k->pid || state == 'Z' || known(k, pid))
+			continue;
+		if (proc_start_ticks(pid, &start) < 0)
+			continue;
+		int fd = proc_pidfd_verified(pid, start);
+		if (fd < 0)
+			continue;
+		struct kernel_field f[] = {KF_NUM("pid", pid), KF_STR("comm", comm),
+					   KF_STR("reason", "unaccounted child")};
+		kernel_emit(k, KL_WARN, "orphan_killed", f, 3);
+		if (proc_pidfd_signal(fd, SIGKILL) < 0 && errno != ESRCH)
+			fprintf(stderr, "ron-kernel: SIGKILL orphan %d: %s\n", (int)pid,
+				strerror(errno));
+		if (getpgid(pid) == pid && kill(-pid, SIGKILL) < 0 && errno != ESRCH)
+			fprintf(stderr, "ron-kernel: SIGKILL process group %d: %s\n", (int)pid,
+				strerror(errno));
+		close(fd);
+		killed++;
+	}
+	closedir(d);
+	return killed;
+}

@@ -1,0 +1,307 @@
+/* $RON_RUN_DIR/status.json: the kernel's table for other processes, replaced
+ * atomically; read back by --status, --check and by the next kernel's start. */
+#include <bsd/string.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "kernel.h"
+
+#define JSON_FLAGS (JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE)
+
+static const char *mon_phase_name(enum kernel_mon_phase p)
+{
+	switch (p) {
+	case KMON_RUNNING: return "running";
+	case KMON_WAITING: return "restarting";
+	default: return "down";
+	}
+}
+
+static void add_int(json_object *o, const char *k, int64_t v)
+{
+	json_object_object_add(o, k, json_object_new_int64(v));
+}
+
+static void add_str(json_object *o, const char *k, const char *v)
+{
+	json_object_object_add(o, k, json_object_new_string(v));
+}
+
+static json_object *status_json(const struct kernel_status_meta *m, const struct kernel_svc *svcs,
+				int n, int64_t now_us)
+{
+	json_object *o = json_object_new_object();
+	char ts[40], summary[256];
+	int64_t wall = clock_wall_ms();
+	clock_iso8601(wall, ts, sizeof(ts));
+	kernel_summary(svcs, n, summary, sizeof(summary));
+	add_int(o, "v", 1);
+	add_int(o, "kernel_pid", m->kernel_pid);
+	add_str(o, "state", m->state);
+	add_str(o, "updated", ts);
+	add_int(o, "updated_ms", wall);
+	add_int(o, "status_interval_ms", m->status_interval_ms);
+	add_str(o, "summary", summary);
+	json_object *a = json_object_new_array();
+	for (int i = 0; i < n; i++) {
+		const struct kernel_svc *s = &svcs[i];
+		json_object *e = json_object_new_object();
+		add_str(e, "service", s->name);
+		add_str(e, "state", svc_state_name(s->state));
+		add_int(e, "pid", s->pid);
+		add_int(e, "start", (int64_t)s->start);
+		add_int(e, "uptime_ms", kernel_svc_uptime_ms(s, now_us));
+		add_int(e, "restarts", s->restarts);
+		add_int(e, "rtt_us", s->rtt_us);
+		add_int(e, "failures", s->failures);
+		add_str(e, "reason", s->reason);
+		add_str(e, "monitor", mon_phase_name(s->mon));
+		add_int(e, "mpid", s->mon == KMON_RUNNING ? s->mpid : 0);
+		add_int(e, "mstart", s->mon == KMON_RUNNING ? (int64_t)s->mstart : 0);
+		add_int(e, "monitors_replaced", s->mon_replaced);
+		json_object_array_add(a, e);
+	}
+	json_object_object_add(o, "services", a);
+	return o;
+}
+
+int kernel_status_write(const char *run_dir, const struct kernel_status_meta *m,
+			const struct kernel_svc *svcs, int n, int64_t now_us, char *why,
+			size_t whylen)
+{
+	char path[CFG_STR_MAX + 32], tmp[CFG_STR_MAX + 32];
+	snprintf(path, sizeof(path), "%s/status.json", run_dir);
+	snprintf(tmp, sizeof(tmp), "%s/.status.json.tmp", run_dir);
+	json_object *o = status_json(m, svcs, n, now_us);
+	const char *text = json_object_to_json_string_ext(o, JSON_FLAGS);
+	size_t len = strlen(text);
+	int rc = -1;
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0) {
+		snprintf(why, whylen, "open %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	size_t off = 0;
+	while (off < len) {
+		ssize_t w = write(fd, text + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			snprintf(why, whylen, "write %s: %s", tmp, strerror(errno));
+			close(fd);
+			goto out;
+		}
+		off += (size_t)w;
+	}
+	if (write(fd, "\n", 1) != 1 || close(fd) < 0) {
+		snprintf(why, whylen, "write %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (rename(tmp, path) < 0) {
+		snprintf(why, whylen, "rename %s to %s: %s", tmp, path, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	json_object_put(o);
+	return rc;
+}
+
+static json_object *status_read(const char *run_dir)
+{
+	char path[CFG_STR_MAX + 32];
+	snprintf(path, sizeof(path), "%s/status.json", run_dir);
+	json_object *o = json_object_from_file(path);
+	if (o && !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+static int64_t get_int(json_object *o, const char *k)
+{
+	json_object *v;
+	return json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) : 0;
+}
+
+static const char *get_str(json_object *o, const char *k)
+{
+	json_object *v;
+	const char *s = json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : NULL;
+	return s ? s : "";
+}
+
+static json_object *get_services(json_object *o)
+{
+	json_object *a;
+	if (!json_object_object_get_ex(o, "services", &a) ||
+	    !json_object_is_type(a, json_type_array))
+		return NULL;
+	return a;
+}
+
+int kernel_status_stale(const char *run_dir, struct kernel_stale *out, int max)
+{
+	json_object *o = status_read(run_dir);
+	if (!o)
+		return 0;
+	int n = 0;
+	json_object *a = get_services(o);
+	for (size_t i = 0; a && i < json_object_array_length(a); i++) {
+		json_object *e = json_object_array_get_idx(a, i);
+		const char *name = get_str(e, "service");
+		/* Monitors first: stopped, they stop their own services gracefully. */
+		if (n < max && get_int(e, "mpid") > 0) {
+			snprintf(out[n].what, sizeof(out[n].what), "monitor of %.32s", name);
+			out[n].pid = (pid_t)get_int(e, "mpid");
+			out[n].start = (unsigned long long)get_int(e, "mstart");
+			n++;
+		}
+		if (n < max && get_int(e, "pid") > 0) {
+			snprintf(out[n].what, sizeof(out[n].what), "%.32s", name);
+			out[n].pid = (pid_t)get_int(e, "pid");
+			out[n].start = (unsigned long long)get_int(e, "start");
+			n++;
+		}
+	}
+	json_object_put(o);
+	return n;
+}
+
+static void fmt_duration(int64_t ms, char *buf, size_t cap)
+{
+	if (ms < 0)
+		snprintf(buf, cap, "-");
+	else if (ms < 60000)
+		snprintf(buf, cap, "%lld.%llds", (long long)ms / 1000,
+			 (long long)(ms % 1000) / 100);
+	else if (ms < 3600000)
+		snprintf(buf, cap, "%lldm%02llds", (long long)ms / 60000,
+			 (long long)(ms % 60000) / 1000);
+	else
+		snprintf(buf, cap, "%lldh%02lldm", (long long)ms / 3600000,
+			 (long long)(ms % 3600000) / 60000);
+}
+
+/* The pid of a live kernel holding the pidfile: 1 with *pid, 0 if none, and why. */
+static int kernel_alive(const char *run_dir, pid_t *pid, char *why, size_t whylen)
+{
+	char path[CFG_STR_MAX + 32], buf[32];
+	kernel_pidfile_path(run_dir, path, sizeof(path));
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		snprintf(why, whylen, "ron-kernel is not running: no pidfile %s (%s)", path,
+			 strerror(errno));
+		return 0;
+	}
+	/* pidfile_open holds an exclusive flock while the kernel lives. */
+	if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+		close(fd);
+		snprintf(why, whylen, "ron-kernel is not running: pidfile %s is not locked", path);
+		return 0;
+	}
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	*pid = (pid_t)atoi(buf);
+	return 1;
+}
+
+int kernel_status_print(const char *run_dir, FILE *out)
+{
+	char why[CFG_STR_MAX + 128], path[CFG_STR_MAX + 32];
+	pid_t pid = 0;
+	bool alive = kernel_alive(run_dir, &pid, why, sizeof(why));
+	json_object *o = status_read(run_dir);
+	if (!o) {
+		snprintf(path, sizeof(path), "%s/status.json", run_dir);
+		fprintf(out, "no status: cannot read %s\n", path);
+		return 1;
+	}
+	int64_t age = clock_wall_ms() - get_int(o, "updated_ms");
+	char agebuf[32];
+	fmt_duration(age, agebuf, sizeof(agebuf));
+	if (alive)
+		fprintf(out, "ron-kernel pid %d: %s; %s; updated %s ago\n", (int)pid,
+			get_str(o, "state"), get_str(o, "summary"), agebuf);
+	else
+		fprintf(out, "%s; last status (%s, updated %s ago):\n", why, get_str(o, "state"),
+			agebuf);
+	fprintf(out, "%-12s %-12s %8s %9s %8s %10s %8s  %s\n", "SERVICE", "STATE", "PID", "UPTIME",
+		"RESTARTS", "RTT", "MONITOR", "REASON");
+	json_object *a = get_services(o);
+	for (size_t i = 0; a && i < json_object_array_length(a); i++) {
+		json_object *e = json_object_array_get_idx(a, i);
+		char up[32], rtt[32];
+		fmt_duration(get_int(e, "pid") > 0 ? get_int(e, "uptime_ms") : -1, up, sizeof(up));
+		int64_t r = get_int(e, "rtt_us");
+		if (r < 0)
+			snprintf(rtt, sizeof(rtt), "-");
+		else
+			snprintf(rtt, sizeof(rtt), "%lld.%03lldms", (long long)r / 1000,
+				 (long long)r % 1000);
+		fprintf(out, "%-12s %-12s %8lld %9s %8lld %10s %8lld  %s\n", get_str(e, "service"),
+			get_str(e, "state"), (long long)get_int(e, "pid"), up,
+			(long long)get_int(e, "restarts"), rtt, (long long)get_int(e, "mpid"),
+			get_str(e, "reason"));
+	}
+	json_object_put(o);
+	return 0;
+}
+
+int kernel_status_check(const char *run_dir, FILE *out)
+{
+	char why[CFG_STR_MAX + 128];
+	pid_t pid = 0;
+	if (!kernel_alive(run_dir, &pid, why, sizeof(why))) {
+		fprintf(out, "%s\n", why);
+		return 1;
+	}
+	json_object *o = status_read(run_dir);
+	if (!o) {
+		fprintf(out, "ron-kernel pid %d has written no readable status.json yet\n",
+			(int)pid);
+		return 1;
+	}
+	int rc = 1;
+	int64_t age = clock_wall_ms() - get_int(o, "updated_ms");
+	int64_t interval = get_int(o, "status_interval_ms");
+	json_object *a = get_services(o);
+	if (get_int(o, "kernel_pid") != pid) {
+		fprintf(out, "status.json is from pid %lld, not the running ron-kernel pid %d\n",
+			(long long)get_int(o, "kernel_pid"), (int)pid);
+	} else if (strcmp(get_str(o, "state"), "running") != 0) {
+		fprintf(out, "ron-kernel pid %d is %s\n", (int)pid, get_str(o, "state"));
+	} else if (age > 3 * interval + 1000) {
+		/* The kernel rewrites it every status interval: silence means it is stuck. */
+		fprintf(out, "ron-kernel pid %d is stuck: status.json last updated %lld ms ago\n",
+			(int)pid, (long long)age);
+	} else if (!a || json_object_array_length(a) == 0) {
+		fprintf(out, "status.json names no services\n");
+	} else {
+		rc = 0;
+		for (size_t i = 0; i < json_object_array_length(a); i++) {
+			json_object *e = json_object_array_get_idx(a, i);
+			if (strcmp(get_str(e, "state"), "healthy") == 0)
+				continue;
+			const char *reason = get_str(e, "reason");
+			fprintf(out, "%s is %s%s%s\n", get_str(e, "service"), get_str(e, "state"),
+				reason[0] ? ": " : "", reason);
+			rc = 1;
+			break;
+		}
+		if (rc == 0)
+			fprintf(out, "ok: ron-kernel pid %d, %s\n", (int)pid,
+				get_str(o, "summary"));
+	}
+	json_object_put(o);
+	return rc;
+}

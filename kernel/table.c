@@ -1,0 +1,89 @@
+/* The kernel's table of services as their monitors report them: every report
+ * updates one row, and the caller learns what changed so it prints only that. */
+#include <bsd/string.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "kernel.h"
+
+void kernel_svc_init(struct kernel_svc *s, const char *name, enum cfg_key bin, enum cfg_key sock)
+{
+	memset(s, 0, sizeof(*s));
+	strlcpy(s->name, name, sizeof(s->name));
+	s->bin_key = bin;
+	s->sock_key = sock;
+	s->state = ST_STARTING;
+	s->rtt_us = -1;
+	s->pidfd = -1;
+	s->mpidfd = -1;
+	s->pipefd = -1;
+	s->restart_at_us = -1;
+	kernel_lines_init(&s->lines);
+}
+
+unsigned kernel_svc_apply(struct kernel_svc *s, const struct report *r, int64_t now_us)
+{
+	unsigned ch = 0;
+	if (!s->reported || r->state != s->state)
+		ch |= KCH_STATE;
+	if (r->pid != s->pid || r->start != s->start)
+		ch |= KCH_PID;
+	if (r->state == ST_HEALTHY && !s->ever_healthy) {
+		s->ever_healthy = true;
+		ch |= KCH_FIRST_HEALTHY;
+	}
+	s->reported = true;
+	s->state = r->state;
+	s->pid = r->pid;
+	s->start = r->pid > 0 ? r->start : 0;
+	s->restarts = r->restarts;
+	s->since_us = r->pid > 0 ? now_us - r->uptime_ms * 1000 : 0;
+	/* A check that could not measure keeps the last round trip a person saw. */
+	if (r->rtt_us >= 0)
+		s->rtt_us = r->rtt_us;
+	s->failures = r->failures;
+	if (r->reason[0] || ch & KCH_STATE)
+		strlcpy(s->reason, r->reason, sizeof(s->reason));
+	return ch;
+}
+
+int64_t kernel_svc_uptime_ms(const struct kernel_svc *s, int64_t now_us)
+{
+	if (s->pid <= 0 || now_us < s->since_us)
+		return 0;
+	return (now_us - s->since_us) / 1000;
+}
+
+bool kernel_all_healthy(const struct kernel_svc *svcs, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (svcs[i].state != ST_HEALTHY)
+			return false;
+	return true;
+}
+
+bool kernel_all_ever_healthy(const struct kernel_svc *svcs, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (!svcs[i].ever_healthy)
+			return false;
+	return true;
+}
+
+void kernel_summary(const struct kernel_svc *svcs, int n, char *buf, size_t cap)
+{
+	int healthy = 0;
+	for (int i = 0; i < n; i++)
+		healthy += svcs[i].state == ST_HEALTHY;
+	snprintf(buf, cap, "%d/%d healthy", healthy, n);
+	bool first = true;
+	for (int i = 0; i < n; i++) {
+		if (svcs[i].state == ST_HEALTHY)
+			continue;
+		char part[96];
+		snprintf(part, sizeof(part), "%s %s %s", first ? ";" : ",", svcs[i].name,
+			 svcs[i].reported ? svc_state_name(svcs[i].state) : "starting");
+		strlcat(buf, part, cap);
+		first = false;
+	}
+}

@@ -1,0 +1,819 @@
+/* Integration tests of ron-kernel: the real kernel and monitor binaries against
+ * svc-sim, each test in its own run directory, waiting on lines and conditions. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <json.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "clock.h"
+#include "config.h"
+#include "testlib.h"
+
+#define WAIT_MS 30000
+#define STOP_MS 2000 /* RON_STOP_TIMEOUT_MS of these tests */
+
+static const char *const names[3] = {"svc-index", "svc-overlay", "svc-storage"};
+static const char *const sock_vars[3] = {"RON_INDEX_SOCK", "RON_OVERLAY_SOCK", "RON_STORAGE_SOCK"};
+
+/* Kills what a failed test may leave behind: services live in process groups of their
+ * own, out of reach of tl_teardown, but they carry our RON_RUN_DIR in their environment. */
+static void kt_kill_leftovers(void)
+{
+	char want[600];
+	snprintf(want, sizeof(want), "RON_RUN_DIR=%s/run", tl_dir());
+	DIR *d = opendir("/proc");
+	if (!d)
+		return;
+	for (struct dirent *e; (e = readdir(d));) {
+		pid_t pid = atoi(e->d_name);
+		if (pid <= 0 || pid == getpid())
+			continue;
+		char path[64];
+		static char env[65536];
+		snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+		ssize_t n = tl_read_file(path, env, sizeof(env));
+		for (ssize_t off = 0; off < n; off += (ssize_t)strlen(env + off) + 1) {
+			if (strcmp(env + off, want) == 0) {
+				kill(pid, SIGKILL);
+				break;
+			}
+		}
+	}
+	closedir(d);
+}
+
+static void kt_teardown(void)
+{
+	kt_kill_leftovers();
+	tl_teardown();
+}
+
+TestSuite(kernel, .init = tl_setup, .fini = kt_teardown, .timeout = 120);
+
+struct kt {
+	pid_t pid;
+	struct tl_lines r;
+};
+static struct kt k1, k2;
+
+/* The environment of a test kernel: this test's directory, svc-sim, short timings;
+ * extra entries ("K=V", "K=" unsets) come last and win. */
+static char **kt_env(char *const extra[])
+{
+	static char bufs[48][1200];
+	static char *env[64];
+	int n = 0;
+#define ADD(...) (snprintf(bufs[n], sizeof(bufs[n]), __VA_ARGS__), env[n] = bufs[n], n++)
+	ADD("RON_RUN_DIR=%s/run", tl_dir());
+	for (int i = 0; i < 3; i++) {
+		ADD("%s=%s/%s.sock", sock_vars[i], tl_dir(), names[i]);
+		char var[64];
+		snprintf(var, sizeof(var), "RON_SVC_%s_BIN", names[i] + 4);
+		for (char *p = var; *p; p++)
+			if (*p >= 'a' && *p <= 'z')
+				*p = (char)(*p - 'a' + 'A');
+		ADD("%s=%s/sim/%s", var, RON_BUILD_DIR, names[i]);
+	}
+	const char *path = getenv("PATH");
+	ADD("PATH=%s/sim:%s", RON_BUILD_DIR, path ? path : "/usr/bin:/bin");
+	ADD("RON_HEALTH_INTERVAL_MS=300");
+	ADD("RON_HEALTH_TIMEOUT_MS=200");
+	ADD("RON_STATUS_INTERVAL_MS=500");
+	ADD("RON_STOP_TIMEOUT_MS=%d", STOP_MS);
+	ADD("RON_START_TIMEOUT_MS=5000");
+	ADD("RON_BACKOFF_MIN_MS=50");
+	ADD("RON_BACKOFF_MAX_MS=1000");
+	ADD("RON_STABLE_MS=500");
+	static const char *const unset[] = {"RON_LOG_FORMAT",	  "RON_MONITOR_BIN",
+					    "RON_RESTART_CAP",	  "RON_RESTART_WINDOW_MS",
+					    "RON_QUARANTINE_MS",  "RON_HEALTH_FAILURES",
+					    "NOTIFY_SOCKET",	  "WATCHDOG_USEC",
+					    "WATCHDOG_PID",	  "SIM_MODE",
+					    "SIM_CRASH_AFTER_MS", "SIM_EXIT_ON_START",
+					    "SIM_START_DELAY_MS", "SIM_IGNORE_SIGTERM",
+					    "SIM_GRANDCHILD",	  "SIM_PIDFILE"};
+	for (size_t i = 0; i < sizeof(unset) / sizeof(unset[0]); i++)
+		ADD("%s=", unset[i]);
+	for (int i = 0; extra && extra[i]; i++)
+		ADD("%s", extra[i]);
+#undef ADD
+	env[n] = NULL;
+	return env;
+}
+
+static void kt_start_args(struct kt *k, char *const extra[], char *const args[])
+{
+	char *argv[16] = {RON_BUILD_DIR "/ron-kernel"};
+	int n = 1;
+	for (int i = 0; args && args[i]; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	int out;
+	k->pid = tl_spawn(argv, kt_env(extra), &out, NULL);
+	tl_lines_init(&k->r, out);
+}
+
+static void kt_start(struct kt *k, char *const extra[])
+{
+	kt_start_args(k, extra, NULL);
+}
+
+/* Waits for a line holding every needle (NULL-terminated). */
+#define EXPECT(k, line, ...)                                                                       \
+	cr_assert(tl_expect(&(k)->r, line, sizeof(line), WAIT_MS, __VA_ARGS__, NULL),              \
+		  "no line with " #__VA_ARGS__ " in kernel output:\n%s", (k)->r.log)
+
+/* Runs ron-kernel to its exit; returns its wait status with stdout and stderr. */
+static int kt_run(char *const extra[], char *const args[], char *out, size_t outlen, char *err,
+		  size_t errlen)
+{
+	char *argv[16] = {RON_BUILD_DIR "/ron-kernel"};
+	int n = 1;
+	for (int i = 0; args && args[i]; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	int ofd, efd, st;
+	pid_t pid = tl_spawn(argv, kt_env(extra), &ofd, &efd);
+	cr_assert(tl_wait_exit(pid, WAIT_MS, &st), "%s did not exit", argv[1] ? argv[1] : "kernel");
+	size_t o = 0, e = 0;
+	ssize_t r;
+	while (o + 1 < outlen && (r = read(ofd, out + o, outlen - 1 - o)) > 0)
+		o += (size_t)r;
+	while (e + 1 < errlen && (r = read(efd, err + e, errlen - 1 - e)) > 0)
+		e += (size_t)r;
+	out[o] = err[e] = '\0';
+	close(ofd);
+	close(efd);
+	return st;
+}
+
+/* One service's row of status.json. */
+struct row {
+	char state[32];
+	pid_t pid, mpid;
+};
+
+static bool kt_row(const char *name, struct row *row)
+{
+	char path[600];
+	snprintf(path, sizeof(path), "%s/run/status.json", tl_dir());
+	json_object *o = json_object_from_file(path), *a, *v;
+	if (!o)
+		return false;
+	bool found = false;
+	if (json_object_object_get_ex(o, "services", &a)) {
+		for (size_t i = 0; i < json_object_array_length(a); i++) {
+			json_object *e = json_object_array_get_idx(a, i);
+			if (!json_object_object_get_ex(e, "service", &v) ||
+			    strcmp(json_object_get_string(v), name) != 0)
+				continue;
+			json_object_object_get_ex(e, "state", &v);
+			snprintf(row->state, sizeof(row->state), "%s", json_object_get_string(v));
+			json_object_object_get_ex(e, "pid", &v);
+			row->pid = json_object_get_int(v);
+			json_object_object_get_ex(e, "mpid", &v);
+			row->mpid = json_object_get_int(v);
+			found = true;
+		}
+	}
+	json_object_put(o);
+	return found;
+}
+
+static bool all_healthy(void *arg)
+{
+	for (int i = 0; i < 3; i++) {
+		struct row r;
+		if (!kt_row(names[i], &r) || strcmp(r.state, "healthy") != 0 || r.pid <= 0 ||
+		    r.mpid <= 0)
+			return false;
+	}
+	return true;
+}
+
+/* Starts a kernel and waits for all three healthy; rows[] then holds their pids. */
+static void kt_start_ready(struct kt *k, char *const extra[], struct row rows[3])
+{
+	char line[4096];
+	kt_start(k, extra);
+	EXPECT(k, line, "event=all_ready");
+	cr_assert(tl_wait_for(all_healthy, NULL, WAIT_MS), "status.json never showed 3 healthy");
+	for (int i = 0; i < 3; i++)
+		cr_assert(kt_row(names[i], &rows[i]));
+}
+
+static void kt_stop(struct kt *k, int sig)
+{
+	int st;
+	cr_assert_eq(kill(k->pid, sig), 0);
+	cr_assert(tl_wait_exit(k->pid, WAIT_MS, &st), "kernel did not exit on %s:\n%s",
+		  strsignal(sig), k->r.log);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "kernel exit status %#x", st);
+}
+
+struct pids {
+	pid_t p[8];
+	int n;
+};
+
+static bool all_gone(void *arg)
+{
+	struct pids *ps = arg;
+	for (int i = 0; i < ps->n; i++)
+		if (tl_pid_alive(ps->p[i]))
+			return false;
+	return true;
+}
+
+/* Live processes named name whose environment holds our socket for it. */
+static int count_services(int idx)
+{
+	char want[700];
+	snprintf(want, sizeof(want), "%s=%s/%s.sock", sock_vars[idx], tl_dir(), names[idx]);
+	DIR *d = opendir("/proc");
+	cr_assert(d);
+	int count = 0;
+	for (struct dirent *e; (e = readdir(d));) {
+		pid_t pid = atoi(e->d_name);
+		if (pid <= 0)
+			continue;
+		char path[64], comm[64];
+		static char env[65536];
+		snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+		if (tl_read_file(path, comm, sizeof(comm)) <= 0)
+			continue;
+		comm[strcspn(comm, "\n")] = '\0';
+		if (strcmp(comm, names[idx]) != 0 || !tl_pid_alive(pid))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+		ssize_t n = tl_read_file(path, env, sizeof(env));
+		for (ssize_t off = 0; off < n; off += (ssize_t)strlen(env + off) + 1)
+			if (strcmp(env + off, want) == 0) {
+				count++;
+				break;
+			}
+	}
+	closedir(d);
+	return count;
+}
+
+Test(kernel, starts_three_and_prints_status)
+{
+	struct row rows[3];
+	char line[4096];
+	kt_start_ready(&k1, NULL, rows);
+	EXPECT(&k1, line, "event=status", "svc-index.state=healthy", "svc-overlay.state=healthy",
+	       "svc-storage.state=healthy");
+	cr_assert(strstr(line, "svc-index.rtt_us="), "%s", line);
+	cr_assert(strstr(line, "svc-storage.uptime_ms="), "%s", line);
+	cr_assert(strstr(line, "svc-overlay.restarts=0"), "%s", line);
+	/* The run directory it created is private. */
+	struct stat st;
+	cr_assert_eq(stat(tl_path("run"), &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0700);
+	cr_assert_eq(access(tl_path("run/ron-kernel.pid"), F_OK), 0);
+	kt_stop(&k1, SIGTERM);
+}
+
+Test(kernel, service_killed_is_restarted_others_untouched)
+{
+	struct row rows[3], now;
+	char line[4096], pidstr[32];
+	kt_start_ready(&k1, NULL, rows);
+	cr_assert_eq(kill(rows[0].pid, SIGKILL), 0);
+	snprintf(pidstr, sizeof(pidstr), "pid=%d ", (int)rows[0].pid);
+	EXPECT(&k1, line, "event=exited", "service=svc-index", pidstr, "signal=SIGKILL");
+	EXPECT(&k1, line, "event=ready", "service=svc-index");
+	cr_assert(tl_wait_for(all_healthy, NULL, WAIT_MS));
+	cr_assert(kt_row("svc-index", &now));
+	cr_assert_neq(now.pid, rows[0].pid);
+	cr_assert_eq(now.mpid, rows[0].mpid, "the monitor restarts its service itself");
+	for (int i = 1; i < 3; i++) {
+		cr_assert(kt_row(names[i], &now));
+		cr_assert_eq(now.pid, rows[i].pid, "%s was restarted too", names[i]);
+		cr_assert_eq(now.mpid, rows[i].mpid);
+	}
+	EXPECT(&k1, line, "event=status", "svc-index.restarts=1");
+	kt_stop(&k1, SIGTERM);
+}
+
+Test(kernel, monitor_killed_service_adopted)
+{
+	struct row rows[3], now;
+	char line[4096], pidstr[32];
+	kt_start_ready(&k1, NULL, rows);
+	cr_assert_eq(kill(rows[0].mpid, SIGKILL), 0);
+	EXPECT(&k1, line, "event=monitor_lost", "service=svc-index", "signal=SIGKILL");
+	snprintf(pidstr, sizeof(pidstr), "pid=%d ", (int)rows[0].pid);
+	strcat(line, " ");
+	cr_assert(strstr(line, pidstr), "the lost monitor's service is named: %s", line);
+	EXPECT(&k1, line, "event=adopted", "service=svc-index", pidstr);
+	/* Two status lines later the same service has been checked again. */
+	EXPECT(&k1, line, "event=status");
+	EXPECT(&k1, line, "event=status", "svc-index.state=healthy");
+	cr_assert(kt_row("svc-index", &now));
+	cr_assert_eq(now.pid, rows[0].pid, "the service was not kept");
+	cr_assert_neq(now.mpid, rows[0].mpid);
+	cr_assert(now.mpid > 0);
+	cr_assert(tl_pid_alive(rows[0].pid));
+	cr_assert_eq(count_services(0), 1);
+	const char *bad[] = {"event=degraded service=svc-index",
+			     "event=unhealthy service=svc-index", "event=exited service=svc-index",
+			     "event=spawned service=svc-index state=starting pid"};
+	for (int i = 0; i < 3; i++)
+		cr_assert_null(strstr(k1.r.log, bad[i]), "%s after monitor loss:\n%s", bad[i],
+			       k1.r.log);
+	kt_stop(&k1, SIGTERM);
+	cr_assert_not(tl_pid_alive(rows[0].pid), "adopted service survived shutdown");
+}
+
+Test(kernel, monitor_stopped_is_replaced)
+{
+	struct row rows[3], now;
+	char line[4096], pidstr[32];
+	kt_start_ready(&k1, NULL, rows);
+	cr_assert_eq(kill(rows[1].mpid, SIGSTOP), 0);
+	EXPECT(&k1, line, "event=monitor_frozen", "service=svc-overlay");
+	EXPECT(&k1, line, "event=monitor_lost", "service=svc-overlay", "signal=SIGKILL");
+	snprintf(pidstr, sizeof(pidstr), "pid=%d ", (int)rows[1].pid);
+	EXPECT(&k1, line, "event=adopted", "service=svc-overlay", pidstr);
+	cr_assert(tl_wait_for(all_healthy, NULL, WAIT_MS));
+	cr_assert(kt_row("svc-overlay", &now));
+	cr_assert_eq(now.pid, rows[1].pid);
+	cr_assert_neq(now.mpid, rows[1].mpid);
+	cr_assert_eq(count_services(1), 1);
+	kt_stop(&k1, SIGTERM);
+}
+
+static void stops_everything(int sig)
+{
+	struct row rows[3];
+	char line[4096];
+	struct pids ps = {.n = 0};
+	kt_start_ready(&k1, NULL, rows);
+	for (int i = 0; i < 3; i++) {
+		ps.p[ps.n++] = rows[i].pid;
+		ps.p[ps.n++] = rows[i].mpid;
+	}
+	kt_stop(&k1, sig);
+	/* Services are the monitors' children, reaped by them before they exit. */
+	cr_assert(all_gone(&ps), "a process outlived the kernel");
+	cr_assert_neq(access(tl_path("run/ron-kernel.pid"), F_OK), 0, "pidfile left behind");
+	EXPECT(&k1, line, "event=exit", "code=0");
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(count_services(i), 0);
+}
+
+Test(kernel, sigterm_stops_everything)
+{
+	stops_everything(SIGTERM);
+}
+
+Test(kernel, sigint_stops_everything)
+{
+	stops_everything(SIGINT);
+}
+
+Test(kernel, sigkill_kernel_stops_services)
+{
+	struct row rows[3];
+	struct pids ps = {.n = 0};
+	int st;
+	kt_start_ready(&k1, NULL, rows);
+	for (int i = 0; i < 3; i++) {
+		ps.p[ps.n++] = rows[i].pid;
+		ps.p[ps.n++] = rows[i].mpid;
+	}
+	cr_assert_eq(kill(k1.pid, SIGKILL), 0);
+	cr_assert(tl_wait_exit(k1.pid, WAIT_MS, &st));
+	/* The monitors' parent-death signal; the margin covers a loaded machine. */
+	cr_assert(tl_wait_for(all_gone, &ps, STOP_MS + 5000),
+		  "services outlived a SIGKILLed kernel beyond the stop timeout");
+}
+
+Test(kernel, second_kernel_refused)
+{
+	struct row rows[3];
+	char out[4096], err[4096], want[64];
+	kt_start_ready(&k1, NULL, rows);
+	int st = kt_run(NULL, NULL, out, sizeof(out), err, sizeof(err));
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 75, "status %#x, stderr: %s", st, err);
+	snprintf(want, sizeof(want), "(pid %d)", (int)k1.pid);
+	cr_assert(strstr(err, want), "the running kernel's pid is not named: %s", err);
+	/* The first one is untouched. */
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(count_services(i), 1);
+	cr_assert(tl_pid_alive(k1.pid));
+	kt_stop(&k1, SIGTERM);
+}
+
+Test(kernel, restart_after_killed_kernel_no_duplicate)
+{
+	struct row rows[3], fresh[3];
+	char line[4096];
+	int st;
+	kt_start_ready(&k1, NULL, rows);
+	/* Kernel and monitors at once, before any monitor can stop its service. */
+	cr_assert_eq(kill(-k1.pid, SIGKILL), 0);
+	cr_assert(tl_wait_exit(k1.pid, WAIT_MS, &st));
+	for (int i = 0; i < 3; i++)
+		cr_assert(tl_pid_alive(rows[i].pid), "%s did not survive: no test", names[i]);
+
+	kt_start(&k2, NULL);
+	EXPECT(&k2, line, "event=stale_stopping", "what=svc-");
+	EXPECT(&k2, line, "event=all_ready");
+	cr_assert(tl_wait_for(all_healthy, NULL, WAIT_MS));
+	for (int i = 0; i < 3; i++) {
+		cr_assert_not(tl_pid_alive(rows[i].pid), "old %s still running", names[i]);
+		cr_assert(kt_row(names[i], &fresh[i]));
+		cr_assert_neq(fresh[i].pid, rows[i].pid);
+		cr_assert_eq(count_services(i), 1, "%s runs twice", names[i]);
+	}
+	kt_stop(&k2, SIGTERM);
+}
+
+Test(kernel, bad_variables_exit_78)
+{
+	char out[4096], err[4096], kv[1200], longsock[200];
+	memset(longsock, 'x', sizeof(longsock) - 1);
+	longsock[0] = '/';
+	longsock[sizeof(longsock) - 1] = '\0';
+	int tried = 0;
+	for (int key = 0; key < CFG__COUNT; key++) {
+		const struct cfg_setting *s = &cfg_table[key];
+		const char *bad = "12abc";
+		switch (s->type) {
+		case CFG_MS:
+		case CFG_COUNT: break;
+		case CFG_ENUM: bad = "bogus"; break;
+		case CFG_PATH: bad = s->absolute ? "relative/dir" : longsock; break;
+		case CFG_STRING: bad = s->min > 0 ? "" : "/nonexistent/ron-monitor"; break;
+		}
+		snprintf(kv, sizeof(kv), "%s=%s", s->env, bad);
+		/* "K=" unsets in tl_spawn: an empty value needs the flag form. */
+		char flag[1200];
+		char *args[] = {flag, NULL};
+		snprintf(flag, sizeof(flag), "--%s=", s->flag);
+		char *extra[] = {kv, NULL};
+		int st = bad[0] ? kt_run(extra, NULL, out, sizeof(out), err, sizeof(err))
+				: kt_run(NULL, args, out, sizeof(out), err, sizeof(err));
+		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 78, "%s: status %#x, stderr: %s", kv,
+			  st, err);
+		cr_assert(strstr(err, bad[0] ? s->env : s->flag), "%s not named: %s", s->env, err);
+		tried++;
+	}
+	cr_assert_eq(tried, CFG__COUNT);
+	/* A rule between two settings names both. */
+	char *extra[] = {"RON_HEALTH_TIMEOUT_MS=300", NULL};
+	int st = kt_run(extra, NULL, out, sizeof(out), err, sizeof(err));
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 78);
+	cr_assert(strstr(err, "RON_HEALTH_TIMEOUT_MS") && strstr(err, "RON_HEALTH_INTERVAL_MS"),
+		  "%s", err);
+	/* Nothing was started, so nothing was left. */
+	cr_assert_neq(access(tl_path("run/ron-kernel.pid"), F_OK), 0);
+}
+
+Test(kernel, unsafe_dirs_refused)
+{
+	char out[4096], err[4096], kv[700], kv2[700];
+	char *extra[] = {kv, kv2, NULL};
+	int st;
+	cr_assert_eq(mkdir(tl_path("open"), 0700), 0);
+	cr_assert_eq(chmod(tl_path("open"), 0777), 0);
+	snprintf(kv, sizeof(kv), "RON_RUN_DIR=%s", tl_path("open"));
+	snprintf(kv2, sizeof(kv2), "X=");
+	st = kt_run(extra, NULL, out, sizeof(out), err, sizeof(err));
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 78, "%#x %s", st, err);
+	cr_assert(strstr(err, "writable by others"), "%s", err);
+
+	cr_assert_eq(symlink(tl_dir(), tl_path("link")), 0);
+	snprintf(kv, sizeof(kv), "RON_RUN_DIR=%s", tl_path("link"));
+	st = kt_run(extra, NULL, out, sizeof(out), err, sizeof(err));
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 78, "%#x %s", st, err);
+	cr_assert(strstr(err, "symbolic link"), "%s", err);
+
+	if (geteuid() == 0) {
+		cr_assert_eq(mkdir(tl_path("theirs"), 0700), 0);
+		cr_assert_eq(chown(tl_path("theirs"), 65534, 65534), 0);
+		snprintf(kv, sizeof(kv), "RON_RUN_DIR=%s", tl_path("theirs"));
+	} else {
+		snprintf(kv, sizeof(kv), "RON_RUN_DIR=/");
+	}
+	st = kt_run(extra, NULL, out, sizeof(out), err, sizeof(err));
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 78, "%#x %s", st, err);
+	cr_assert(strstr(err, "not by us"), "%s", err);
+
+	/* A socket's directory gets the same checks. */
+	snprintf(kv, sizeof(kv), "X=");
+	snprintf(kv2, sizeof(kv2), "RON_STORAGE_SOCK=%s/s.sock", tl_path("open"));
+	st = kt_run(extra, NULL, out, sizeof(out), err, sizeof(err));
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 78, "%#x %s", st, err);
+	cr_assert(strstr(err, "RON_STORAGE_SOCK") && strstr(err, "writable"), "%s", err);
+}
+
+Test(kernel, missing_binary_quarantined_others_healthy)
+{
+	char line[4096], bin[600];
+	snprintf(bin, sizeof(bin), "RON_SVC_INDEX_BIN=%s", tl_path("no-such-svc-index"));
+	char *extra[] = {bin,
+			 "RON_RESTART_CAP=2",
+			 "RON_RESTART_WINDOW_MS=60000",
+			 "RON_BACKOFF_MIN_MS=20",
+			 "RON_BACKOFF_MAX_MS=100",
+			 NULL};
+	kt_start(&k1, extra);
+	EXPECT(&k1, line, "event=spawn_failed", "service=svc-index");
+	cr_assert(strstr(line, "No such file or directory"), "%s", line);
+	EXPECT(&k1, line, "event=quarantined", "service=svc-index");
+	EXPECT(&k1, line, "event=status", "svc-index.state=quarantined",
+	       "svc-overlay.state=healthy", "svc-storage.state=healthy");
+	cr_assert(tl_pid_alive(k1.pid));
+	kt_stop(&k1, SIGTERM);
+}
+
+static void assert_json_line(const char *line)
+{
+	json_object *o = json_tokener_parse(line), *v;
+	cr_assert(o && json_object_is_type(o, json_type_object), "not a JSON object: %s", line);
+	cr_assert(json_object_object_get_ex(o, "ts", &v), "%s", line);
+	cr_assert(json_object_object_get_ex(o, "level", &v), "%s", line);
+	cr_assert(json_object_object_get_ex(o, "event", &v), "%s", line);
+	json_object_put(o);
+}
+
+Test(kernel, json_lines_parse)
+{
+	char line[4096];
+	char *extra[] = {"RON_LOG_FORMAT=json", NULL};
+	kt_start(&k1, extra);
+	bool ready = false, status = false;
+	while (!status) {
+		cr_assert(tl_next_line(&k1.r, line, sizeof(line), WAIT_MS), "%s", k1.r.log);
+		assert_json_line(line);
+		if (strstr(line, "\"event\":\"all_ready\""))
+			ready = true;
+		if (ready && strstr(line, "\"event\":\"status\"")) {
+			status = true;
+			json_object *o = json_tokener_parse(line), *a;
+			cr_assert(json_object_object_get_ex(o, "services", &a));
+			cr_assert_eq(json_object_array_length(a), 3);
+			json_object_put(o);
+		}
+	}
+	cr_assert_eq(kill(k1.pid, SIGTERM), 0);
+	while (tl_next_line(&k1.r, line, sizeof(line), WAIT_MS))
+		assert_json_line(line);
+	cr_assert(strstr(k1.r.log, "\"event\":\"exit\""), "%s", k1.r.log);
+	int st;
+	cr_assert(tl_wait_exit(k1.pid, WAIT_MS, &st));
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+struct check_want {
+	int status;
+	const char *needle;
+	char out[4096];
+};
+
+static bool check_is(void *arg)
+{
+	struct check_want *w = arg;
+	char err[4096];
+	char *args[] = {"--check", NULL};
+	int st = kt_run(NULL, args, w->out, sizeof(w->out), err, sizeof(err));
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != w->status)
+		return false;
+	return !w->needle || strstr(w->out, w->needle);
+}
+
+Test(kernel, check_healthy_and_not)
+{
+	struct row rows[3];
+	struct check_want w = {1, "not running", ""};
+	cr_assert(check_is(&w), "no kernel yet: %s", w.out);
+	kt_start_ready(&k1, NULL, rows);
+	w = (struct check_want){0, "ok", ""};
+	cr_assert(tl_wait_for(check_is, &w, WAIT_MS), "--check not 0 with all healthy: %s", w.out);
+	cr_assert_eq(strchr(w.out, '\n') - w.out + 1, (long)strlen(w.out), "one line: %s", w.out);
+
+	char out[8192], err[1024];
+	char *args[] = {"--status", NULL};
+	int st = kt_run(NULL, args, out, sizeof(out), err, sizeof(err));
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", err);
+	for (int i = 0; i < 3; i++)
+		cr_assert(strstr(out, names[i]), "--status: %s", out);
+	cr_assert(strstr(out, "healthy"), "--status: %s", out);
+
+	/* svc-sim stops answering on SIGUSR1. */
+	cr_assert_eq(kill(rows[2].pid, SIGUSR1), 0);
+	w = (struct check_want){1, "svc-storage", ""};
+	cr_assert(tl_wait_for(check_is, &w, WAIT_MS), "--check not 1 with svc-storage hanging");
+	kt_stop(&k1, SIGTERM);
+	w = (struct check_want){1, "not running", ""};
+	cr_assert(check_is(&w), "after shutdown: %s", w.out);
+}
+
+/* Collects datagrams on fd until one equals want; all received text goes in log. */
+static bool notify_wait(int fd, const char *want, char *log, size_t loglen)
+{
+	int64_t deadline = clock_mono_us() + (int64_t)WAIT_MS * 1000;
+	for (;;) {
+		struct pollfd p = {fd, POLLIN, 0};
+		int rc = poll(&p, 1, clock_poll_timeout(deadline, clock_mono_us()));
+		if (rc <= 0)
+			return false;
+		char msg[512];
+		ssize_t n = recv(fd, msg, sizeof(msg) - 1, 0);
+		if (n <= 0)
+			continue;
+		msg[n] = '\0';
+		strncat(log, msg, loglen - strlen(log) - 2);
+		strcat(log, "|");
+		if (strcmp(msg, want) == 0)
+			return true;
+	}
+}
+
+static void notify_test(bool abstract)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char env[200], log[8192] = "";
+	socklen_t len;
+	if (abstract) {
+		snprintf(sa.sun_path + 1, sizeof(sa.sun_path) - 1, "ron-test-notify-%d",
+			 (int)getpid());
+		len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+				  strlen(sa.sun_path + 1));
+		snprintf(env, sizeof(env), "NOTIFY_SOCKET=@%s", sa.sun_path + 1);
+	} else {
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", tl_path("notify.sock"));
+		len = sizeof(sa);
+		snprintf(env, sizeof(env), "NOTIFY_SOCKET=%s", sa.sun_path);
+	}
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, len), 0, "bind: %s", strerror(errno));
+	char *extra[] = {env, "WATCHDOG_USEC=400000", NULL};
+	kt_start(&k1, extra);
+	cr_assert(notify_wait(fd, "READY=1", log, sizeof(log)), "no READY=1, got: %s", log);
+	cr_assert(strstr(log, "STATUS="), "no STATUS=: %s", log);
+	/* The watchdog is kicked at half the period; the kernel's pid was not named, so
+	 * WATCHDOG_PID unset means "the process systemd started", which is the kernel. */
+	cr_assert(notify_wait(fd, "WATCHDOG=1", log, sizeof(log)), "no WATCHDOG=1, got: %s", log);
+	cr_assert_eq(kill(k1.pid, SIGTERM), 0);
+	cr_assert(notify_wait(fd, "STOPPING=1", log, sizeof(log)), "no STOPPING=1: %s", log);
+	int st;
+	cr_assert(tl_wait_exit(k1.pid, WAIT_MS, &st));
+	close(fd);
+}
+
+Test(kernel, notify_ready_path_socket)
+{
+	notify_test(false);
+}
+
+Test(kernel, notify_ready_abstract_socket)
+{
+	notify_test(true);
+}
+
+Test(kernel, malformed_reports_tolerated)
+{
+	char script[600], kv[700], line[4096];
+	snprintf(script, sizeof(script), "%s", tl_path("fake-monitor"));
+	FILE *f = fopen(script, "w");
+	cr_assert(f);
+	/* Garbage, a report with missing fields and an overlong line, then the real one. */
+	fprintf(f,
+		"#!/bin/sh\n"
+		"printf 'not json at all\\n' >&3\n"
+		"printf '{\"v\":1,\"service\":\"svc-index\"}\\n' >&3\n"
+		"head -c 3000 /dev/zero | tr '\\0' x >&3\n"
+		"printf '\\n' >&3\n"
+		"exec %s/ron-monitor \"$@\"\n",
+		RON_BUILD_DIR);
+	fclose(f);
+	cr_assert_eq(chmod(script, 0755), 0);
+	snprintf(kv, sizeof(kv), "RON_MONITOR_BIN=%s", script);
+	char *extra[] = {kv, NULL};
+	char *argv[] = {RON_BUILD_DIR "/ron-kernel", NULL};
+	int out, err;
+	static struct tl_lines errs;
+	k1.pid = tl_spawn(argv, kt_env(extra), &out, &err);
+	tl_lines_init(&k1.r, out);
+	tl_lines_init(&errs, err);
+	EXPECT(&k1, line, "event=all_ready");
+	EXPECT(&k1, line, "event=status", "svc-index.state=healthy");
+	/* Each skipped line is reported on stderr (which the services share). */
+	cr_assert(tl_expect(&errs, line, sizeof(line), WAIT_MS, "malformed report skipped", NULL),
+		  "%s", errs.log);
+	cr_assert(tl_expect(&errs, line, sizeof(line), WAIT_MS, "report longer than", NULL), "%s",
+		  errs.log);
+	kt_stop(&k1, SIGTERM);
+}
+
+Test(kernel, sigusr1_full_status_and_sighup)
+{
+	struct row rows[3];
+	char line[4096];
+	kt_start_ready(&k1, NULL, rows);
+	cr_assert_eq(kill(k1.pid, SIGUSR1), 0);
+	EXPECT(&k1, line, "event=service", "service=svc-storage", "state=healthy",
+	       "monitor=running");
+	cr_assert_eq(kill(k1.pid, SIGHUP), 0);
+	EXPECT(&k1, line, "event=sighup", "monitors=3");
+	/* The monitors take SIGHUP (lift quarantine) and keep running. */
+	EXPECT(&k1, line, "event=status", "svc-index.state=healthy");
+	for (int i = 0; i < 3; i++)
+		cr_assert(tl_pid_alive(rows[i].mpid));
+	kt_stop(&k1, SIGTERM);
+}
+
+Test(kernel, help_and_version)
+{
+	char out[16384], err[1024];
+	char *h[] = {"--help", NULL}, *v[] = {"--version", NULL}, *u[] = {"--frobnicate", NULL};
+	int st = kt_run(NULL, h, out, sizeof(out), err, sizeof(err));
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	for (int key = 0; key < CFG__COUNT; key++)
+		cr_assert(strstr(out, cfg_table[key].env), "--help lacks %s", cfg_table[key].env);
+	st = kt_run(NULL, v, out, sizeof(out), err, sizeof(err));
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	cr_assert(strncmp(out, "ron-kernel ", 11) == 0, "%s", out);
+	st = kt_run(NULL, u, out, sizeof(out), err, sizeof(err));
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 64, "%#x", st);
+	cr_assert(strstr(err, "--frobnicate"), "%s", err);
+}
+
+Test(kernel, unreported_service_of_lost_monitor_killed)
+{
+	char script[600], kv[700], line[4096], marker[600];
+	snprintf(script, sizeof(script), "%s", tl_path("fake-monitor"));
+	snprintf(marker, sizeof(marker), "%s", tl_path("marker"));
+	FILE *f = fopen(script, "w");
+	cr_assert(f);
+	/* The first monitor of svc-index starts its service and dies without a report:
+	 * the service is reparented to the kernel, unknown to it. */
+	fprintf(f,
+		"#!/bin/sh\n"
+		"if [ \"$2\" = svc-index ] && [ ! -e %s ]; then\n"
+		"  : > %s\n"
+		"  %s/sim/svc-index &\n"
+		"  echo $! > %s.pid\n"
+		"  exit 3\n"
+		"fi\n"
+		"exec %s/ron-monitor \"$@\"\n",
+		marker, marker, RON_BUILD_DIR, marker, RON_BUILD_DIR);
+	fclose(f);
+	cr_assert_eq(chmod(script, 0755), 0);
+	snprintf(kv, sizeof(kv), "RON_MONITOR_BIN=%s", script);
+	char *extra[] = {kv, NULL};
+	kt_start(&k1, extra);
+	EXPECT(&k1, line, "event=orphan_killed", "comm=svc-index");
+	EXPECT(&k1, line, "event=all_ready");
+	char pidbuf[32];
+	snprintf(line, sizeof(line), "%s.pid", marker);
+	cr_assert_gt(tl_read_file(line, pidbuf, sizeof(pidbuf)), 0);
+	cr_assert_not(tl_pid_alive(atoi(pidbuf)), "the unreported copy still runs");
+	cr_assert_eq(count_services(0), 1);
+	kt_stop(&k1, SIGTERM);
+}
+
+Test(kernel, shutdown_kills_stragglers)
+{
+	struct row rows[3];
+	char line[4096];
+	struct pids ps = {.n = 0};
+	int st;
+	/* Slow health checks: the stopped monitor must not be found frozen first. */
+	char *extra[] = {"RON_HEALTH_INTERVAL_MS=3000", "RON_HEALTH_TIMEOUT_MS=1000", NULL};
+	kt_start_ready(&k1, extra, rows);
+	for (int i = 0; i < 3; i++) {
+		ps.p[ps.n++] = rows[i].pid;
+		ps.p[ps.n++] = rows[i].mpid;
+	}
+	cr_assert_eq(kill(rows[0].mpid, SIGSTOP), 0);
+	int64_t t0 = clock_mono_us();
+	cr_assert_eq(kill(k1.pid, SIGTERM), 0);
+	EXPECT(&k1, line, "event=killed", "service=svc-index", "what=monitor");
+	cr_assert(tl_wait_exit(k1.pid, WAIT_MS, &st));
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
+	/* Stop timeout + margin, then the kill: well under twice that. */
+	cr_assert_lt(clock_mono_us() - t0, (int64_t)(STOP_MS + 2000) * 2 * 1000 + 5000000);
+	cr_assert(all_gone(&ps), "a straggler outlived the kernel");
+	cr_assert_neq(access(tl_path("run/ron-kernel.pid"), F_OK), 0);
+}

@@ -1,0 +1,259 @@
+/* Unit tests of ron-kernel's pure logic: the pipe line splitter, the status table,
+ * monitor restart delays and silence, and the text and JSON lines. */
+#include <json.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "../kernel/kernel.h"
+
+TestSuite(kernel_logic, .timeout = 30);
+
+struct got {
+	char lines[8][2048];
+	bool overlong[8];
+	int n;
+};
+
+static void collect(void *arg, const char *line, size_t len, bool overlong)
+{
+	struct got *g = arg;
+	cr_assert_lt(g->n, 8);
+	memcpy(g->lines[g->n], line, len < 2047 ? len : 2047);
+	g->lines[g->n][len < 2047 ? len : 2047] = '\0';
+	g->overlong[g->n++] = overlong;
+}
+
+Test(kernel_logic, lines_join_partial_reads)
+{
+	struct kernel_lines lb;
+	struct got g = {0};
+	kernel_lines_init(&lb);
+	kernel_lines_feed(&lb, "ab", 2, collect, &g);
+	cr_assert_eq(g.n, 0);
+	kernel_lines_feed(&lb, "c\nde\n\nf", 7, collect, &g);
+	cr_assert_eq(g.n, 3);
+	cr_assert_str_eq(g.lines[0], "abc");
+	cr_assert_str_eq(g.lines[1], "de");
+	cr_assert_str_eq(g.lines[2], "");
+	kernel_lines_feed(&lb, "g\n", 2, collect, &g);
+	cr_assert_eq(g.n, 4);
+	cr_assert_str_eq(g.lines[3], "fg");
+}
+
+Test(kernel_logic, lines_drop_overlong_whole)
+{
+	struct kernel_lines lb;
+	struct got g = {0};
+	static char big[5000];
+	memset(big, 'x', sizeof(big));
+	kernel_lines_init(&lb);
+	/* Over several reads, with the newline only in the last one. */
+	kernel_lines_feed(&lb, big, 800, collect, &g);
+	kernel_lines_feed(&lb, big, 800, collect, &g);
+	cr_assert_eq(g.n, 1);
+	cr_assert(g.overlong[0]);
+	kernel_lines_feed(&lb, big, 3000, collect, &g);
+	kernel_lines_feed(&lb, "xx\nok\n", 6, collect, &g);
+	cr_assert_eq(g.n, 2, "the tail of an overlong line is not a line of its own");
+	cr_assert_str_eq(g.lines[1], "ok");
+	cr_assert_not(g.overlong[1]);
+}
+
+Test(kernel_logic, restart_delay_immediate_then_doubling)
+{
+	unsigned streak = 0;
+	/* A monitor that lived long is replaced at once. */
+	cr_assert_eq(kernel_mon_restart_delay_ms(&streak, 5000, 1000, 100, 1000), 0);
+	/* Dying young again: 100, 200, 400, 800, capped at 1000. */
+	cr_assert_eq(kernel_mon_restart_delay_ms(&streak, 10, 1000, 100, 1000), 100);
+	cr_assert_eq(kernel_mon_restart_delay_ms(&streak, 10, 1000, 100, 1000), 200);
+	cr_assert_eq(kernel_mon_restart_delay_ms(&streak, 10, 1000, 100, 1000), 400);
+	cr_assert_eq(kernel_mon_restart_delay_ms(&streak, 10, 1000, 100, 1000), 800);
+	cr_assert_eq(kernel_mon_restart_delay_ms(&streak, 10, 1000, 100, 1000), 1000);
+	for (int i = 0; i < 100; i++)
+		cr_assert_eq(kernel_mon_restart_delay_ms(&streak, 10, 1000, 100, 1000), 1000);
+	/* A stable one resets the streak. */
+	cr_assert_eq(kernel_mon_restart_delay_ms(&streak, 1000, 1000, 100, 1000), 0);
+	cr_assert_eq(kernel_mon_restart_delay_ms(&streak, 10, 1000, 100, 1000), 100);
+}
+
+Test(kernel_logic, silence_is_three_intervals_plus_timeout)
+{
+	cr_assert_eq(kernel_mon_silence_limit_us(1000, 500), 3500000);
+	cr_assert_not(kernel_mon_silent(0, 3500000, 1000, 500));
+	cr_assert(kernel_mon_silent(0, 3500001, 1000, 500));
+}
+
+static struct report rep(const char *svc, enum report_event ev, enum svc_state st, pid_t pid)
+{
+	struct report r;
+	report_init(&r, svc);
+	r.event = ev;
+	r.state = st;
+	r.pid = pid;
+	r.start = pid ? 777 : 0;
+	return r;
+}
+
+Test(kernel_logic, table_reports_changes)
+{
+	struct kernel_svc s;
+	kernel_svc_init(&s, "svc-index", CFG_SVC_INDEX_BIN, CFG_INDEX_SOCK);
+	struct report r = rep("svc-index", EV_SPAWNED, ST_STARTING, 42);
+	r.uptime_ms = 5;
+	unsigned ch = kernel_svc_apply(&s, &r, 10000000);
+	cr_assert(ch & KCH_STATE);
+	cr_assert(ch & KCH_PID);
+	cr_assert_eq(s.pid, 42);
+	cr_assert_eq(kernel_svc_uptime_ms(&s, 11000000), 1005);
+
+	r = rep("svc-index", EV_READY, ST_HEALTHY, 42);
+	r.rtt_us = 321;
+	ch = kernel_svc_apply(&s, &r, 10000000);
+	cr_assert_eq(ch, KCH_STATE | KCH_FIRST_HEALTHY);
+	cr_assert_eq(s.rtt_us, 321);
+
+	/* A check without a round trip keeps the last one. */
+	r = rep("svc-index", EV_CHECK, ST_HEALTHY, 42);
+	ch = kernel_svc_apply(&s, &r, 10000000);
+	cr_assert_eq(ch, 0);
+	cr_assert_eq(s.rtt_us, 321);
+
+	r = rep("svc-index", EV_EXITED, ST_BACKOFF, 0);
+	ch = kernel_svc_apply(&s, &r, 10000000);
+	cr_assert_eq(ch, KCH_STATE | KCH_PID);
+	cr_assert_eq(kernel_svc_uptime_ms(&s, 11000000), 0);
+
+	r = rep("svc-index", EV_READY, ST_HEALTHY, 43);
+	ch = kernel_svc_apply(&s, &r, 10000000);
+	cr_assert_not(ch & KCH_FIRST_HEALTHY, "only the first healthy counts for READY=1");
+}
+
+Test(kernel_logic, summary_names_the_unhealthy)
+{
+	struct kernel_svc s[3];
+	kernel_svc_init(&s[0], "svc-index", CFG_SVC_INDEX_BIN, CFG_INDEX_SOCK);
+	kernel_svc_init(&s[1], "svc-overlay", CFG_SVC_OVERLAY_BIN, CFG_OVERLAY_SOCK);
+	kernel_svc_init(&s[2], "svc-storage", CFG_SVC_STORAGE_BIN, CFG_STORAGE_SOCK);
+	s[0].state = s[2].state = ST_HEALTHY;
+	s[1].state = ST_QUARANTINED;
+	s[1].reported = true;
+	char buf[256];
+	kernel_summary(s, 3, buf, sizeof(buf));
+	cr_assert_str_eq(buf, "2/3 healthy; svc-overlay quarantined");
+	cr_assert_not(kernel_all_healthy(s, 3));
+	s[1].state = ST_HEALTHY;
+	kernel_summary(s, 3, buf, sizeof(buf));
+	cr_assert_str_eq(buf, "3/3 healthy");
+	cr_assert(kernel_all_healthy(s, 3));
+}
+
+Test(kernel_logic, text_values_quoted_when_needed)
+{
+	char buf[128];
+	kernel_fmt_text_value("plain", buf, sizeof(buf));
+	cr_assert_str_eq(buf, "plain");
+	kernel_fmt_text_value("", buf, sizeof(buf));
+	cr_assert_str_eq(buf, "\"\"");
+	kernel_fmt_text_value("a b=\"c\"\\\n", buf, sizeof(buf));
+	cr_assert_str_eq(buf, "\"a b=\\\"c\\\"\\\\\\n\"");
+	/* Truncation still closes the quote. */
+	kernel_fmt_text_value("a b c d e f g h", buf, 8);
+	cr_assert_eq(buf[strlen(buf) - 1], '"');
+}
+
+Test(kernel_logic, text_line_shape)
+{
+	char buf[512];
+	struct kernel_field f[] = {KF_STR("service", "svc-index"), KF_NUM("pid", 42),
+				   KF_STR("reason", "spawn failed: x")};
+	/* 2026-11-27T01:23:19.123Z */
+	int n = kernel_fmt_line(false, 1795742599123LL, KL_WARN, "exited", f, 3, buf, sizeof(buf));
+	cr_assert_gt(n, 0);
+	cr_assert_str_eq(buf, "2026-11-27T01:23:19.123Z warn event=exited service=svc-index pid=42 "
+			      "reason=\"spawn failed: x\"\n");
+	/* Too small a buffer still gives one whole line. */
+	n = kernel_fmt_line(false, 0, KL_INFO, "exited", f, 3, buf, 20);
+	cr_assert_eq(n, 19);
+	cr_assert_eq(buf[18], '\n');
+}
+
+Test(kernel_logic, json_line_parses_with_same_fields)
+{
+	char buf[512];
+	struct kernel_field f[] = {KF_STR("service", "svc-index"), KF_NUM("pid", 42)};
+	kernel_fmt_line(true, 1795742599123LL, KL_INFO, "ready", f, 2, buf, sizeof(buf));
+	cr_assert_eq(buf[strlen(buf) - 1], '\n');
+	json_object *o = json_tokener_parse(buf);
+	cr_assert(o, "not JSON: %s", buf);
+	json_object *v;
+	cr_assert(json_object_object_get_ex(o, "ts", &v));
+	cr_assert_str_eq(json_object_get_string(v), "2026-11-27T01:23:19.123Z");
+	cr_assert(json_object_object_get_ex(o, "level", &v));
+	cr_assert_str_eq(json_object_get_string(v), "info");
+	cr_assert(json_object_object_get_ex(o, "pid", &v));
+	cr_assert_eq(json_object_get_int(v), 42);
+	json_object_put(o);
+}
+
+Test(kernel_logic, report_lines)
+{
+	char buf[1024];
+	struct report r = rep("svc-storage", EV_EXITED, ST_BACKOFF, 99);
+	r.signal = 9;
+	r.uptime_ms = 1500;
+	r.mpid = 7;
+	cr_assert_gt(kernel_fmt_report(false, 0, &r, buf, sizeof(buf)), 0);
+	cr_assert(strstr(buf, " warn event=exited service=svc-storage state=backoff pid=99 "
+			      "signal=SIGKILL uptime_ms=1500 mpid=7"),
+		  "%s", buf);
+	r = rep("svc-storage", EV_CHECK, ST_HEALTHY, 99);
+	cr_assert_eq(kernel_fmt_report(false, 0, &r, buf, sizeof(buf)), 0,
+		     "a passing check prints nothing");
+	r = rep("svc-storage", EV_SPAWN_FAILED, ST_BACKOFF, 0);
+	snprintf(r.reason, sizeof(r.reason),
+		 "spawn failed: svc-storage: No such file or directory");
+	kernel_fmt_report(false, 0, &r, buf, sizeof(buf));
+	cr_assert(strstr(buf, " error event=spawn_failed "), "%s", buf);
+	cr_assert(strstr(buf, "reason=\"spawn failed: svc-storage: No such file or directory\""));
+}
+
+Test(kernel_logic, status_line_names_every_service)
+{
+	struct kernel_svc s[3];
+	const char *names[] = {"svc-index", "svc-overlay", "svc-storage"};
+	for (int i = 0; i < 3; i++) {
+		kernel_svc_init(&s[i], names[i], CFG_SVC_INDEX_BIN, CFG_INDEX_SOCK);
+		s[i].state = ST_HEALTHY;
+		s[i].pid = 100 + i;
+		s[i].since_us = 0;
+		s[i].rtt_us = 250;
+	}
+	char buf[KERNEL_LINE_MAX];
+	kernel_fmt_status(false, 0, s, 3, 2000000, buf, sizeof(buf));
+	for (int i = 0; i < 3; i++) {
+		char want[128];
+		snprintf(want, sizeof(want),
+			 "%s.state=healthy %s.pid=%d %s.uptime_ms=2000 %s.restarts=0 %s.rtt_us=250",
+			 names[i], names[i], 100 + i, names[i], names[i], names[i]);
+		cr_assert(strstr(buf, want), "%s not in %s", want, buf);
+	}
+	kernel_fmt_status(true, 0, s, 3, 2000000, buf, sizeof(buf));
+	json_object *o = json_tokener_parse(buf), *a;
+	cr_assert(o);
+	cr_assert(json_object_object_get_ex(o, "services", &a));
+	cr_assert_eq(json_object_array_length(a), 3);
+	json_object_put(o);
+}
+
+Test(kernel_logic, dirname)
+{
+	char buf[64];
+	kernel_dirname("/a/b/c.sock", buf, sizeof(buf));
+	cr_assert_str_eq(buf, "/a/b");
+	kernel_dirname("/c.sock", buf, sizeof(buf));
+	cr_assert_str_eq(buf, "/");
+	kernel_dirname("c.sock", buf, sizeof(buf));
+	cr_assert_str_eq(buf, ".");
+}
