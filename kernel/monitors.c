@@ -187,7 +187,8 @@ static void on_line(void *arg, const char *line, size_t len, bool overlong)
 	if (ch & KCH_PID)
 		svc_verify(k, s);
 	char out[KERNEL_LINE_MAX];
-	if (kernel_fmt_report(k->json, r.ts > 0 ? r.ts : clock_wall_ms(), &r, out, sizeof(out)) > 0)
+	/* Stamped when printed, so the lines of all monitors read in order. */
+	if (kernel_fmt_report(k->json, clock_wall_ms(), &r, out, sizeof(out)) > 0)
 		fputs(out, stdout);
 	k->dirty = true;
 	if ((ch & KCH_FIRST_HEALTHY) && !k->ready_sent &&

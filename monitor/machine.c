@@ -325,12 +325,11 @@ void mon_handle(struct mon *m, const struct mon_event *ev)
 	case MEV_HEALTH_FAILED: on_health_failed(m, ev); break;
 	case MEV_TIMER: on_timer(m, ev->now_us); break;
 	case MEV_STOP:
-		m->exiting = true;
-		begin_stop(m, ev->now_us, "stop requested");
-		break;
 	case MEV_PARENT_DIED:
+		if (m->exiting)
+			break; /* already on its way out */
 		m->exiting = true;
-		begin_stop(m, ev->now_us, "parent died");
+		begin_stop(m, ev->now_us, ev->kind == MEV_STOP ? "stop requested" : "parent died");
 		break;
 	case MEV_LIFT: on_lift(m, ev->now_us); break;
 	}
