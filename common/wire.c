@@ -100,22 +100,23 @@ int wire_frame_length(const uint8_t hdr[4], uint32_t *len, char *why, size_t why
 	return 0;
 }
 
+/* A type with its article, for reasons: "an unsigned integer". */
 static const char *type_name(msgpack_object_type t)
 {
 	switch (t) {
 	case MSGPACK_OBJECT_NIL: return "nil";
-	case MSGPACK_OBJECT_BOOLEAN: return "bool";
-	case MSGPACK_OBJECT_POSITIVE_INTEGER: return "unsigned integer";
-	case MSGPACK_OBJECT_NEGATIVE_INTEGER: return "negative integer";
+	case MSGPACK_OBJECT_BOOLEAN: return "a bool";
+	case MSGPACK_OBJECT_POSITIVE_INTEGER: return "an unsigned integer";
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER: return "a negative integer";
 	case MSGPACK_OBJECT_FLOAT32:
-	case MSGPACK_OBJECT_FLOAT64: return "float";
-	case MSGPACK_OBJECT_STR: return "str";
-	case MSGPACK_OBJECT_ARRAY: return "array";
-	case MSGPACK_OBJECT_MAP: return "map";
-	case MSGPACK_OBJECT_BIN: return "bin";
-	case MSGPACK_OBJECT_EXT: return "ext";
+	case MSGPACK_OBJECT_FLOAT64: return "a float";
+	case MSGPACK_OBJECT_STR: return "a str";
+	case MSGPACK_OBJECT_ARRAY: return "an array";
+	case MSGPACK_OBJECT_MAP: return "a map";
+	case MSGPACK_OBJECT_BIN: return "a bin";
+	case MSGPACK_OBJECT_EXT: return "an ext";
 	}
-	return "unknown type";
+	return "an unknown type";
 }
 
 static bool str_is(const msgpack_object *o, const char *s)
@@ -129,7 +130,7 @@ static int get_str(const msgpack_object *o, const char *field, char *out, size_t
 		   size_t whylen)
 {
 	if (o->type != MSGPACK_OBJECT_STR) {
-		snprintf(why, whylen, "envelope field %s is a %s, expected str", field,
+		snprintf(why, whylen, "envelope field %s is %s, expected str", field,
 			 type_name(o->type));
 		return -1;
 	}
@@ -138,7 +139,9 @@ static int get_str(const msgpack_object *o, const char *field, char *out, size_t
 			 o->via.str.size);
 		return -1;
 	}
-	memcpy(out, o->via.str.ptr, o->via.str.size);
+	/* msgpack-c gives an empty str a NULL ptr, which memcpy must not see. */
+	if (o->via.str.size)
+		memcpy(out, o->via.str.ptr, o->via.str.size);
 	out[o->via.str.size] = '\0';
 	return 0;
 }
@@ -160,7 +163,7 @@ static int get_bytes(const msgpack_object *o, const char *field, uint8_t **bytes
 		return 0;
 	}
 	if (o->type != MSGPACK_OBJECT_ARRAY) {
-		snprintf(why, whylen, "envelope field %s is a %s, expected bytes", field,
+		snprintf(why, whylen, "envelope field %s is %s, expected bytes", field,
 			 type_name(o->type));
 		return -1;
 	}
@@ -215,7 +218,7 @@ static int decode_variant(const uint8_t *b, size_t n, char *out, size_t outlen, 
 		v = &v->via.map.ptr[0].key;
 	}
 	if (v->type != MSGPACK_OBJECT_STR) {
-		snprintf(why, whylen, "payload is a %s, not an enum variant", type_name(v->type));
+		snprintf(why, whylen, "payload is %s, not an enum variant", type_name(v->type));
 		goto out;
 	}
 	if (v->via.str.size >= outlen) {
@@ -223,7 +226,8 @@ static int decode_variant(const uint8_t *b, size_t n, char *out, size_t outlen, 
 			 v->via.str.size);
 		goto out;
 	}
-	memcpy(out, v->via.str.ptr, v->via.str.size);
+	if (v->via.str.size)
+		memcpy(out, v->via.str.ptr, v->via.str.size);
 	out[v->via.str.size] = '\0';
 	rc = 0;
 out:
@@ -248,7 +252,7 @@ static int envelope_fields(const msgpack_object *env, const msgpack_object *f[5]
 		return 0;
 	}
 	if (env->type != MSGPACK_OBJECT_MAP) {
-		snprintf(why, whylen, "envelope is a %s, expected an array or map",
+		snprintf(why, whylen, "envelope is %s, expected an array or map",
 			 type_name(env->type));
 		return -1;
 	}
@@ -291,7 +295,7 @@ int wire_decode(const uint8_t *body, size_t len, struct wire_msg *m, char *why, 
 	    get_str(f[1], "method", m->method, sizeof(m->method), why, whylen))
 		goto out;
 	if (f[2]->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
-		snprintf(why, whylen, "envelope field corr_id is a %s, expected unsigned integer",
+		snprintf(why, whylen, "envelope field corr_id is %s, expected an unsigned integer",
 			 type_name(f[2]->type));
 		goto out;
 	}

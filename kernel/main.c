@@ -35,10 +35,12 @@ static void usage(FILE *f)
 		   "  --check    exit 0 only if a live kernel holds the pidfile and every\n"
 		   "             service is healthy, else 1 with one line saying why\n"
 		   "\n"
-		   "Settings (flag, environment variable, meaning, default):\n");
+		   "Settings (flag, environment variable, meaning, default and range):\n");
 	config_usage(f, CFG_KERNEL);
-	fprintf(f, "\nExit: 0 after a clean shutdown; 78 bad configuration or unsafe directory;\n"
-		   "75 another ron-kernel holds the pidfile; 64 unknown argument.\n");
+	fprintf(f, "\nExit: 0 after a clean shutdown; 1 --check: not running or not healthy,\n"
+		   "or a start-up write failed; 64 unknown argument; 71 a system call failed at\n"
+		   "start; 75 another ron-kernel holds the pidfile; 78 bad configuration or\n"
+		   "unsafe directory.\n");
 }
 
 /* ron-monitor next to our own binary, unless RON_MONITOR_BIN says otherwise. */

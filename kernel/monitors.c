@@ -60,7 +60,9 @@ int kernel_mon_start(struct kernel *k, struct kernel_svc *s, int64_t now_us)
 	char restarts[16], apid[16], astart[32], afd[8];
 	char *argv[20];
 	int n = 0;
-	snprintf(restarts, sizeof(restarts), "%u", s->restarts);
+	/* A service that died along with its monitor is restarted by the next one. */
+	bool lost_service = !adopt && s->pid > 0;
+	snprintf(restarts, sizeof(restarts), "%u", s->restarts + (lost_service ? 1u : 0u));
 	argv[n++] = k->monitor_bin;
 	argv[n++] = "--name";
 	argv[n++] = s->name;

@@ -37,7 +37,12 @@ unsigned kernel_svc_apply(struct kernel_svc *s, const struct report *r, int64_t 
 	s->pid = r->pid;
 	s->start = r->pid > 0 ? r->start : 0;
 	s->restarts = r->restarts;
-	s->since_us = r->pid > 0 ? now_us - r->uptime_ms * 1000 : 0;
+	/* No process is older than our monotonic clock: a wilder uptime (a report decodes any
+	 * int64) must not overflow the product below. */
+	int64_t uptime_ms = r->uptime_ms < 0 ? 0 : r->uptime_ms;
+	if (uptime_ms > now_us / 1000)
+		uptime_ms = now_us / 1000;
+	s->since_us = r->pid > 0 ? now_us - uptime_ms * 1000 : 0;
 	/* A check that could not measure keeps the last round trip a person saw. */
 	if (r->rtt_us >= 0)
 		s->rtt_us = r->rtt_us;

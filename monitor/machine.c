@@ -113,6 +113,7 @@ static void spawn(struct mon *m, int64_t now)
 
 	if (m->ops.spawn(m->ops.ctx, &pid, &start, why, sizeof(why)) < 0) {
 		m->pid = 0;
+		m->state = ST_BACKOFF; /* down, and the policy decides when to try again */
 		emit(m, EV_SPAWN_FAILED, now, "%s", why);
 		went_down(m, now, -1);
 		return;
@@ -185,13 +186,13 @@ static void on_health_ok(struct mon *m, const struct mon_event *ev)
 	case ST_STARTING:
 		m->state = ST_HEALTHY;
 		m->healthy_since_us = now;
-		emit(m, EV_CHECK, now, NULL);
 		emit(m, EV_READY, now, "ready in %lld ms", (long long)(now - m->spawned_us) / 1000);
+		emit(m, EV_CHECK, now, NULL);
 		break;
 	case ST_DEGRADED:
 		m->state = ST_HEALTHY;
-		emit(m, EV_CHECK, now, NULL);
 		emit(m, EV_HEALTHY, now, NULL);
+		emit(m, EV_CHECK, now, NULL);
 		break;
 	default: emit(m, EV_CHECK, now, NULL);
 	}

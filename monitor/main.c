@@ -125,12 +125,14 @@ static void service_exited(struct monitor *mo, int64_t now)
 	char why[128] = "";
 	siginfo_t si;
 
+	/* Sweep the rest of its group: a leftover grandchild would run beside
+	 * the next copy.  Our own child is a zombie until reaped below, which
+	 * keeps its pid from reuse as a group id; an adopted one's group id is
+	 * kept by any member still alive, so the kill reaches nobody else. */
+	kill(-mo->m.pid, SIGKILL);
 	if (mo->adopted) {
 		snprintf(why, sizeof(why), "adopted service exited; the kernel reaps it");
 	} else {
-		/* Sweep the rest of its group before reaping: the zombie leader
-		 * keeps the group id from being reused until then. */
-		kill(-mo->m.pid, SIGKILL);
 		memset(&si, 0, sizeof(si));
 		if (waitid(P_PIDFD, (id_t)mo->pidfd, &si, WEXITED) == 0) {
 			if (si.si_code == CLD_EXITED)
@@ -264,6 +266,8 @@ static void usage(FILE *f)
 		   "                      take over a running service instead of spawning\n\n"
 		   "Settings (flag or environment variable):\n");
 	config_usage(f, CFG_MONITOR);
+	fprintf(f, "\nExit: 0 after the service was stopped as asked (SIGTERM, or the parent\n"
+		   "died); 64 bad arguments; 71 a system call failed at start; 78 bad setting.\n");
 }
 
 static long long number(const char *flag, const char *s, long long lo, long long hi)
@@ -289,7 +293,13 @@ int main(int argc, char **argv)
 	unsigned restarts = 0;
 	bool adopt = false;
 
+	/* setproctitle_init copies argv's strings; config_load below takes some
+	 * out of argv, and this keeps the copies reachable (LeakSanitizer). */
+	static char **argv_copies;
 	setproctitle_init(argc, argv, environ);
+	argv_copies = malloc(sizeof(*argv) * (size_t)(argc + 1));
+	if (argv_copies)
+		memcpy(argv_copies, argv, sizeof(*argv) * (size_t)(argc + 1));
 	mo.status_fd = 1;
 	mo.pidfd = -1;
 	if (config_load(&cfg, CFG_MONITOR, &argc, argv, err, sizeof(err)) < 0) {
@@ -370,7 +380,8 @@ int main(int argc, char **argv)
 	}
 	if (S_ISFIFO(st.st_mode))
 		fcntl(mo.status_fd, F_SETFL, fcntl(mo.status_fd, F_GETFL) | O_NONBLOCK);
-	fcntl(mo.status_fd, F_SETFD, FD_CLOEXEC);
+	if (mo.status_fd > 2) /* stdout stays the service's too when reports go there */
+		fcntl(mo.status_fd, F_SETFD, FD_CLOEXEC);
 	mo.standalone = mo.status_fd == 1;
 
 	mo.cfg = (struct mon_cfg){
@@ -392,6 +403,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ron-monitor: prctl PR_SET_PDEATHSIG: %s\n", strerror(errno));
 		return EX_OSERR;
 	}
+	/* A parent that died before the prctl sent no signal. */
+	bool orphaned = getppid() != mo.ppid;
 	int sfd = setup_signals(&mo);
 	if (sfd < 0) {
 		fprintf(stderr, "ron-monitor: signalfd: %s\n", strerror(errno));
@@ -426,6 +439,8 @@ int main(int argc, char **argv)
 	}
 	if (!adopt)
 		mon_handle(&mo.m, &(struct mon_event){.kind = MEV_SPAWN, .now_us = now});
+	if (orphaned)
+		mon_handle(&mo.m, &(struct mon_event){.kind = MEV_PARENT_DIED, .now_us = now});
 	title(&mo);
 	run(&mo, sfd);
 	return 0;

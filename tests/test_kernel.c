@@ -774,6 +774,7 @@ Test(kernel, unreported_service_of_lost_monitor_killed)
 		"  : > %s\n"
 		"  %s/sim/svc-index &\n"
 		"  echo $! > %s.pid\n"
+		"  until [ \"$(cat /proc/$!/comm 2>/dev/null)\" = svc-index ]; do :; done\n"
 		"  exit 3\n"
 		"fi\n"
 		"exec %s/ron-monitor \"$@\"\n",

@@ -283,7 +283,7 @@ Test(wire, rejects_non_envelope)
 	expect_reject(&b, "envelope is a str, expected an array or map");
 	body_init(&b);
 	msgpack_pack_uint64(&b.pk, 5);
-	expect_reject(&b, "envelope is a unsigned integer");
+	expect_reject(&b, "envelope is an unsigned integer");
 }
 
 Test(wire, rejects_not_msgpack)
@@ -340,9 +340,9 @@ static void envelope_with(struct body *b, int bad_field)
 Test(wire, rejects_wrong_field_types)
 {
 	const char *want[5] = {
-	    "service is a unsigned integer, expected str",
-	    "method is a nil, expected str",
-	    "corr_id is a str, expected unsigned integer",
+	    "service is an unsigned integer, expected str",
+	    "method is nil, expected str",
+	    "corr_id is a str, expected an unsigned integer",
 	    "token is a bool, expected bytes",
 	    "payload is a str, expected bytes",
 	};
@@ -425,7 +425,7 @@ Test(wire, rejects_payload_that_is_not_a_variant)
 	msgpack_pack_uint64(&b.pk, 0);
 	put_int_array(&b, NULL, 0);
 	put_int_array(&b, number, 1);
-	expect_reject(&b, "payload is a unsigned integer, not an enum variant");
+	expect_reject(&b, "payload is an unsigned integer, not an enum variant");
 
 	body_init(&b);
 	msgpack_pack_array(&b.pk, 5);
