@@ -1,0 +1,141 @@
+/* Figures 7 and 8, idle cost and memory: with three healthy services at the default
+ * health interval, the kernel's and monitors' CPU, wake-ups and memory, slice by slice. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bench.h"
+#include "clock.h"
+
+#define NPROC (1 + BENCH_NSVC) /* the kernel, then one monitor per service */
+
+struct sample {
+	int64_t t_us;
+	uint64_t cpu_ns[NPROC], wake[NPROC];
+};
+
+static int sample_take(const pid_t pid[NPROC], struct sample *s, char *why, size_t whylen)
+{
+	s->t_us = clock_mono_us();
+	for (int i = 0; i < NPROC; i++)
+		if (pstat_cpu_ns(pid[i], &s->cpu_ns[i], why, whylen) < 0 ||
+		    pstat_wakeups(pid[i], &s->wake[i], why, whylen) < 0)
+			return -1;
+	return 0;
+}
+
+static int memory_take(const pid_t pid[NPROC], char *why, size_t whylen)
+{
+	for (int i = 0; i < NPROC; i++) {
+		long pss, dirty;
+		if (pstat_mem_kb(pid[i], &pss, &dirty, why, whylen) < 0)
+			return -1;
+		fig_add(i == 0 ? F_MEM_KPSS : F_MEM_MPSS, (double)pss);
+		fig_add(i == 0 ? F_MEM_KDIRTY : F_MEM_MDIRTY, (double)dirty);
+	}
+	return 0;
+}
+
+/* One slice's figures, per second of it. */
+static void slice_add(const struct sample *a, const struct sample *b, int64_t interval_ms)
+{
+	double secs = (double)(b->t_us - a->t_us) / 1e6;
+	double all_us = 0;
+	for (int i = 0; i < NPROC; i++) {
+		double cpu_us = (double)(b->cpu_ns[i] - a->cpu_ns[i]) / 1000;
+		double wake = (double)(b->wake[i] - a->wake[i]);
+		all_us += cpu_us;
+		fig_add(i == 0 ? F_IDLE_KCPU : F_IDLE_MCPU, cpu_us / secs);
+		fig_add(i == 0 ? F_IDLE_KWAKE : F_IDLE_MWAKE, wake / secs);
+	}
+	double checks = BENCH_NSVC * secs * 1000 / (double)interval_ms;
+	fig_add(F_IDLE_CHECK, all_us / checks);
+}
+
+/* Anything but quiet checking during the window makes it no idle measurement. */
+static int idle_verify(const struct kern *k, size_t from, char *why, size_t whylen)
+{
+	static const char *const noisy[] = {"exited",	 "spawned",	 "degraded",
+					    "unhealthy", "monitor_lost", "monitor_frozen",
+					    "adopted",	 "restarting",	 "quarantined"};
+	for (size_t i = 0; i < sizeof(noisy) / sizeof(noisy[0]); i++) {
+		struct kmatch m = {noisy[i], -1, 0, 0};
+		long e = kern_find(k, from, &m);
+		if (e >= 0) {
+			snprintf(why, whylen, "not idle: event=%s service=%s during the window",
+				 noisy[i], k->ev[e].svc >= 0 ? bench_svc[k->ev[e].svc] : "-");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int idle_measure(struct kern *k, const struct bench_plan *p, char *why, size_t whylen)
+{
+	long ready[BENCH_NSVC];
+	pid_t pid[NPROC];
+	struct sample first, prev, cur;
+
+	if (kern_start(k, NULL, why, whylen) < 0 || kern_wait_ready(k, ready, why, whylen) < 0)
+		return -1;
+	pid[0] = k->pid;
+	int64_t t_ready = 0;
+	for (int i = 0; i < BENCH_NSVC; i++) {
+		pid[1 + i] = k->ev[ready[i]].mpid;
+		if (k->ev[ready[i]].t_us > t_ready)
+			t_ready = k->ev[ready[i]].t_us;
+	}
+	int64_t start = t_ready + (int64_t)p->idle_warmup_ms * 1000;
+	if (kern_wait_until(k, start, why, whylen) < 0)
+		return -1;
+	size_t from = k->nev;
+	if (sample_take(pid, &first, why, whylen) < 0)
+		return -1;
+	prev = cur = first;
+	/* A slice is one status interval: one status line, and as many checks per monitor as
+	 * it has seconds give or take one, where 1 s slices would hold 0, 1 or 2 by phase. */
+	int slices = p->idle_s * 1000 / (int)p->status_interval_ms;
+	if (slices < 1)
+		slices = 1;
+	for (int s = 1; s <= slices; s++) {
+		int64_t end = first.t_us + s * p->status_interval_ms * 1000;
+		if (kern_wait_until(k, end, why, whylen) < 0 ||
+		    sample_take(pid, &cur, why, whylen) < 0 || memory_take(pid, why, whylen) < 0)
+			return -1;
+		slice_add(&prev, &cur, p->health_interval_ms);
+		prev = cur;
+	}
+	if (idle_verify(k, from, why, whylen) < 0)
+		return -1;
+	double secs = (double)(cur.t_us - first.t_us) / 1e6;
+	uint64_t mon_ns = 0;
+	for (int i = 1; i < NPROC; i++)
+		mon_ns += cur.cpu_ns[i] - first.cpu_ns[i];
+	double kern_ms = (double)(cur.cpu_ns[0] - first.cpu_ns[0]) / 1e6;
+	double checks = BENCH_NSVC * secs * 1000 / (double)p->health_interval_ms;
+	fig_note(F_IDLE_KCPU,
+		 "%d slices of %lld ms, %d ms after all ready; kernel %.2f ms CPU in %.0f s",
+		 slices, (long long)p->status_interval_ms, p->idle_warmup_ms, kern_ms, secs);
+	fig_note(F_IDLE_MCPU, "the 3 monitors: %.2f ms CPU in %.0f s", (double)mon_ns / 1e6, secs);
+	fig_note(F_IDLE_CHECK, "whole window: %.1f us per check (%.0f checks at %lld ms)",
+		 (kern_ms * 1000 + (double)mon_ns / 1000) / checks, checks,
+		 (long long)p->health_interval_ms);
+	fig_note(F_MEM_KPSS, "sampled once per slice of the idle window");
+	return 0;
+}
+
+int scen_idle(const struct bench_plan *p, char *why, size_t whylen)
+{
+	static struct kern k;
+	int rc = kern_init(&k, "idle", why, whylen);
+	if (rc == 0)
+		rc = idle_measure(&k, p, why, whylen);
+	if (rc == 0) {
+		int64_t t_sig, t_exit;
+		rc = kern_stop(&k, &t_sig, &t_exit, why, whylen);
+	}
+	if (rc < 0)
+		kern_dump(&k);
+	kern_destroy(&k);
+	return rc;
+}
