@@ -192,7 +192,9 @@ static void on_line(void *arg, const char *line, size_t len, bool overlong)
 	/* Stamped when printed, so the lines of all monitors read in order. */
 	if (kernel_fmt_report(k->json, clock_wall_ms(), &r, out, sizeof(out)) > 0)
 		fputs(out, stdout);
-	k->dirty = true;
+	/* A passing check changes nothing status.json needs before the next tick. */
+	if (ch || r.event != EV_CHECK || !r.ok)
+		k->dirty = true;
 	if ((ch & KCH_FIRST_HEALTHY) && !k->ready_sent &&
 	    kernel_all_ever_healthy(k->svc, KERNEL_NSVC)) {
 		k->ready_sent = true;

@@ -294,8 +294,9 @@ int main(int argc, char **argv)
 	bool adopt = false;
 
 	/* setproctitle_init copies argv's strings; config_load below takes some
-	 * out of argv, and this keeps the copies reachable (LeakSanitizer). */
-	static char **argv_copies;
+	 * out of argv, and this keeps the copies reachable (LeakSanitizer).
+	 * volatile: a pointer that is only ever stored is optimized away. */
+	static char **volatile argv_copies;
 	setproctitle_init(argc, argv, environ);
 	argv_copies = malloc(sizeof(*argv) * (size_t)(argc + 1));
 	if (argv_copies)

@@ -48,7 +48,10 @@ struct policy_decision policy_on_down(const struct policy_cfg *c, struct policy_
 		s->streak = 0;
 		return d;
 	}
-	/* The first restart after a stable run is immediate, the rest back off. */
+	/* Only a restart after a stable run is immediate: a service that never
+	 * stayed up (or never started) backs off from its first restart on. */
+	if (s->streak == 0 && !stable)
+		s->streak = 1;
 	if (s->streak > 0) {
 		d.delay_ms = policy_backoff_ms(c, s->streak);
 		if (d.delay_ms >= 4)

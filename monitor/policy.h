@@ -1,5 +1,5 @@
 /* The restart policy as pure functions: immediate restart after a stable run,
- * exponential backoff with jitter in a streak, quarantine past the cap. */
+ * exponential backoff with jitter otherwise, quarantine past the cap. */
 #ifndef RON_POLICY_H
 #define RON_POLICY_H
 #include <stdbool.h>

@@ -103,7 +103,16 @@ Test(policy, lifting_by_hand_gives_a_fresh_start)
 	cr_assert_eq(policy_recent(&cfg, &s, 1010), 0);
 	struct policy_decision d = policy_on_down(&cfg, &s, 1010, -1, 0);
 	cr_assert_eq(d.verdict, POLICY_RESTART);
-	cr_assert_eq(d.delay_ms, 0);
+	cr_assert_eq(d.delay_ms, 100, "a fresh streak starts at the minimum");
+}
+
+Test(policy, a_service_that_never_stayed_up_backs_off_from_the_first_restart)
+{
+	struct policy_state s;
+	memset(&s, 0, sizeof(s));
+	cr_assert_eq(policy_on_down(&cfg, &s, 1000, -1, 0).delay_ms, 100);
+	cr_assert_eq(policy_on_down(&cfg, &s, 1100, 300, 0).delay_ms, 200);
+	cr_assert_eq(policy_on_down(&cfg, &s, 1300, -1, 0).delay_ms, 400);
 }
 
 Test(policy, zero_backoff_minimum_means_no_delay)
