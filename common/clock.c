@@ -30,6 +30,15 @@ int clock_poll_timeout(int64_t deadline_us, int64_t now_us)
 	return ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
+int64_t clock_earliest(int64_t a, int64_t b)
+{
+	if (a < 0)
+		return b;
+	if (b < 0)
+		return a;
+	return a < b ? a : b;
+}
+
 void clock_iso8601(int64_t wall_ms, char *buf, size_t len)
 {
 	time_t secs = (time_t)(wall_ms / 1000);

@@ -9,6 +9,8 @@ int64_t clock_wall_ms(void);
 /* Milliseconds from now_us until deadline_us, rounded up, clamped to 0..INT_MAX;
  * -1 when there is no deadline (deadline_us < 0).  For poll(2). */
 int clock_poll_timeout(int64_t deadline_us, int64_t now_us);
+/* The earlier of two deadlines, where a negative one means none. */
+int64_t clock_earliest(int64_t a, int64_t b);
 /* ISO-8601 UTC with milliseconds, e.g. 2026-11-27T01:23:19.123Z. */
 void clock_iso8601(int64_t wall_ms, char *buf, size_t len);
 

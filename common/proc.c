@@ -12,23 +12,42 @@
 
 #include "proc.h"
 
-int proc_start_ticks(pid_t pid, unsigned long long *ticks)
+/* A small file read whole into buf, NUL-terminated; its length or -1. */
+static ssize_t read_small(const char *path, char *buf, size_t len)
 {
-	char path[64], buf[1024];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	ssize_t n = read(fd, buf, len - 1);
 	close(fd);
 	if (n <= 0)
 		return -1;
 	buf[n] = '\0';
+	return n;
+}
+
+const char *proc_stat_fields(pid_t pid, char *buf, size_t len, char *comm, size_t commlen)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (read_small(path, buf, len) < 0)
+		return NULL;
 	/* comm (field 2) may hold spaces and parentheses: count from the last ')'. */
-	char *p = strrchr(buf, ')');
+	char *open_paren = strchr(buf, '('), *close_paren = strrchr(buf, ')');
+	if (!open_paren || !close_paren || close_paren < open_paren)
+		return NULL;
+	if (comm)
+		snprintf(comm, commlen, "%.*s", (int)(close_paren - open_paren - 1),
+			 open_paren + 1);
+	return close_paren + 1;
+}
+
+int proc_start_ticks(pid_t pid, unsigned long long *ticks)
+{
+	char buf[1024];
+	const char *p = proc_stat_fields(pid, buf, sizeof(buf), NULL, 0);
 	if (!p)
 		return -1;
-	p++;
 	for (int field = 3; field < 22; field++) {
 		p = strchr(p + 1, ' ');
 		if (!p)
@@ -43,14 +62,8 @@ int proc_start_ticks(pid_t pid, unsigned long long *ticks)
 long long proc_age_ms(unsigned long long start_ticks)
 {
 	char buf[64];
-	int fd = open("/proc/uptime", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (read_small("/proc/uptime", buf, sizeof(buf)) < 0)
 		return 0;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
 	double up = strtod(buf, NULL);
 	long hz = sysconf(_SC_CLK_TCK);
 	long long age =
@@ -83,14 +96,8 @@ pid_t proc_pidfd_pid(int pidfd)
 {
 	char path[64], buf[2048];
 	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (read_small(path, buf, sizeof(buf)) < 0)
 		return -1;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
 	char *p = strstr(buf, "\nPid:");
 	return p ? (pid_t)strtol(p + 5, NULL, 10) : -1;
 }

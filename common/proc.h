@@ -6,6 +6,10 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+/* Reads /proc/PID/stat into buf; returns the fields after the command name
+ * (from field 3, the state letter, on), with the name copied into comm if
+ * given; NULL if the process is gone. */
+const char *proc_stat_fields(pid_t pid, char *buf, size_t len, char *comm, size_t commlen);
 /* Field 22 of /proc/PID/stat (start time in clock ticks since boot); 0 on
  * success, -1 if the process does not exist or the file is unreadable. */
 int proc_start_ticks(pid_t pid, unsigned long long *ticks);

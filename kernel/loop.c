@@ -156,15 +156,6 @@ static void on_signals(struct kernel *k, int64_t now_us)
 	}
 }
 
-static int64_t earliest(int64_t a, int64_t b)
-{
-	if (a < 0)
-		return b;
-	if (b < 0)
-		return a;
-	return a < b ? a : b;
-}
-
 static void tick(struct kernel *k, int64_t now_us)
 {
 	if (now_us >= k->next_status_us) {
@@ -221,14 +212,15 @@ int kernel_run(struct kernel *k)
 			who[np] = &k->svc[i];
 			p[np++] = (struct pollfd){k->svc[i].pipefd, POLLIN, 0};
 		}
-		int64_t d = earliest(k->next_status_us, kernel_mon_deadline(k));
+		int64_t d = clock_earliest(k->next_status_us, kernel_mon_deadline(k));
 		if (k->notify.watchdog_us > 0)
-			d = earliest(d, k->next_watchdog_us);
+			d = clock_earliest(d, k->next_watchdog_us);
 		if (k->stopping) {
-			d = earliest(d, k->killed ? k->kill_deadline_us : k->stop_deadline_us);
+			d = clock_earliest(d,
+					   k->killed ? k->kill_deadline_us : k->stop_deadline_us);
 			/* A service we signalled ourselves tells us of its end only through its
 			 * pidfd (or SIGCHLD, if reparented): look again soon. */
-			d = earliest(d, now + 50000);
+			d = clock_earliest(d, now + 50000);
 		}
 		if (poll(p, (nfds_t)np, clock_poll_timeout(d, clock_mono_us())) < 0) {
 			if (errno != EINTR)

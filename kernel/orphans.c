@@ -16,22 +16,10 @@
 /* Reads ppid and the state letter from /proc/PID/stat; -1 if it is gone. */
 static int stat_ppid(pid_t pid, pid_t *ppid, char *state, char *comm, size_t commlen)
 {
-	char path[64], buf[1024];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	char *open_paren = strchr(buf, '('), *close_paren = strrchr(buf, ')');
-	if (!open_paren || !close_paren || close_paren < open_paren)
-		return -1;
-	snprintf(comm, commlen, "%.*s", (int)(close_paren - open_paren - 1), open_paren + 1);
+	char buf[1024];
+	const char *fields = proc_stat_fields(pid, buf, sizeof(buf), comm, commlen);
 	int p;
-	if (sscanf(close_paren + 1, " %c %d", state, &p) != 2)
+	if (!fields || sscanf(fields, " %c %d", state, &p) != 2)
 		return -1;
 	*ppid = p;
 	return 0;

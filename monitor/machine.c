@@ -7,6 +7,7 @@
 #include <string.h>
 #include <bsd/string.h>
 
+#include "clock.h"
 #include "machine.h"
 
 /* Readiness probes start this soon after spawn and back off to this interval. */
@@ -336,15 +337,6 @@ void mon_handle(struct mon *m, const struct mon_event *ev)
 	}
 }
 
-static int64_t earliest(int64_t a, int64_t b)
-{
-	if (a < 0)
-		return b;
-	if (b < 0)
-		return a;
-	return a < b ? a : b;
-}
-
 int64_t mon_deadline(const struct mon *m)
 {
 	int64_t d = -1;
@@ -352,7 +344,7 @@ int64_t mon_deadline(const struct mon *m)
 	case ST_STARTING:
 		d = m->start_deadline_us;
 		if (!m->probing)
-			d = earliest(d, m->next_check_us);
+			d = clock_earliest(d, m->next_check_us);
 		break;
 	case ST_HEALTHY:
 	case ST_DEGRADED:
@@ -365,7 +357,7 @@ int64_t mon_deadline(const struct mon *m)
 	case ST_STOPPED:
 	case ST__COUNT: return -1;
 	}
-	return earliest(d, heartbeat_due(m));
+	return clock_earliest(d, heartbeat_due(m));
 }
 
 void mon_init(struct mon *m, const struct mon_cfg *cfg, const struct mon_ops *ops, const char *name,

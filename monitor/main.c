@@ -211,8 +211,7 @@ static void run(struct monitor *mo, int sfd)
 			iprobe = n;
 			pfd[n++] = (struct pollfd){health_probe_fd(&mo->probe),
 						   health_probe_events(&mo->probe), 0};
-			if (deadline < 0 || mo->probe.deadline_us < deadline)
-				deadline = mo->probe.deadline_us;
+			deadline = clock_earliest(deadline, mo->probe.deadline_us);
 		}
 		if (mo->probe.phase == HEALTH_DONE)
 			deadline = now;

@@ -726,15 +726,6 @@ static void sim_compact(struct sim *s)
 	}
 }
 
-static int64_t deadline_min(int64_t a, int64_t b)
-{
-	if (a < 0)
-		return b;
-	if (b < 0)
-		return a;
-	return a < b ? a : b;
-}
-
 static void sim_run(struct sim *s)
 {
 	struct pollfd pfd[MAX_CONNS + 2];
@@ -755,9 +746,9 @@ static void sim_run(struct sim *s)
 		int np = 0, lidx = -1, cbase;
 		pfd[np++] = (struct pollfd){.fd = s->sfd, .events = POLLIN};
 		if (s->lfd < 0) {
-			deadline = deadline_min(deadline, s->listen_us);
+			deadline = clock_earliest(deadline, s->listen_us);
 		} else if (now < s->accept_resume_us) {
-			deadline = deadline_min(deadline, s->accept_resume_us);
+			deadline = clock_earliest(deadline, s->accept_resume_us);
 		} else if (s->nconns < MAX_CONNS) {
 			lidx = np;
 			pfd[np++] = (struct pollfd){.fd = s->lfd, .events = POLLIN};
@@ -767,7 +758,7 @@ static void sim_run(struct sim *s)
 			struct conn *c = &s->conns[i];
 			short ev = c->state == CONN_WRITE ? POLLOUT : POLLIN;
 			pfd[np++] = (struct pollfd){.fd = c->fd, .events = ev};
-			deadline = deadline_min(deadline, c->deadline_us);
+			deadline = clock_earliest(deadline, c->deadline_us);
 		}
 
 		if (poll(pfd, (nfds_t)np, clock_poll_timeout(deadline, now)) < 0) {
