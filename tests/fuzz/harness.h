@@ -1,0 +1,274 @@
+/* The two fuzzed paths as plain functions, shared by the libFuzzer targets
+ * (fuzz_reply.c, fuzz_reports.c) and the Criterion regression test
+ * (tests/test_fuzz_regress.c), so a crashing input is replayed through exactly
+ * the code that found it.  Beyond the sanitizers, each checks invariants and
+ * abort()s when one fails.  Header-only: the test binary links tests/ *.c only. */
+#ifndef RON_FUZZ_HARNESS_H
+#define RON_FUZZ_HARNESS_H
+#include <errno.h>
+#include <json.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "health.h"
+#include "kernel.h"
+#include "report.h"
+#include "wire.h"
+
+#define FUZZ_CHECK(cond, ...)                                                                      \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "fuzz invariant failed: %s: ", #cond);                     \
+			fprintf(stderr, __VA_ARGS__);                                              \
+			fputc('\n', stderr);                                                       \
+			abort();                                                                   \
+		}                                                                                  \
+	} while (0)
+
+/* A string a decoder filled: terminated inside its buffer. */
+#define FUZZ_TERMINATED(buf) FUZZ_CHECK(memchr((buf), '\0', sizeof(buf)) != NULL, "%s", #buf)
+
+/* The corr_id the simulated request carried; the WIRE.md vectors echo 0. */
+#define FUZZ_SENT_CORR_ID 0
+
+/* --- reply frames ------------------------------------------------------------------------- */
+
+/* The verdict as probe_read() in common/health.c reaches it, step by step with
+ * the codec's functions: the length prefix, then exactly that many body bytes
+ * (in a buffer of their own, so ASan sees any read past them), then decode and
+ * check.  Bytes after the frame are never read by the client. */
+static inline bool fuzz_reply_direct(const uint8_t *data, size_t size, char *why, size_t whylen)
+{
+	uint32_t len;
+	struct wire_msg m;
+	why[0] = '\0';
+	if (size < 4) {
+		snprintf(why, whylen, "closed after %zu of 4 length bytes", size);
+		return false;
+	}
+	if (wire_frame_length(data, &len, why, whylen) < 0) {
+		FUZZ_CHECK(len == 0 || len > WIRE_MAX_FRAME, "length %u refused: %s", len, why);
+		return false;
+	}
+	FUZZ_CHECK(len >= 1 && len <= WIRE_MAX_FRAME, "length %u accepted", len);
+	if (size - 4 < len) {
+		snprintf(why, whylen, "truncated: %zu of %u body bytes", size - 4, len);
+		return false;
+	}
+	uint8_t *body = malloc(len);
+	FUZZ_CHECK(body != NULL, "malloc %u", len);
+	memcpy(body, data + 4, len);
+	int rc = wire_decode(body, len, &m, why, whylen);
+	free(body);
+	FUZZ_TERMINATED(m.service);
+	FUZZ_TERMINATED(m.method);
+	FUZZ_TERMINATED(m.variant);
+	if (rc < 0) {
+		FUZZ_CHECK(why[0] != '\0', "wire_decode failed without a reason");
+		return false;
+	}
+	/* The check itself, against the echoed id too, so the variant test is reached. */
+	char why2[WIRE_WHY_MAX];
+	bool variant_ok = wire_check_health_reply(&m, m.corr_id, why2, sizeof(why2)) == 0;
+	FUZZ_CHECK(variant_ok == (strcmp(m.variant, "HealthOk") == 0), "variant %s", m.variant);
+	if (wire_check_health_reply(&m, FUZZ_SENT_CORR_ID, why, whylen) < 0) {
+		FUZZ_CHECK(why[0] != '\0', "check failed without a reason");
+		return false;
+	}
+	FUZZ_CHECK(variant_ok && m.corr_id == FUZZ_SENT_CORR_ID, "healthy reply to the wrong id");
+	return true;
+}
+
+/* The same bytes through the real client: a health_probe in its receiving phase
+ * on one end of a socketpair, the input written to the other end in uneven
+ * pieces (so the length prefix and the body arrive split), then EOF. */
+static inline bool fuzz_reply_probe(const uint8_t *data, size_t size, char *why, size_t whylen)
+{
+	int sv[2];
+	FUZZ_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0,
+		   "socketpair: %s", strerror(errno));
+	struct health_probe p;
+	memset(&p, 0, sizeof(p));
+	p.fd = sv[0];
+	p.phase = HEALTH_RECEIVING;
+	p.corr_id = FUZZ_SENT_CORR_ID;
+	p.timeout_ms = 1000;
+	p.start_us = 0;
+	p.deadline_us = INT64_MAX;
+	static const size_t pieces[] = {1, 2, 3, 5, 1, 64, 7, 4096};
+	size_t off = 0, piece = 0;
+	bool done = false;
+	int64_t now = 1;
+	while (!done && off < size) {
+		size_t want = pieces[piece < 7 ? piece++ : 7];
+		if (want > size - off)
+			want = size - off;
+		/* The probe drains the socket on every step, so a piece always fits. */
+		ssize_t n = write(sv[1], data + off, want);
+		FUZZ_CHECK(n > 0, "write: %s", strerror(errno));
+		off += (size_t)n;
+		done = health_probe_advance(&p, POLLIN, now++);
+	}
+	/* EOF: whatever is missing now never comes. */
+	close(sv[1]);
+	if (!done)
+		done = health_probe_advance(&p, POLLIN | POLLHUP, now++);
+	FUZZ_CHECK(done, "probe still waiting after EOF");
+	FUZZ_CHECK(p.phase == HEALTH_DONE && p.fd < 0 && p.body == NULL, "probe not cleaned up");
+	FUZZ_TERMINATED(p.result.reason);
+	snprintf(why, whylen, "%s", p.result.reason);
+	FUZZ_CHECK(p.result.ok == (p.result.reason[0] == '\0'), "ok=%d reason '%s'", p.result.ok,
+		   p.result.reason);
+	return p.result.ok;
+}
+
+/* One input: both paths, which must agree. */
+static inline int fuzz_reply_one(const uint8_t *data, size_t size)
+{
+	char why_direct[WIRE_WHY_MAX], why_probe[WIRE_WHY_MAX + 64];
+	bool direct = fuzz_reply_direct(data, size, why_direct, sizeof(why_direct));
+	bool probe = fuzz_reply_probe(data, size, why_probe, sizeof(why_probe));
+	FUZZ_CHECK(direct == probe, "codec says %s (%s), probe says %s (%s)",
+		   direct ? "healthy" : "unhealthy", why_direct, probe ? "healthy" : "unhealthy",
+		   why_probe);
+	return direct;
+}
+
+/* --- status reports ----------------------------------------------------------------------- */
+
+/* The kernel's table and what one fuzz input did to it. */
+struct fuzz_kernel {
+	struct kernel_svc svc[KERNEL_NSVC];
+	int64_t now_us;
+	unsigned lines, decoded, applied;
+};
+
+/* A line the kernel prints: one line, ending in its only newline; JSON parses. */
+static inline void fuzz_check_out_line(bool json, const char *buf, int n, size_t cap)
+{
+	FUZZ_CHECK(n > 0 && (size_t)n < cap, "length %d", n);
+	FUZZ_CHECK(strlen(buf) == (size_t)n, "length %d, strlen %zu", n, strlen(buf));
+	FUZZ_CHECK(memchr(buf, '\n', (size_t)n - 1) == NULL && buf[n - 1] == '\n',
+		   "not one line: %s", buf);
+	if (!json)
+		return;
+	json_object *o = json_tokener_parse(buf);
+	FUZZ_CHECK(o && json_object_is_type(o, json_type_object), "not a JSON object: %s", buf);
+	json_object_put(o);
+}
+
+/* What decode accepted, encode must write back the same (the reason may be cut short). */
+static inline void fuzz_check_round_trip(const struct report *r)
+{
+	char line[REPORT_LINE_MAX], why[256];
+	struct report back;
+	int n = report_encode(r, line, sizeof(line));
+	FUZZ_CHECK(n > 0 && (size_t)n < sizeof(line) && line[n - 1] == '\n', "encode: %d", n);
+	FUZZ_CHECK(report_decode(line, (size_t)n, &back, why, sizeof(why)) == 0,
+		   "own line refused: %s: %s", why, line);
+	FUZZ_CHECK(strcmp(back.service, r->service) == 0 && back.event == r->event &&
+		       back.state == r->state && back.pid == r->pid && back.start == r->start &&
+		       back.restarts == r->restarts && back.uptime_ms == r->uptime_ms &&
+		       back.rtt_us == r->rtt_us && back.failures == r->failures &&
+		       back.code == r->code && back.signal == r->signal &&
+		       back.delay_ms == r->delay_ms && back.ok == r->ok && back.mpid == r->mpid &&
+		       back.ts == r->ts && back.mono_us == r->mono_us,
+		   "round trip changed a field: %s", line);
+	FUZZ_CHECK(strncmp(back.reason, r->reason, strlen(back.reason)) == 0,
+		   "round trip changed the reason: %s", line);
+}
+
+/* on_line() of kernel/monitors.c without its I/O (pidfd checks, stdout, sd_notify):
+ * decode, route to the row the report names, apply, format. */
+static inline void fuzz_on_line(void *arg, const char *line, size_t len, bool overlong)
+{
+	struct fuzz_kernel *k = arg;
+	struct report r;
+	char why[256];
+	k->lines++;
+	if (overlong)
+		return;
+	FUZZ_CHECK(len < sizeof(k->svc[0].lines.buf) + 1, "line of %zu bytes", len);
+	why[0] = '\0';
+	if (report_decode(line, len, &r, why, sizeof(why)) < 0) {
+		FUZZ_CHECK(why[0] != '\0' && memchr(why, '\0', sizeof(why)), "no reason");
+		return;
+	}
+	k->decoded++;
+	FUZZ_TERMINATED(r.service);
+	FUZZ_TERMINATED(r.reason);
+	FUZZ_CHECK((unsigned)r.event < EV__COUNT && (unsigned)r.state < ST__COUNT, "enum");
+	FUZZ_CHECK(r.service[0] != '\0', "empty service accepted");
+	fuzz_check_round_trip(&r);
+	struct kernel_svc *s = NULL;
+	for (int i = 0; i < KERNEL_NSVC; i++)
+		if (strcmp(r.service, k->svc[i].name) == 0)
+			s = &k->svc[i];
+	if (!s)
+		return;
+	k->applied++;
+	k->now_us += 1000;
+	unsigned ch = kernel_svc_apply(s, &r, k->now_us);
+	FUZZ_CHECK(s->reported && s->state == r.state && s->pid == r.pid, "row not updated");
+	FUZZ_CHECK(!(ch & KCH_FIRST_HEALTHY) || r.state == ST_HEALTHY, "first healthy");
+	FUZZ_TERMINATED(s->reason);
+	FUZZ_CHECK(kernel_svc_uptime_ms(s, k->now_us) >= 0, "negative uptime");
+
+	char out[KERNEL_LINE_MAX];
+	const int64_t wall_ms = 1795000000000; /* 2026-11-18: a fixed clock, reproducible output */
+	for (int json = 0; json < 2; json++) {
+		int n = kernel_fmt_report(json, wall_ms, &r, out, sizeof(out));
+		if (r.event == EV_CHECK)
+			FUZZ_CHECK(n == 0, "a check printed a line");
+		else
+			fuzz_check_out_line(json, out, n, sizeof(out));
+	}
+}
+
+/* One input: the bytes of a monitor's status pipe, read in uneven pieces. */
+static inline void fuzz_reports_one(const uint8_t *data, size_t size)
+{
+	static const char *const names[KERNEL_NSVC] = {"svc-index", "svc-overlay", "svc-storage"};
+	static const enum cfg_key bins[KERNEL_NSVC] = {CFG_SVC_INDEX_BIN, CFG_SVC_OVERLAY_BIN,
+						       CFG_SVC_STORAGE_BIN};
+	static const enum cfg_key socks[KERNEL_NSVC] = {CFG_INDEX_SOCK, CFG_OVERLAY_SOCK,
+							CFG_STORAGE_SOCK};
+	static struct fuzz_kernel k;
+	memset(&k, 0, sizeof(k));
+	for (int i = 0; i < KERNEL_NSVC; i++)
+		kernel_svc_init(&k.svc[i], names[i], bins[i], socks[i]);
+	k.now_us = 1000000000;
+
+	/* Piece sizes from a little LCG seeded by the length: reproducible, and varied. */
+	uint32_t x = (uint32_t)size * 2654435761u + 1;
+	size_t off = 0;
+	while (off < size) {
+		x = x * 1103515245u + 12345u;
+		size_t piece = 1 + (x >> 16) % 700;
+		if (piece > size - off)
+			piece = size - off;
+		kernel_lines_feed(&k.svc[0].lines, (const char *)data + off, piece, fuzz_on_line,
+				  &k);
+		FUZZ_CHECK(k.svc[0].lines.len <= sizeof(k.svc[0].lines.buf), "line buffer overrun");
+		off += piece;
+	}
+
+	char out[KERNEL_LINE_MAX], summary[256];
+	const int64_t wall_ms = 1795000000000;
+	for (int json = 0; json < 2; json++) {
+		int n = kernel_fmt_status(json, wall_ms, k.svc, KERNEL_NSVC, k.now_us, out,
+					  sizeof(out));
+		fuzz_check_out_line(json, out, n, sizeof(out));
+	}
+	kernel_summary(k.svc, KERNEL_NSVC, summary, sizeof(summary));
+	FUZZ_TERMINATED(summary);
+	FUZZ_CHECK(k.decoded <= k.lines && k.applied <= k.decoded, "counts");
+}
+
+#endif
