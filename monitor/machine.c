@@ -12,7 +12,7 @@
 
 /* Readiness probes start this soon after spawn and back off to this interval. */
 #define PROBE_FIRST_MS 1
-#define PROBE_MAX_MS   20
+#define PROBE_MAX_MS   5
 
 static void emit(struct mon *m, enum report_event ev, int64_t now, const char *fmt, ...)
 {

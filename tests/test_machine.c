@@ -159,7 +159,7 @@ Test(machine, readiness_probes_grow_but_stay_short)
 		int64_t next = mon_deadline(&m) / 1000;
 		int64_t gap = next - t;
 		cr_assert_geq(gap, prev_gap);
-		cr_assert_leq(gap, 20);
+		cr_assert_leq(gap, 5);
 		prev_gap = gap;
 		t = next;
 	}
