@@ -82,7 +82,7 @@ test: deps
 	$(BUILD)/tests/run-tests $(TESTFLAGS)
 
 run: deps
-	@$(MAKE) --no-print-directory $(BINS)
+	@$(MAKE) -s --no-print-directory $(BINS)
 	@scripts/run-demo $(BUILD)
 
 format:
