@@ -75,13 +75,16 @@ static int find_monitor(struct kernel *k, char *why, size_t whylen)
 /* Every check that can refuse to start, before anything is started. */
 static int check_dirs(struct kernel *k, char *why, size_t whylen)
 {
-	if (kernel_dir_safe(k->run_dir, why, whylen) < 0)
+	char w[CFG_STR_MAX + 128];
+	if (kernel_dir_safe(k->run_dir, w, sizeof(w)) < 0) {
+		snprintf(why, whylen, "RON_RUN_DIR=%s: %s", k->run_dir, w);
 		return -1;
+	}
 	for (int i = 0; i < KERNEL_NSVC; i++) {
 		const char *sock = config_str(&k->cfg, services[i].sock);
 		struct sockaddr_un sa;
 		socklen_t salen;
-		char w[128], dir[CFG_STR_MAX];
+		char dir[CFG_STR_MAX];
 		if (sockpath_addr(&sa, &salen, sock, w, sizeof(w)) < 0) {
 			snprintf(why, whylen, "%s=%s: %s", cfg_table[services[i].sock].env, sock,
 				 w);
