@@ -123,19 +123,7 @@ static int bi_run(const char *prog, const char *const vars[], const char *const 
 	for (int i = 0; args && args[i]; i++)
 		argv[n++] = args[i];
 	argv[n] = NULL;
-	int ofd, efd, st;
-	pid_t pid = tl_spawn((char *const *)argv, bi_env(), &ofd, &efd);
-	cr_assert(tl_wait_exit(pid, WAIT_MS, &st), "%s did not exit", prog);
-	size_t o = 0, e = 0;
-	ssize_t r;
-	while (o + 1 < outlen && (r = read(ofd, out + o, outlen - 1 - o)) > 0)
-		o += (size_t)r;
-	while (e + 1 < errlen && (r = read(efd, err + e, errlen - 1 - e)) > 0)
-		e += (size_t)r;
-	out[o] = err[e] = '\0';
-	close(ofd);
-	close(efd);
-	return st;
+	return tl_run((char *const *)argv, bi_env(), out, outlen, err, errlen, WAIT_MS);
 }
 
 /* A refusal at start: exit 78, one line on stderr naming what, nothing on stdout,

@@ -23,30 +23,12 @@ TestSuite(install, .init = tl_setup, .fini = tl_teardown, .timeout = 120);
 
 static const char *const names[3] = {"svc-index", "svc-overlay", "svc-storage"};
 
-/* The source tree: the nearest directory above the build directory (build/ or
- * build/san/) that holds the Makefile and common/config.c. */
-static const char *src_dir(void)
-{
-	static char dir[512];
-	snprintf(dir, sizeof(dir), "%s", RON_BUILD_DIR);
-	for (;;) {
-		char probe[600];
-		struct stat st;
-		snprintf(probe, sizeof(probe), "%s/common/config.c", dir);
-		if (stat(probe, &st) == 0)
-			return dir;
-		char *slash = strrchr(dir, '/');
-		cr_assert(slash && slash != dir, "no source tree above %s", RON_BUILD_DIR);
-		*slash = '\0';
-	}
-}
-
 /* BUILD= for make: the build directory these tests were built in, relative to the
  * source tree when it lies inside it, so make finds its objects and rebuilds nothing. */
 static const char *build_arg(void)
 {
 	static char arg[600];
-	const char *src = src_dir();
+	const char *src = tl_src_dir();
 	size_t n = strlen(src);
 	const char *b = RON_BUILD_DIR;
 	if (strncmp(b, src, n) == 0 && b[n] == '/')
@@ -74,7 +56,7 @@ static int run_make(const char *target, const char *const vars[], char *log, siz
 			  logpath,
 			  "--no-print-directory",
 			  "-C",
-			  (char *)src_dir(),
+			  (char *)tl_src_dir(),
 			  (char *)target,
 			  (char *)build_arg()};
 	int n = 10;

@@ -146,19 +146,7 @@ static int kt_run(char *const extra[], char *const args[], char *out, size_t out
 	for (int i = 0; args && args[i]; i++)
 		argv[n++] = args[i];
 	argv[n] = NULL;
-	int ofd, efd, st;
-	pid_t pid = tl_spawn(argv, kt_env(extra), &ofd, &efd);
-	cr_assert(tl_wait_exit(pid, WAIT_MS, &st), "%s did not exit", argv[1] ? argv[1] : "kernel");
-	size_t o = 0, e = 0;
-	ssize_t r;
-	while (o + 1 < outlen && (r = read(ofd, out + o, outlen - 1 - o)) > 0)
-		o += (size_t)r;
-	while (e + 1 < errlen && (r = read(efd, err + e, errlen - 1 - e)) > 0)
-		e += (size_t)r;
-	out[o] = err[e] = '\0';
-	close(ofd);
-	close(efd);
-	return st;
+	return tl_run(argv, kt_env(extra), out, outlen, err, errlen, WAIT_MS);
 }
 
 /* One service's row of status.json. */

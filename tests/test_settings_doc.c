@@ -12,31 +12,13 @@
 
 TestSuite(settings_doc, .init = tl_setup, .fini = tl_teardown, .timeout = 30);
 
-/* The source tree: the nearest directory above the build directory (build/ or
- * build/san/) that holds common/config.c. */
-static const char *src_dir(void)
-{
-	static char dir[512];
-	snprintf(dir, sizeof(dir), "%s", RON_BUILD_DIR);
-	for (;;) {
-		char probe[600];
-		struct stat st;
-		snprintf(probe, sizeof(probe), "%s/common/config.c", dir);
-		if (stat(probe, &st) == 0)
-			return dir;
-		char *slash = strrchr(dir, '/');
-		cr_assert(slash && slash != dir, "no source tree above %s", RON_BUILD_DIR);
-		*slash = '\0';
-	}
-}
-
 static char *read_src(const char *name)
 {
 	static char bufs[3][262144];
 	static int next;
 	char *buf = bufs[next++ % 3];
 	char path[700];
-	snprintf(path, sizeof(path), "%s/%s", src_dir(), name);
+	snprintf(path, sizeof(path), "%s/%s", tl_src_dir(), name);
 	ssize_t n = tl_read_file(path, buf, sizeof(bufs[0]));
 	cr_assert_geq(n, 0, "cannot read %s", path);
 	cr_assert_lt((size_t)n, sizeof(bufs[0]) - 1, "%s is too long for this test", path);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -224,6 +225,67 @@ bool tl_expect(struct tl_lines *r, char *line, size_t len, int timeout_ms, ...)
 		va_end(ap);
 		if (all)
 			return true;
+	}
+}
+
+/* Appends what fd has now to buf; false at EOF. */
+static bool drain(int fd, char *buf, size_t len, size_t *off)
+{
+	char scratch[4096];
+	size_t room = len - 1 - *off;
+	ssize_t n = read(fd, room ? buf + *off : scratch, room ? room : sizeof(scratch));
+	if (n < 0 && errno == EINTR)
+		return true;
+	if (n <= 0)
+		return false;
+	if (room)
+		*off += (size_t)n;
+	return true;
+}
+
+int tl_run(char *const argv[], char *const env[], char *out, size_t outlen, char *err,
+	   size_t errlen, int timeout_ms)
+{
+	int fds[2], st;
+	size_t off[2] = {0, 0};
+	char *bufs[2] = {out, err};
+	size_t lens[2] = {outlen, errlen};
+	pid_t pid = tl_spawn(argv, env, &fds[0], &fds[1]);
+	int64_t deadline = clock_mono_us() + (int64_t)timeout_ms * 1000;
+	/* Read while it runs, so a chatty child never blocks on a full pipe. */
+	while (fds[0] >= 0 || fds[1] >= 0) {
+		struct pollfd p[2] = {{fds[0], POLLIN, 0}, {fds[1], POLLIN, 0}};
+		int rc = poll(p, 2, clock_poll_timeout(deadline, clock_mono_us()));
+		cr_assert(rc != 0, "%s did not finish within %d ms", argv[0], timeout_ms);
+		if (rc < 0)
+			continue;
+		for (int i = 0; i < 2; i++)
+			if (p[i].revents && !drain(fds[i], bufs[i], lens[i], &off[i])) {
+				close(fds[i]);
+				fds[i] = -1;
+			}
+	}
+	out[off[0]] = '\0';
+	err[off[1]] = '\0';
+	int left = clock_poll_timeout(deadline, clock_mono_us());
+	cr_assert(tl_wait_exit(pid, left, &st), "%s did not exit within %d ms", argv[0],
+		  timeout_ms);
+	return st;
+}
+
+const char *tl_src_dir(void)
+{
+	static char src[512];
+	snprintf(src, sizeof(src), "%s", RON_BUILD_DIR);
+	for (;;) {
+		char probe[600];
+		struct stat st;
+		snprintf(probe, sizeof(probe), "%s/common/config.c", src);
+		if (stat(probe, &st) == 0)
+			return src;
+		char *slash = strrchr(src, '/');
+		cr_assert(slash && slash != src, "no source tree above %s", RON_BUILD_DIR);
+		*slash = '\0';
 	}
 }
 

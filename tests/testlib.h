@@ -46,6 +46,15 @@ bool tl_next_line(struct tl_lines *r, char *line, size_t len, int timeout_ms);
  * that line in line (if non-NULL). */
 bool tl_expect(struct tl_lines *r, char *line, size_t len, int timeout_ms, ...);
 
+/* Runs argv (as tl_spawn does) to its exit, reading its stdout and stderr
+ * into out and err (NUL-terminated, cut at their size) as it goes; returns
+ * its wait status.  Fails the test if it has not exited within timeout_ms. */
+int tl_run(char *const argv[], char *const env[], char *out, size_t outlen, char *err,
+	   size_t errlen, int timeout_ms);
+/* The source tree: the nearest directory above RON_BUILD_DIR (build/ or
+ * build/san/) that holds common/config.c. */
+const char *tl_src_dir(void);
+
 /* Reads the whole file into buf; returns its length or -1. */
 ssize_t tl_read_file(const char *path, char *buf, size_t len);
 
