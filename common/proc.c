@@ -107,6 +107,17 @@ int proc_pidfd_signal(int pidfd, int sig)
 	return pidfd_send_signal(pidfd, sig, NULL, 0);
 }
 
+int proc_signal_group(int pidfd, pid_t pid, int sig)
+{
+	if (proc_pidfd_signal(pidfd, sig) < 0) {
+		/* Gone: its group id may already name nobody, or someone else. */
+		return errno == ESRCH ? 0 : -1;
+	}
+	if (getpgid(pid) == pid && kill(-pid, sig) < 0 && errno != ESRCH)
+		return -1;
+	return 0;
+}
+
 const char *sig_name(int sig)
 {
 	static char buf[32];

@@ -23,9 +23,13 @@ bool proc_pidfd_exited(int pidfd);
 /* The pid a pidfd refers to (from /proc/self/fdinfo), or -1. */
 pid_t proc_pidfd_pid(int pidfd);
 int proc_pidfd_signal(int pidfd, int sig);
+/* Signals a process through its pidfd and, when it leads its own process
+ * group (as services do), the group too; 0, or -1 with errno (not for ESRCH:
+ * a process already gone is not an error). */
+int proc_signal_group(int pidfd, pid_t pid, int sig);
 /* "SIGKILL", or "signal 77" for an unknown number (static buffer). */
 const char *sig_name(int sig);
-/* A signal by name ("KILL", "SIGKILL") or number; -1 if unknown. */
+/* A signal by name ("KILL", "sigkill") or number; -1 if unknown. */
 int sig_parse(const char *s);
 
 #endif

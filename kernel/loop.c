@@ -44,11 +44,15 @@ int kernel_signals_init(struct kernel *k, char *why, size_t whylen)
 	return 0;
 }
 
+/* A monitor alone; a service with its process group (its own children). */
 static void signal_svc(struct kernel_svc *s, int sig, bool monitor)
 {
 	int fd = monitor ? s->mpidfd : s->pidfd;
 	pid_t pid = monitor ? s->mpid : s->pid;
-	if (fd >= 0 && proc_pidfd_signal(fd, sig) < 0 && errno != ESRCH)
+	if (fd < 0)
+		return;
+	int rc = monitor ? proc_pidfd_signal(fd, sig) : proc_signal_group(fd, pid, sig);
+	if (rc < 0 && errno != ESRCH)
 		warn("%s %s %d of %s", sig_name(sig), monitor ? "monitor" : "service", (int)pid,
 		     s->name);
 }
@@ -94,10 +98,6 @@ static void shutdown_kill(struct kernel *k, int64_t now_us)
 						   KF_NUM("pid", s->pid)};
 			kernel_emit(k, KL_WARN, "killed", f, 3);
 			signal_svc(s, SIGKILL, false);
-			/* The service's own children share its process group. */
-			if (getpgid(s->pid) == s->pid && kill(-s->pid, SIGKILL) < 0 &&
-			    errno != ESRCH)
-				warn("SIGKILL process group %d of %s", (int)s->pid, s->name);
 		}
 	}
 	kernel_orphans_kill(k);

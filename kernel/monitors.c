@@ -184,7 +184,9 @@ static void on_line(void *arg, const char *line, size_t len, bool overlong)
 		warnx("monitor %d of %s: report for %s skipped", (int)s->mpid, s->name, r.service);
 		return;
 	}
-	s->last_report_us = c->now_us;
+	/* Stamped when read, not when poll returned: a stall in writing our own
+	 * output must not make every monitor look silent. */
+	s->last_report_us = clock_mono_us();
 	unsigned ch = kernel_svc_apply(s, &r, c->now_us);
 	if (ch & KCH_PID)
 		svc_verify(k, s);
@@ -339,6 +341,10 @@ void kernel_mon_timers(struct kernel *k, int64_t now_us)
 		if (s->mon != KMON_RUNNING || s->mon_frozen || k->stopping)
 			continue;
 		if (!kernel_mon_silent(s->last_report_us, now_us, hi, ht))
+			continue;
+		/* What it wrote while we were busy elsewhere counts. */
+		kernel_mon_read(k, s, now_us);
+		if (!kernel_mon_silent(s->last_report_us, clock_mono_us(), hi, ht))
 			continue;
 		struct kernel_field f[] = {
 		    KF_STR("service", s->name), KF_NUM("mpid", s->mpid),

@@ -61,11 +61,8 @@ int kernel_orphans_kill(struct kernel *k)
 		struct kernel_field f[] = {KF_NUM("pid", pid), KF_STR("comm", comm),
 					   KF_STR("reason", "unaccounted child")};
 		kernel_emit(k, KL_WARN, "orphan_killed", f, 3);
-		if (proc_pidfd_signal(fd, SIGKILL) < 0 && errno != ESRCH)
+		if (proc_signal_group(fd, pid, SIGKILL) < 0)
 			fprintf(stderr, "ron-kernel: SIGKILL orphan %d: %s\n", (int)pid,
-				strerror(errno));
-		if (getpgid(pid) == pid && kill(-pid, SIGKILL) < 0 && errno != ESRCH)
-			fprintf(stderr, "ron-kernel: SIGKILL process group %d: %s\n", (int)pid,
 				strerror(errno));
 		close(fd);
 		killed++;

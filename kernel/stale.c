@@ -15,10 +15,8 @@
 /* Signals a verified process; a service is a group leader, so its group gets it too. */
 static void stale_signal(struct kernel_stale *p, int fd, int sig)
 {
-	if (proc_pidfd_signal(fd, sig) < 0 && errno != ESRCH)
+	if (proc_signal_group(fd, p->pid, sig) < 0)
 		warn("%s %s pid %d", sig_name(sig), p->what, (int)p->pid);
-	if (getpgid(p->pid) == p->pid && kill(-p->pid, sig) < 0 && errno != ESRCH)
-		warn("%s process group %d", sig_name(sig), (int)p->pid);
 }
 
 /* Waits until every pidfd has fired or the deadline passed; true if all exited. */

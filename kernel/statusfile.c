@@ -100,8 +100,10 @@ int kernel_status_write(const char *run_dir, const struct kernel_status_meta *m,
 		}
 		off += (size_t)w;
 	}
-	if (write(fd, "\n", 1) != 1 || close(fd) < 0) {
-		snprintf(why, whylen, "write %s: %s", tmp, strerror(errno));
+	ssize_t nl = write(fd, "\n", 1);
+	int nl_errno = errno;
+	if (close(fd) < 0 || nl != 1) {
+		snprintf(why, whylen, "write %s: %s", tmp, strerror(nl != 1 ? nl_errno : errno));
 		goto out;
 	}
 	if (rename(tmp, path) < 0) {

@@ -14,52 +14,53 @@
 #define PROBE_FIRST_MS 1
 #define PROBE_MAX_MS   5
 
+/* A report of the service as it stands; the caller adds what the event knows. */
+static void report_now(const struct mon *m, struct report *r, enum report_event ev, int64_t now)
+{
+	report_init(r, m->name);
+	r->event = ev;
+	r->state = m->state;
+	r->pid = m->pid;
+	r->start = m->pid ? m->start : 0;
+	r->restarts = m->restarts;
+	r->uptime_ms = m->pid ? (now - m->spawned_us) / 1000 : 0;
+	r->rtt_us = m->rtt_us;
+	r->failures = m->failures;
+	r->mono_us = now;
+	if (ev == EV_RESTARTING || ev == EV_QUARANTINED)
+		r->delay_ms = (m->respawn_at_us - now) / 1000;
+	if (ev == EV_CHECK)
+		r->ok = m->failures == 0 && m->state == ST_HEALTHY;
+}
+
+static void send_report(struct mon *m, const struct report *r)
+{
+	m->last_report_us = r->mono_us;
+	m->ops.report(m->ops.ctx, r);
+}
+
 static void emit(struct mon *m, enum report_event ev, int64_t now, const char *fmt, ...)
 {
 	struct report r;
-	report_init(&r, m->name);
-	r.event = ev;
-	r.state = m->state;
-	r.pid = m->pid;
-	r.start = m->pid ? m->start : 0;
-	r.restarts = m->restarts;
-	r.uptime_ms = m->pid ? (now - m->spawned_us) / 1000 : 0;
-	r.rtt_us = m->rtt_us;
-	r.failures = m->failures;
-	r.mono_us = now;
+	report_now(m, &r, ev, now);
 	if (fmt) {
 		va_list ap;
 		va_start(ap, fmt);
 		vsnprintf(r.reason, sizeof(r.reason), fmt, ap);
 		va_end(ap);
 	}
-	if (ev == EV_RESTARTING || ev == EV_QUARANTINED)
-		r.delay_ms = (m->respawn_at_us - now) / 1000;
-	if (ev == EV_CHECK)
-		r.ok = m->failures == 0 && m->state == ST_HEALTHY;
-	m->last_report_us = now;
-	m->ops.report(m->ops.ctx, &r);
+	send_report(m, &r);
 }
 
 static void emit_exit(struct mon *m, const struct mon_event *ev)
 {
 	struct report r;
-	report_init(&r, m->name);
-	r.event = EV_EXITED;
-	r.state = m->state;
-	r.pid = m->pid;
-	r.start = m->start;
-	r.restarts = m->restarts;
-	r.uptime_ms = (ev->now_us - m->spawned_us) / 1000;
-	r.rtt_us = m->rtt_us;
-	r.failures = m->failures;
+	report_now(m, &r, EV_EXITED, ev->now_us);
 	r.code = ev->code;
 	r.signal = ev->signal;
-	r.mono_us = ev->now_us;
 	if (ev->reason)
 		strlcpy(r.reason, ev->reason, sizeof(r.reason));
-	m->last_report_us = ev->now_us;
-	m->ops.report(m->ops.ctx, &r);
+	send_report(m, &r);
 }
 
 static void stop_probe(struct mon *m)
@@ -112,6 +113,8 @@ static void spawn(struct mon *m, int64_t now)
 	pid_t pid;
 	unsigned long long start;
 
+	if (m->exiting)
+		return; /* a stop arrived while this restart was being decided */
 	if (m->ops.spawn(m->ops.ctx, &pid, &start, why, sizeof(why)) < 0) {
 		m->pid = 0;
 		m->state = ST_BACKOFF; /* down, and the policy decides when to try again */
@@ -238,6 +241,18 @@ static void probe(struct mon *m, int64_t now)
 	m->ops.probe(m->ops.ctx);
 }
 
+/* Its time is up (one more try, on probation) or SIGHUP lifted it (a fresh start). */
+static void quarantine_end(struct mon *m, int64_t now, bool by_hand)
+{
+	policy_lift(&m->policy, by_hand);
+	m->restarts++;
+	m->respawn_at_us = now;
+	m->state = ST_BACKOFF;
+	emit(m, EV_RESTARTING, now,
+	     by_hand ? "quarantine lifted" : "quarantine over: one more try");
+	spawn(m, now);
+}
+
 static int64_t heartbeat_due(const struct mon *m)
 {
 	return m->last_report_us + (m->cfg->health_interval_ms + m->cfg->health_timeout_ms) * 1000;
@@ -272,14 +287,8 @@ static void on_timer(struct mon *m, int64_t now)
 			spawn(m, now);
 		break;
 	case ST_QUARANTINED:
-		if (now >= m->respawn_at_us) {
-			policy_lift(&m->policy, false);
-			m->restarts++;
-			m->respawn_at_us = now;
-			m->state = ST_BACKOFF;
-			emit(m, EV_RESTARTING, now, "quarantine over: one more try");
-			spawn(m, now);
-		}
+		if (now >= m->respawn_at_us)
+			quarantine_end(m, now, false);
 		break;
 	case ST_STOPPED:
 	case ST__COUNT: break;
@@ -292,14 +301,8 @@ static void on_timer(struct mon *m, int64_t now)
 
 static void on_lift(struct mon *m, int64_t now)
 {
-	if (m->state != ST_QUARANTINED)
-		return;
-	policy_lift(&m->policy, true);
-	m->restarts++;
-	m->respawn_at_us = now;
-	m->state = ST_BACKOFF;
-	emit(m, EV_RESTARTING, now, "quarantine lifted");
-	spawn(m, now);
+	if (m->state == ST_QUARANTINED)
+		quarantine_end(m, now, true);
 }
 
 static void on_adopted(struct mon *m, const struct mon_event *ev)

@@ -46,8 +46,8 @@ struct monitor {
 	struct health_probe probe;
 	uint64_t corr_id;
 	bool finished;
+	bool parent_gone; /* a report hit EPIPE: delivered after the current event */
 	pid_t ppid;
-	unsigned long dropped; /* reports lost to a full status pipe */
 };
 
 static void title(struct monitor *mo)
@@ -68,14 +68,11 @@ static void op_report(void *ctx, const struct report *r)
 	if (n < 0)
 		return;
 	/* A short write cannot happen below PIPE_BUF; a full pipe (a stalled
-	 * kernel) drops the report rather than stalling the service's care. */
-	if (write(mo->status_fd, line, (size_t)n) < 0) {
-		if (errno == EAGAIN)
-			mo->dropped++;
-		else if (errno == EPIPE && !mo->m.exiting)
-			mon_handle(&mo->m, &(struct mon_event){.kind = MEV_PARENT_DIED,
-							       .now_us = clock_mono_us()});
-	}
+	 * kernel) drops the report rather than stalling the service's care, and
+	 * the next heartbeat carries the state again.  EPIPE is acted on once the
+	 * machine has finished the event that wrote it, never from inside it. */
+	if (write(mo->status_fd, line, (size_t)n) < 0 && errno == EPIPE)
+		mo->parent_gone = true;
 	title(mo);
 }
 
@@ -93,8 +90,9 @@ static void op_signal(void *ctx, int sig)
 	struct monitor *mo = ctx;
 	if (mo->pidfd < 0)
 		return;
-	/* The pidfd pins the leader, so its pid (= its process group id) still
-	 * names our group while the signal to it succeeds. */
+	/* The group id is the leader's pid.  It cannot name another group while
+	 * the leader is alive (the pidfd signal just succeeded) or a zombie, nor
+	 * while any member of the group lives. */
 	if (proc_pidfd_signal(mo->pidfd, sig) == 0)
 		kill(-mo->m.pid, sig);
 }
@@ -232,6 +230,9 @@ static void run(struct monitor *mo, int sfd)
 		mon_handle(&mo->m, &(struct mon_event){.kind = MEV_TIMER, .now_us = now});
 		if (mo->probe.phase == HEALTH_DONE)
 			probe_done(mo, now);
+		if (mo->parent_gone && !mo->m.exiting)
+			mon_handle(&mo->m, &(struct mon_event){.kind = MEV_PARENT_DIED,
+							       .now_us = clock_mono_us()});
 	}
 }
 
@@ -378,7 +379,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ron-monitor: status fd %d: %s\n", mo.status_fd, strerror(errno));
 		return EX_USAGE;
 	}
-	if (S_ISFIFO(st.st_mode))
+	/* Non-blocking only on a descriptor the service does not share: the
+	 * flag belongs to the open file, and stdout is the service's too. */
+	if (S_ISFIFO(st.st_mode) && mo.status_fd > 2)
 		fcntl(mo.status_fd, F_SETFL, fcntl(mo.status_fd, F_GETFL) | O_NONBLOCK);
 	if (mo.status_fd > 2) /* stdout stays the service's too when reports go there */
 		fcntl(mo.status_fd, F_SETFD, FD_CLOEXEC);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
+#include <sys/syscall.h>
 
 #include "clock.h"
 #include "config.h"
@@ -344,6 +345,78 @@ Test(kernel, monitor_stopped_is_replaced)
 	cr_assert_eq(now.pid, rows[1].pid);
 	cr_assert_neq(now.mpid, rows[1].mpid);
 	cr_assert_eq(count_services(1), 1);
+	kt_stop(&k1, SIGTERM);
+}
+
+/* The kernel sleeps in write(1, ...): its stdout pipe is full. */
+static bool stdout_blocked(void *unused)
+{
+	char path[64], buf[256];
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)k1.pid);
+	long nr, fd;
+	return tl_read_file(path, buf, sizeof(buf)) > 0 &&
+	       sscanf(buf, "%ld 0x%lx", &nr, &fd) == 2 && nr == SYS_write && fd == 1;
+}
+
+static bool past(void *deadline)
+{
+	return clock_mono_us() >= *(int64_t *)deadline;
+}
+
+struct respawn {
+	const char *name;
+	pid_t old;
+};
+
+static bool respawned_or_full(void *arg)
+{
+	struct respawn *r = arg;
+	struct row now;
+	return stdout_blocked(NULL) ||
+	       (kt_row(r->name, &now) && now.pid != r->old && strcmp(now.state, "healthy") == 0);
+}
+
+/* A reader of the kernel's stdout that stalls (a slow journald, a paused
+ * terminal) blocks the kernel while it relays a monitor's report; the
+ * monitors' reports wait in their pipes meanwhile and must not be taken for
+ * silence once the kernel runs again. */
+Test(kernel, stdout_stall_does_not_look_like_frozen_monitors)
+{
+	struct row rows[3], now;
+	char line[4096];
+	char *extra[] = {"RON_STATUS_INTERVAL_MS=3600000", "RON_RESTART_CAP=1000", NULL};
+	kt_start_ready(&k1, extra, rows);
+	cr_assert_gt(fcntl(k1.r.fd, F_SETPIPE_SZ, 4096), 0, "F_SETPIPE_SZ: %s", strerror(errno));
+
+	/* Fill the unread pipe with event lines (service crashes and restarts),
+	 * so the kernel blocks in the middle of relaying reports. */
+	for (int i = 0; !stdout_blocked(NULL); i++) {
+		cr_assert_lt(i, 200, "the kernel never blocked on its stdout");
+		struct respawn r = {names[i % 3], 0};
+		struct row row;
+		if (!kt_row(r.name, &row) || row.pid <= 0 || strcmp(row.state, "healthy") != 0)
+			continue;
+		r.old = row.pid;
+		cr_assert_eq(kill(row.pid, SIGKILL), 0);
+		cr_assert(tl_wait_for(respawned_or_full, &r, WAIT_MS), "%s not respawned", r.name);
+	}
+	/* The stall itself: three times the 1100 ms silence limit of these settings. */
+	int64_t until = clock_mono_us() + 3 * 1100 * 1000;
+	cr_assert(tl_wait_for(past, &until, WAIT_MS));
+
+	/* Read again; a status line asked for now comes after anything the stall caused. */
+	cr_assert_eq(kill(k1.pid, SIGUSR1), 0);
+	do {
+		cr_assert(tl_next_line(&k1.r, line, sizeof(line), WAIT_MS),
+			  "no output after the stall");
+		cr_assert_null(strstr(line, "event=monitor_frozen"), "%s", line);
+		cr_assert_null(strstr(line, "event=monitor_lost"), "%s", line);
+	} while (!strstr(line, "event=status"));
+	cr_assert(tl_wait_for(all_healthy, NULL, WAIT_MS));
+	for (int i = 0; i < 3; i++) {
+		cr_assert(kt_row(names[i], &now));
+		cr_assert_eq(now.mpid, rows[i].mpid, "the monitor of %s was replaced", names[i]);
+	}
 	kt_stop(&k1, SIGTERM);
 }
 

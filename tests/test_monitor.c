@@ -317,6 +317,14 @@ static void expect_clean_start(pid_t pid)
 		      "the service inherited the monitor's signalfd");
 	drain_err();
 	cr_assert_null(strstr(mon_err, "warning:"), "stderr: %s", mon_err);
+	/* stdout is shared with the monitor: the monitor must not make it non-blocking */
+	char info[512];
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/1", (int)pid);
+	cr_assert_gt(tl_read_file(path, info, sizeof(info)), 0, "cannot read %s", path);
+	char *flags = strstr(info, "flags:");
+	cr_assert(flags, "%s: %s", path, info);
+	cr_assert_eq(strtol(flags + 6, NULL, 8) & O_NONBLOCK, 0,
+		     "the service's stdout is O_NONBLOCK");
 }
 
 static pid_t read_pidfile(const char *path)
@@ -1220,4 +1228,48 @@ Test(monitor, missing_name_exits_64)
 	int status = run_monitor(argv, NULL, err, sizeof(err));
 	cr_assert_eq(status, 64, "exit %d, stderr: %s", status, err);
 	cr_assert(strstr(err, "--name"), "stderr: %s", err);
+}
+
+/* Processes (other than this test) whose environment holds kv: every service
+ * a monitor of this test started has its socket variable. */
+static bool none_with_env(void *kv)
+{
+	DIR *d = opendir("/proc");
+	cr_assert(d, "opendir /proc: %s", strerror(errno));
+	bool none = true;
+	for (struct dirent *e; none && (e = readdir(d));) {
+		pid_t pid = (pid_t)atoi(e->d_name);
+		if (pid <= 0 || pid == getpid() || !tl_pid_alive(pid))
+			continue;
+		char path[64], env[16384];
+		snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+		ssize_t n = tl_read_file(path, env, sizeof(env));
+		for (ssize_t off = 0; off < n; off += (ssize_t)strlen(env + off) + 1)
+			if (strcmp(env + off, kv) == 0) {
+				unsigned long long start;
+				if (proc_start_ticks(pid, &start) == 0)
+					note_pid(pid, start); /* teardown kills it */
+				none = false;
+			}
+	}
+	closedir(d);
+	return none;
+}
+
+/* The reader of a standalone monitor's reports goes away while a quarantine
+ * runs out: the restart that follows must not outlive the monitor. */
+Test(monitor, reader_gone_before_a_restart_leaves_no_service)
+{
+	struct report r;
+	const char *env[] = {"SIM_MODE=unhealthy",    "RON_START_TIMEOUT_MS=100",
+			     "RON_RESTART_CAP=1",     "RON_QUARANTINE_MS=300",
+			     "RON_BACKOFF_MIN_MS=10", NULL};
+	mon_start(NULL, env);
+	mon_wait(&r, EV_QUARANTINED, WAIT_MS);
+	close(mon_out.fd);
+	mon_expect_exit(0);
+
+	char kv[600];
+	snprintf(kv, sizeof(kv), "RON_STORAGE_SOCK=%s", tl_path("svc-storage.sock"));
+	cr_assert(tl_wait_for(none_with_env, kv, WAIT_MS), "a service of the monitor outlived it");
 }

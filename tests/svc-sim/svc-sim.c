@@ -96,6 +96,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "proc.h"
 #include "sockpath.h"
 #include "wire.h"
 
@@ -207,25 +208,6 @@ static bool signal_terminates(int sig)
 	}
 }
 
-/* "SEGV", "sigsegv", "11"; real-time signals by number only. */
-static int signal_parse(const char *s)
-{
-	const char *errstr;
-
-	if (isdigit((unsigned char)*s)) {
-		int n = (int)strtonum(s, 1, SIGRTMAX, &errstr);
-		return errstr ? -1 : n;
-	}
-	if (strncasecmp(s, "SIG", 3) == 0)
-		s += 3;
-	for (int sig = 1; sig < SIGRTMIN; sig++) {
-		const char *abbrev = sigabbrev_np(sig);
-		if (abbrev && strcasecmp(abbrev, s) == 0)
-			return sig;
-	}
-	return -1;
-}
-
 /* A typo in a knob name would otherwise silently run a healthy service. */
 static void knobs_check_names(void)
 {
@@ -265,7 +247,7 @@ static void knobs_read(struct knobs *k)
 	k->crash_code = (int)knob_num("SIM_CRASH_CODE", 0, 255, 1);
 	k->crash_signal = 0;
 	if ((v = knob_get("SIM_CRASH_SIGNAL"))) {
-		k->crash_signal = signal_parse(v);
+		k->crash_signal = sig_parse(v);
 		if (k->crash_signal < 0)
 			errx(EX_SIM, "SIM_CRASH_SIGNAL=%s: not a signal name or number 1..%d", v,
 			     SIGRTMAX);
