@@ -49,7 +49,8 @@ struct kernel_svc {
 	pid_t pid;
 	unsigned long long start;
 	unsigned restarts;
-	int64_t since_us; /* monotonic time it was spawned, when pid > 0 */
+	int64_t since_us;	   /* monotonic time it was spawned, when pid > 0 */
+	int64_t quarantine_end_us; /* when its quarantine runs out, while quarantined */
 	int64_t rtt_us;
 	unsigned failures;
 	char reason[REPORT_REASON_MAX];

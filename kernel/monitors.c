@@ -57,7 +57,7 @@ static void mon_exec(const char *bin, char *const argv[], int wfd, int adopt_fd,
 int kernel_mon_start(struct kernel *k, struct kernel_svc *s, int64_t now_us)
 {
 	bool adopt = kernel_svc_alive(s);
-	char restarts[16], apid[16], astart[32], afd[8];
+	char restarts[16], apid[16], astart[32], afd[8], quarantine[24];
 	char *argv[20];
 	int n = 0;
 	/* A service that died along with its monitor is restarted by the next one. */
@@ -74,6 +74,13 @@ int kernel_mon_start(struct kernel *k, struct kernel_svc *s, int64_t now_us)
 	argv[n++] = "3";
 	argv[n++] = "--restarts";
 	argv[n++] = restarts;
+	/* A new monitor must not start what its predecessor had given up on. */
+	if (s->state == ST_QUARANTINED && !adopt) {
+		int64_t left = (s->quarantine_end_us - now_us) / 1000;
+		snprintf(quarantine, sizeof(quarantine), "%lld", (long long)(left > 0 ? left : 0));
+		argv[n++] = "--quarantined";
+		argv[n++] = quarantine;
+	}
 	if (adopt) {
 		snprintf(afd, sizeof(afd), "%d", MON_ADOPT_FD);
 		snprintf(apid, sizeof(apid), "%d", (int)s->pid);

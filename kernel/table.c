@@ -33,6 +33,8 @@ unsigned kernel_svc_apply(struct kernel_svc *s, const struct report *r, int64_t 
 		ch |= KCH_FIRST_HEALTHY;
 	}
 	s->reported = true;
+	if (r->event == EV_QUARANTINED && r->delay_ms >= 0)
+		s->quarantine_end_us = now_us + r->delay_ms * 1000;
 	s->state = r->state;
 	s->pid = r->pid;
 	s->start = r->pid > 0 ? r->start : 0;

@@ -305,6 +305,17 @@ static void on_lift(struct mon *m, int64_t now)
 		quarantine_end(m, now, true);
 }
 
+/* Taking over a quarantine from a monitor that died: wait out its rest; the
+ * one retry after it is on probation, as after any quarantine. */
+static void on_quarantined(struct mon *m, const struct mon_event *ev)
+{
+	m->pid = 0;
+	m->state = ST_QUARANTINED;
+	m->policy.probation = true;
+	m->respawn_at_us = ev->now_us + ev->age_ms * 1000;
+	emit(m, EV_QUARANTINED, ev->now_us, "quarantine carried over from the previous monitor");
+}
+
 static void on_adopted(struct mon *m, const struct mon_event *ev)
 {
 	int64_t now = ev->now_us;
@@ -320,7 +331,8 @@ static void on_adopted(struct mon *m, const struct mon_event *ev)
 
 void mon_handle(struct mon *m, const struct mon_event *ev)
 {
-	if (m->state == ST_STOPPED && ev->kind != MEV_SPAWN && ev->kind != MEV_ADOPTED)
+	if (m->state == ST_STOPPED && ev->kind != MEV_SPAWN && ev->kind != MEV_ADOPTED &&
+	    ev->kind != MEV_QUARANTINED)
 		return;
 	switch (ev->kind) {
 	case MEV_SPAWN: spawn(m, ev->now_us); break;
@@ -337,6 +349,7 @@ void mon_handle(struct mon *m, const struct mon_event *ev)
 		begin_stop(m, ev->now_us, ev->kind == MEV_STOP ? "stop requested" : "parent died");
 		break;
 	case MEV_LIFT: on_lift(m, ev->now_us); break;
+	case MEV_QUARANTINED: on_quarantined(m, ev); break;
 	}
 }
 

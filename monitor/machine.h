@@ -25,6 +25,7 @@ enum mon_event_kind {
 	MEV_STOP,	   /* stop the service and finish (SIGTERM to the monitor) */
 	MEV_PARENT_DIED,   /* the same, because the kernel is gone */
 	MEV_LIFT,	   /* lift a quarantine (SIGHUP) */
+	MEV_QUARANTINED,   /* start quarantined: a quarantine taken over from a dead monitor */
 };
 
 struct mon_event {
@@ -32,7 +33,8 @@ struct mon_event {
 	int64_t now_us;
 	pid_t pid;		  /* MEV_ADOPTED */
 	unsigned long long start; /* MEV_ADOPTED */
-	int64_t age_ms;		  /* MEV_ADOPTED: how long the service has run */
+	int64_t age_ms;		  /* MEV_ADOPTED: how long the service has run;
+				   * MEV_QUARANTINED: how long the quarantine has left */
 	int code, signal;	  /* MEV_EXITED: exit code (-1 if none) or signal (0 if none) */
 	int64_t rtt_us;		  /* MEV_HEALTH_* */
 	const char *reason;	  /* MEV_EXITED, MEV_HEALTH_FAILED */

@@ -248,7 +248,8 @@ static void sock_env_name(const char *name, char *out, size_t len)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: ron-monitor --name NAME [--bin PATH] [--sock PATH] [--status-fd N]\n"
-		   "                   [--restarts N] [--adopt-pidfd FD --adopt-pid PID "
+		   "                   [--restarts N] [--quarantined MS]\n"
+		   "                   [--adopt-pidfd FD --adopt-pid PID "
 		   "--adopt-start TICKS]\n"
 		   "                   [settings]\n\n"
 		   "Supervises one service: spawns it, checks v1.health on its socket, restarts\n"
@@ -262,6 +263,8 @@ static void usage(FILE *f)
 		   "                      exported to the service in that variable\n"
 		   "  --status-fd N       where reports go (default 1)\n"
 		   "  --restarts N        restart count to continue from\n"
+		   "  --quarantined MS    start quarantined, retrying after MS (a quarantine\n"
+		   "                      taken over from a monitor that died)\n"
 		   "  --adopt-pidfd FD, --adopt-pid PID, --adopt-start TICKS\n"
 		   "                      take over a running service instead of spawning\n\n"
 		   "Settings (flag or environment variable):\n");
@@ -292,6 +295,7 @@ int main(int argc, char **argv)
 	unsigned long long adopt_start = 0;
 	unsigned restarts = 0;
 	bool adopt = false;
+	long long quarantined_ms = -1;
 
 	/* setproctitle_init copies argv's strings; config_load below takes some
 	 * out of argv, and this keeps the copies reachable (LeakSanitizer).
@@ -308,17 +312,12 @@ int main(int argc, char **argv)
 		return EX_CONFIG;
 	}
 	static const struct option opts[] = {
-	    {"name", required_argument, 0, 'n'},
-	    {"bin", required_argument, 0, 'b'},
-	    {"sock", required_argument, 0, 's'},
-	    {"status-fd", required_argument, 0, 'f'},
-	    {"restarts", required_argument, 0, 'r'},
-	    {"adopt-pidfd", required_argument, 0, 'A'},
-	    {"adopt-pid", required_argument, 0, 'P'},
-	    {"adopt-start", required_argument, 0, 'S'},
-	    {"help", no_argument, 0, 'h'},
-	    {"version", no_argument, 0, 'V'},
-	    {0, 0, 0, 0},
+	    {"name", required_argument, 0, 'n'},	{"bin", required_argument, 0, 'b'},
+	    {"sock", required_argument, 0, 's'},	{"status-fd", required_argument, 0, 'f'},
+	    {"restarts", required_argument, 0, 'r'},	{"adopt-pidfd", required_argument, 0, 'A'},
+	    {"adopt-pid", required_argument, 0, 'P'},	{"adopt-start", required_argument, 0, 'S'},
+	    {"quarantined", required_argument, 0, 'Q'}, {"help", no_argument, 0, 'h'},
+	    {"version", no_argument, 0, 'V'},		{0, 0, 0, 0},
 	};
 	for (int c; (c = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
 		switch (c) {
@@ -336,6 +335,7 @@ int main(int argc, char **argv)
 			adopt_start =
 			    (unsigned long long)number("adopt-start", optarg, 0, LLONG_MAX);
 			break;
+		case 'Q': quarantined_ms = number("quarantined", optarg, 0, 86400000); break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("ron-monitor %s\n", RON_VERSION); return 0;
 		default: usage(stderr); return EX_USAGE;
@@ -440,7 +440,11 @@ int main(int argc, char **argv)
 			adopt = false;
 		}
 	}
-	if (!adopt)
+	if (!adopt && quarantined_ms >= 0)
+		mon_handle(&mo.m, &(struct mon_event){.kind = MEV_QUARANTINED,
+						      .now_us = now,
+						      .age_ms = quarantined_ms});
+	else if (!adopt)
 		mon_handle(&mo.m, &(struct mon_event){.kind = MEV_SPAWN, .now_us = now});
 	if (orphaned)
 		mon_handle(&mo.m, &(struct mon_event){.kind = MEV_PARENT_DIED, .now_us = now});

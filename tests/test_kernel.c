@@ -606,6 +606,36 @@ Test(kernel, missing_binary_quarantined_others_healthy)
 	kt_stop(&k1, SIGTERM);
 }
 
+/* A monitor that dies while its service is quarantined hands the quarantine
+ * on: the new monitor does not start the service again. */
+Test(kernel, quarantine_survives_a_monitor_replacement)
+{
+	char line[4096], bin[600], mpid[32];
+	snprintf(bin, sizeof(bin), "RON_SVC_INDEX_BIN=%s", tl_path("no-such-svc-index"));
+	char *extra[] = {bin, "RON_RESTART_CAP=2", "RON_BACKOFF_MIN_MS=20", NULL};
+	kt_start(&k1, extra);
+	EXPECT(&k1, line, "event=quarantined", "service=svc-index");
+	struct row row;
+	cr_assert(kt_row("svc-index", &row));
+	cr_assert_eq(kill(row.mpid, SIGKILL), 0);
+	snprintf(mpid, sizeof(mpid), "mpid=%d", (int)row.mpid);
+	EXPECT(&k1, line, "event=monitor_lost", "service=svc-index", mpid);
+	/* Everything of svc-index from here on: the new monitor must stay quarantined. */
+	for (;;) {
+		cr_assert(tl_next_line(&k1.r, line, sizeof(line), WAIT_MS), "log:\n%s", k1.r.log);
+		if (!strstr(line, "service=svc-index"))
+			continue;
+		cr_assert_null(strstr(line, "event=spawn_failed"), "%s", line);
+		cr_assert_null(strstr(line, "event=restarting"), "%s", line);
+		if (strstr(line, "event=quarantined")) {
+			cr_assert(strstr(line, "carried over"), "%s", line);
+			break;
+		}
+	}
+	EXPECT(&k1, line, "event=status", "svc-index.state=quarantined");
+	kt_stop(&k1, SIGTERM);
+}
+
 static void assert_json_line(const char *line)
 {
 	json_object *o = json_tokener_parse(line), *v;

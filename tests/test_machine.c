@@ -387,3 +387,20 @@ Test(machine, reports_a_heartbeat_in_quiet_states)
 	cr_assert_eq(f.nreports, n + 1);
 	cr_assert_eq(last()->event, EV_CHECK);
 }
+
+Test(machine, quarantine_taken_over_waits_then_retries_on_probation)
+{
+	mon_handle(&m,
+		   &(struct mon_event){.kind = MEV_QUARANTINED, .now_us = 1000000, .age_ms = 2000});
+	cr_assert_eq(m.state, ST_QUARANTINED);
+	cr_assert_eq(f.spawns, 0);
+	cr_assert_eq(last()->event, EV_QUARANTINED);
+	cr_assert_eq(last()->delay_ms, 2000);
+	send(MEV_TIMER, 2999);
+	cr_assert_eq(f.spawns, 0, "not before the quarantine's rest has passed");
+	send(MEV_TIMER, 3000);
+	cr_assert_eq(f.spawns, 1);
+	cr_assert_eq(m.state, ST_STARTING);
+	mon_handle(&m, &(struct mon_event){.kind = MEV_EXITED, .now_us = 3001000, .code = 1});
+	cr_assert_eq(m.state, ST_QUARANTINED, "the retry after a quarantine is on probation");
+}
