@@ -46,25 +46,7 @@ static pid_t fake_pid; /* the fake service of the reply tests */
  * tl_teardown's reach, but they carry this test's RON_RUN_DIR in their environment. */
 static void bi_teardown(void)
 {
-	char want[600];
-	snprintf(want, sizeof(want), "RON_RUN_DIR=%s/run", tl_dir());
-	DIR *d = opendir("/proc");
-	for (struct dirent *e; d && (e = readdir(d));) {
-		pid_t pid = atoi(e->d_name);
-		if (pid <= 0 || pid == getpid())
-			continue;
-		char path[64];
-		static char env[65536];
-		snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
-		ssize_t n = tl_read_file(path, env, sizeof(env));
-		for (ssize_t off = 0; off < n; off += (ssize_t)strlen(env + off) + 1)
-			if (strcmp(env + off, want) == 0) {
-				kill(pid, SIGKILL);
-				break;
-			}
-	}
-	if (d)
-		closedir(d);
+	tl_kill_run_dir_procs();
 	if (fake_pid > 0) {
 		kill(-fake_pid, SIGKILL);
 		waitpid(fake_pid, NULL, 0);

@@ -34,27 +34,7 @@ static const char *const sock_vars[3] = {"RON_INDEX_SOCK", "RON_OVERLAY_SOCK", "
  * own, out of reach of tl_teardown, but they carry our RON_RUN_DIR in their environment. */
 static void kt_kill_leftovers(void)
 {
-	char want[600];
-	snprintf(want, sizeof(want), "RON_RUN_DIR=%s/run", tl_dir());
-	DIR *d = opendir("/proc");
-	if (!d)
-		return;
-	for (struct dirent *e; (e = readdir(d));) {
-		pid_t pid = atoi(e->d_name);
-		if (pid <= 0 || pid == getpid())
-			continue;
-		char path[64];
-		static char env[65536];
-		snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
-		ssize_t n = tl_read_file(path, env, sizeof(env));
-		for (ssize_t off = 0; off < n; off += (ssize_t)strlen(env + off) + 1) {
-			if (strcmp(env + off, want) == 0) {
-				kill(pid, SIGKILL);
-				break;
-			}
-		}
-	}
-	closedir(d);
+	tl_kill_run_dir_procs();
 }
 
 static void kt_teardown(void)

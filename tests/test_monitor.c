@@ -767,16 +767,23 @@ static bool connection_accepted(void *pid)
 	return count_fds((pid_t)(intptr_t)pid, "socket:") >= 2;
 }
 
-Test(monitor, exit_is_noticed_while_a_check_hangs)
+/* A hanging service with a check waiting on it that will not time out for 5 s. */
+static pid_t start_with_check_in_flight(struct report *r)
 {
-	struct report r;
 	const char *env[] = {"SIM_MODE=hang", "RON_HEALTH_TIMEOUT_MS=5000",
 			     "RON_HEALTH_INTERVAL_MS=6000", "RON_START_TIMEOUT_MS=20000", NULL};
 	mon_start(NULL, env);
-	mon_event(&r, EV_SPAWNED, WAIT_MS);
-	pid_t pid = r.pid;
+	mon_event(r, EV_SPAWNED, WAIT_MS);
+	pid_t pid = r->pid;
 	cr_assert(tl_wait_for(connection_accepted, (void *)(intptr_t)pid, WAIT_MS),
 		  "no health check reached the service");
+	return pid;
+}
+
+Test(monitor, exit_is_noticed_while_a_check_hangs)
+{
+	struct report r;
+	pid_t pid = start_with_check_in_flight(&r);
 
 	int64_t killed_at = clock_mono_us();
 	cr_assert_eq(kill(pid, SIGKILL), 0);
@@ -793,13 +800,7 @@ Test(monitor, exit_is_noticed_while_a_check_hangs)
 Test(monitor, stop_is_immediate_while_a_check_hangs)
 {
 	struct report r;
-	const char *env[] = {"SIM_MODE=hang", "RON_HEALTH_TIMEOUT_MS=5000",
-			     "RON_HEALTH_INTERVAL_MS=6000", "RON_START_TIMEOUT_MS=20000", NULL};
-	mon_start(NULL, env);
-	mon_event(&r, EV_SPAWNED, WAIT_MS);
-	pid_t pid = r.pid;
-	cr_assert(tl_wait_for(connection_accepted, (void *)(intptr_t)pid, WAIT_MS),
-		  "no health check reached the service");
+	pid_t pid = start_with_check_in_flight(&r);
 
 	int64_t asked_at = clock_mono_us();
 	cr_assert_eq(kill(mon_pid, SIGTERM), 0);
@@ -1230,30 +1231,16 @@ Test(monitor, missing_name_exits_64)
 	cr_assert(strstr(err, "--name"), "stderr: %s", err);
 }
 
-/* Processes (other than this test) whose environment holds kv: every service
- * a monitor of this test started has its socket variable. */
 static bool none_with_env(void *kv)
 {
-	DIR *d = opendir("/proc");
-	cr_assert(d, "opendir /proc: %s", strerror(errno));
-	bool none = true;
-	for (struct dirent *e; none && (e = readdir(d));) {
-		pid_t pid = (pid_t)atoi(e->d_name);
-		if (pid <= 0 || pid == getpid() || !tl_pid_alive(pid))
-			continue;
-		char path[64], env[16384];
-		snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
-		ssize_t n = tl_read_file(path, env, sizeof(env));
-		for (ssize_t off = 0; off < n; off += (ssize_t)strlen(env + off) + 1)
-			if (strcmp(env + off, kv) == 0) {
-				unsigned long long start;
-				if (proc_start_ticks(pid, &start) == 0)
-					note_pid(pid, start); /* teardown kills it */
-				none = false;
-			}
+	pid_t pids[16];
+	int n = tl_procs_with_env(kv, pids, 16);
+	for (int i = 0; i < n && i < 16; i++) {
+		unsigned long long start;
+		if (proc_start_ticks(pids[i], &start) == 0)
+			note_pid(pids[i], start); /* teardown kills it */
 	}
-	closedir(d);
-	return none;
+	return n == 0;
 }
 
 /* The reader of a standalone monitor's reports goes away while a quarantine

@@ -1,4 +1,5 @@
 /* Test helpers: temporary directories, child processes, deadline waits. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -287,6 +288,41 @@ const char *tl_src_dir(void)
 		cr_assert(slash && slash != src, "no source tree above %s", RON_BUILD_DIR);
 		*slash = '\0';
 	}
+}
+
+int tl_procs_with_env(const char *kv, pid_t *pids, int max)
+{
+	static char env[65536];
+	int n = 0;
+	DIR *d = opendir("/proc");
+	cr_assert(d, "opendir /proc: %s", strerror(errno));
+	for (struct dirent *e; (e = readdir(d));) {
+		pid_t pid = (pid_t)atoi(e->d_name);
+		if (pid <= 0 || pid == getpid() || !tl_pid_alive(pid))
+			continue;
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+		ssize_t len = tl_read_file(path, env, sizeof(env));
+		for (ssize_t off = 0; off < len; off += (ssize_t)strlen(env + off) + 1)
+			if (strcmp(env + off, kv) == 0) {
+				if (n < max)
+					pids[n] = pid;
+				n++;
+				break;
+			}
+	}
+	closedir(d);
+	return n;
+}
+
+void tl_kill_run_dir_procs(void)
+{
+	char want[600];
+	pid_t pids[64];
+	snprintf(want, sizeof(want), "RON_RUN_DIR=%s/run", dir);
+	int n = tl_procs_with_env(want, pids, 64);
+	for (int i = 0; i < n && i < 64; i++)
+		kill(pids[i], SIGKILL);
 }
 
 ssize_t tl_read_file(const char *path, char *buf, size_t len)

@@ -55,6 +55,14 @@ int tl_run(char *const argv[], char *const env[], char *out, size_t outlen, char
  * build/san/) that holds common/config.c. */
 const char *tl_src_dir(void);
 
+/* Live processes other than this one whose environment holds the entry kv
+ * ("K=V"): up to max pids into pids; returns how many there are.  Services
+ * run in process groups of their own, out of tl_teardown's reach, but carry
+ * their test's variables. */
+int tl_procs_with_env(const char *kv, pid_t *pids, int max);
+/* SIGKILL to every process of this test's run directory (RON_RUN_DIR=tl_dir()/run). */
+void tl_kill_run_dir_procs(void);
+
 /* Reads the whole file into buf; returns its length or -1. */
 ssize_t tl_read_file(const char *path, char *buf, size_t len);
 
