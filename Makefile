@@ -1,5 +1,5 @@
 # ron-kernel: build, test, run, bench.  GNU make; pkg-config finds the deps.
-PKGS     := libbsd json-c msgpack
+PKGS     := libbsd json-c msgpack inih
 TESTPKGS := criterion
 CC       ?= cc
 

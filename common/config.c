@@ -36,10 +36,15 @@ const struct cfg_setting cfg_table[CFG__COUNT] = {
 		     CFG_KERNEL, "run directory: pidfile, status.json"},
     [CFG_MONITOR_BIN] = {"RON_MONITOR_BIN", "monitor-bin", CFG_STRING, "", 0, STR_LEN, NULL, false,
 			 CFG_KERNEL, "ron-monitor program; empty: the one next to ron-kernel"},
+    [CFG_CONFIG] = {"RON_CONFIG", "config", CFG_PATH, "", 0, STR_LEN, NULL, false, CFG_KERNEL,
+		    "config file of services and settings; empty: the three seed services"},
     [CFG_LOG_FORMAT] = {"RON_LOG_FORMAT", "log-format", CFG_ENUM, "text", 0, 1, log_formats, false,
 			CFG_KERNEL, "event and status line format"},
     [CFG_STATUS_INTERVAL_MS] = {"RON_STATUS_INTERVAL_MS", "status-interval-ms", CFG_MS, "5000", 100,
 				3600000, NULL, false, CFG_KERNEL, "time between status lines"},
+    [CFG_STATUS_DETAIL] = {"RON_STATUS_DETAIL", "status-detail", CFG_COUNT, "16", 0, 1024, NULL,
+			   false, CFG_KERNEL,
+			   "services a status line names; beyond it, counts and the unhealthy"},
     [CFG_HEALTH_INTERVAL_MS] = {"RON_HEALTH_INTERVAL_MS", "health-interval-ms", CFG_MS, "1000", 10,
 				3600000, NULL, false, CFG_BOTH, "time between health checks"},
     [CFG_HEALTH_TIMEOUT_MS] = {"RON_HEALTH_TIMEOUT_MS", "health-timeout-ms", CFG_MS, "500", 1,
@@ -98,8 +103,21 @@ static void name_of(enum cfg_key key, enum cfg_source src, char *buf, size_t len
 {
 	if (src == CFG_SRC_FLAG)
 		snprintf(buf, len, "--%s", cfg_table[key].flag);
+	else if (src == CFG_SRC_FILE)
+		config_file_key(key, buf, len);
 	else
 		snprintf(buf, len, "%s", cfg_table[key].env);
+}
+
+/* As name_of, with "FILE:LINE: " before a key from the config file. */
+static void where_of(const struct config *c, enum cfg_key key, char *buf, size_t len)
+{
+	char name[64];
+	name_of(key, c->src[key], name, sizeof(name));
+	if (c->src[key] == CFG_SRC_FILE && c->file)
+		snprintf(buf, len, "%s:%u: %s", c->file, c->line[key], name);
+	else
+		snprintf(buf, len, "%s", name);
 }
 
 static void words_join(const char *const *w, char *buf, size_t len)
@@ -244,6 +262,55 @@ int config_from_env(struct config *c, unsigned scope, char *err, size_t errlen)
 	return 0;
 }
 
+void config_file_key(enum cfg_key key, char *buf, size_t cap)
+{
+	const char *v = cfg_table[key].env;
+	strlcpy(buf, strncmp(v, "RON_", 4) == 0 ? v + 4 : v, cap);
+	for (char *p = buf; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+}
+
+int config_find_file_key(const char *name)
+{
+	char k[64];
+	for (int i = 0; i < CFG__COUNT; i++) {
+		config_file_key(i, k, sizeof(k));
+		if (strcmp(k, name) == 0)
+			return i;
+	}
+	return -1;
+}
+
+const char *config_peek(enum cfg_key key, int argc, char **argv, enum cfg_source *src)
+{
+	const char *flag = cfg_table[key].flag, *found = NULL;
+	size_t n = strlen(flag);
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--") == 0)
+			break;
+		if (strncmp(a, "--", 2) != 0 || strncmp(a + 2, flag, n) != 0)
+			continue;
+		if (a[2 + n] == '=')
+			found = a + 3 + n;
+		else if (a[2 + n] == '\0' && i + 1 < argc)
+			found = argv[++i];
+	}
+	*src = found ? CFG_SRC_FLAG : CFG_SRC_ENV;
+	return found ? found : getenv(cfg_table[key].env);
+}
+
+void config_origin(const struct config *c, enum cfg_key key, const char *file, char *buf,
+		   size_t cap)
+{
+	switch (c->src[key]) {
+	case CFG_SRC_DEFAULT: strlcpy(buf, "default", cap); break;
+	case CFG_SRC_ENV: snprintf(buf, cap, "env %s", cfg_table[key].env); break;
+	case CFG_SRC_FLAG: snprintf(buf, cap, "flag --%s", cfg_table[key].flag); break;
+	case CFG_SRC_FILE: snprintf(buf, cap, "%s:%u", file ? file : "?", c->line[key]); break;
+	}
+}
+
 int config_find_flag(const char *name)
 {
 	for (int k = 0; k < CFG__COUNT; k++)
@@ -310,9 +377,9 @@ int config_check(const struct config *c, char *err, size_t errlen)
 		bool strict = cfg_rules[i].strict;
 		if (strict ? c->num[a] < c->num[b] : c->num[a] <= c->num[b])
 			continue;
-		char na[64], nb[64];
-		name_of(a, c->src[a], na, sizeof(na));
-		name_of(b, c->src[b], nb, sizeof(nb));
+		char na[CFG_STR_MAX + 96], nb[CFG_STR_MAX + 96];
+		where_of(c, a, na, sizeof(na));
+		where_of(c, b, nb, sizeof(nb));
 		snprintf(err, errlen, "%s=%lld must be %s %s=%lld", na, c->num[a],
 			 strict ? "less than" : "at most", nb, c->num[b]);
 		return -1;

@@ -16,8 +16,10 @@ enum cfg_key {
 	CFG_STORAGE_SOCK,
 	CFG_RUN_DIR,
 	CFG_MONITOR_BIN,
+	CFG_CONFIG,
 	CFG_LOG_FORMAT,
 	CFG_STATUS_INTERVAL_MS,
+	CFG_STATUS_DETAIL,
 	CFG_HEALTH_INTERVAL_MS,
 	CFG_HEALTH_TIMEOUT_MS,
 	CFG_HEALTH_FAILURES,
@@ -68,8 +70,9 @@ struct cfg_setting {
 
 extern const struct cfg_setting cfg_table[CFG__COUNT];
 
-/* Where a value came from: its error messages name the flag or the variable accordingly. */
-enum cfg_source { CFG_SRC_DEFAULT, CFG_SRC_ENV, CFG_SRC_FLAG };
+/* Where a value came from: its error messages name the flag, the variable or the config
+ * file's key ("health_interval_ms") accordingly. */
+enum cfg_source { CFG_SRC_DEFAULT, CFG_SRC_FILE, CFG_SRC_ENV, CFG_SRC_FLAG };
 
 /* Resolved values.  num[] holds numbers and enum indexes; str[] every value as text
  * (numbers in decimal, enums as their word). */
@@ -77,6 +80,8 @@ struct config {
 	long long num[CFG__COUNT];
 	char str[CFG__COUNT][CFG_STR_MAX];
 	enum cfg_source src[CFG__COUNT];
+	unsigned line[CFG__COUNT]; /* CFG_SRC_FILE: the line of the config file */
+	const char *file;	   /* that file, for messages */
 };
 
 /* All functions below that take err fill it with one line naming the variable (or the
@@ -92,6 +97,17 @@ int config_set(struct config *c, enum cfg_key key, const char *value, enum cfg_s
 /* Applies every variable in scope that is set in the environment (set but empty is an
  * error, except for a string whose min is 0). */
 int config_from_env(struct config *c, unsigned scope, char *err, size_t errlen);
+/* The config file's key of a setting: its variable without RON_, lower-case
+ * ("health_interval_ms"); cap >= 64. */
+void config_file_key(enum cfg_key key, char *buf, size_t cap);
+/* "health_interval_ms" -> CFG_HEALTH_INTERVAL_MS; -1 if no setting has that key. */
+int config_find_file_key(const char *name);
+/* The value a flag (last one wins) or else the variable gives a setting, without
+ * applying anything; NULL if neither does.  For finding --config before the rest. */
+const char *config_peek(enum cfg_key key, int argc, char **argv, enum cfg_source *src);
+/* Where a value came from, for people: "default", "env RON_X", "flag --x", "FILE:LINE". */
+void config_origin(const struct config *c, enum cfg_key key, const char *file, char *buf,
+		   size_t cap);
 /* "health-interval-ms" -> CFG_HEALTH_INTERVAL_MS; -1 if no setting has that flag. */
 int config_find_flag(const char *name);
 /* Applies and removes from argv[1..] every --flag=value and --flag value of a setting in

@@ -34,12 +34,12 @@ static bool finish(struct health_probe *p, bool ok, int64_t now_us, const char *
 	return true;
 }
 
-bool health_probe_start(struct health_probe *p, const char *sock_path, const char *service,
+bool health_probe_start(struct health_probe *p, const char *sock_path, const char *wire_name,
 			uint64_t corr_id, int timeout_ms, int64_t now_us)
 {
 	struct sockaddr_un sa;
 	socklen_t salen;
-	char why[WIRE_WHY_MAX], wire_name[WIRE_NAME_MAX];
+	char why[WIRE_WHY_MAX];
 	ssize_t n;
 
 	memset(p, 0, sizeof(*p));
@@ -50,10 +50,9 @@ bool health_probe_start(struct health_probe *p, const char *sock_path, const cha
 	p->deadline_us = now_us + (int64_t)timeout_ms * 1000;
 	if (sockpath_addr(&sa, &salen, sock_path, why, sizeof(why)))
 		return finish(p, false, now_us, "%s", why);
-	wire_service_name(service, wire_name, sizeof(wire_name));
 	n = wire_encode_health_request(wire_name, corr_id, p->out, sizeof(p->out));
 	if (n < 0)
-		return finish(p, false, now_us, "cannot encode request for %s", service);
+		return finish(p, false, now_us, "cannot encode request for %s", wire_name);
 	p->out_len = (size_t)n;
 
 	p->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -195,8 +194,10 @@ bool health_check(const char *sock_path, const char *service, uint64_t corr_id, 
 		  struct health_result *r)
 {
 	struct health_probe p;
+	char wire_name[WIRE_NAME_MAX];
+	wire_service_name(service, wire_name, sizeof(wire_name));
 	bool done =
-	    health_probe_start(&p, sock_path, service, corr_id, timeout_ms, clock_mono_us());
+	    health_probe_start(&p, sock_path, wire_name, corr_id, timeout_ms, clock_mono_us());
 	while (!done) {
 		struct pollfd pfd = {health_probe_fd(&p), health_probe_events(&p), 0};
 		int rc = poll(&pfd, 1, clock_poll_timeout(p.deadline_us, clock_mono_us()));

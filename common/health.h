@@ -10,7 +10,7 @@
 
 struct health_result {
 	bool ok;
-	int64_t rtt_us;		  /* start of the probe to the verdict */
+	int64_t rtt_us;			/* start of the probe to the verdict */
 	char reason[WIRE_WHY_MAX + 64]; /* empty when ok */
 };
 
@@ -31,9 +31,10 @@ struct health_probe {
 	struct health_result result;
 };
 
-/* Starts a probe.  Returns true if it finished at once (bad path, connect
- * refused, ...), with the verdict in p->result. */
-bool health_probe_start(struct health_probe *p, const char *sock_path, const char *service,
+/* Starts a probe; wire_name is the request's service field as sent ("svc.index").
+ * Returns true if it finished at once (bad path, connect refused, ...), with the
+ * verdict in p->result. */
+bool health_probe_start(struct health_probe *p, const char *sock_path, const char *wire_name,
 			uint64_t corr_id, int timeout_ms, int64_t now_us);
 /* The fd and poll events to wait for while the probe is pending. */
 int health_probe_fd(const struct health_probe *p);
@@ -43,7 +44,8 @@ bool health_probe_advance(struct health_probe *p, short revents, int64_t now_us)
 /* Abandons a pending probe, closing its socket. */
 void health_probe_cancel(struct health_probe *p);
 
-/* Runs a probe to completion under poll(); returns r->ok. */
+/* Runs a probe to completion under poll(); returns r->ok.  service is the
+ * service's name ("svc-index"), sent as its wire name ("svc.index"). */
 bool health_check(const char *sock_path, const char *service, uint64_t corr_id, int timeout_ms,
 		  struct health_result *r);
 

@@ -34,7 +34,7 @@
 
 #define REPORT_SCHEMA	  1
 #define REPORT_LINE_MAX	  512 /* < PIPE_BUF (4096): a write is atomic */
-#define REPORT_NAME_MAX	  32
+#define REPORT_NAME_MAX	  64
 #define REPORT_REASON_MAX 200
 
 enum svc_state {
@@ -88,7 +88,7 @@ struct report {
 
 const char *svc_state_name(enum svc_state s);
 const char *report_event_name(enum report_event e);
-int svc_state_parse(const char *s);	 /* -1 if unknown */
+int svc_state_parse(const char *s);    /* -1 if unknown */
 int report_event_parse(const char *s); /* -1 if unknown */
 
 /* A report with every field at its "none" value. */

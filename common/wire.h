@@ -24,8 +24,8 @@ struct wire_msg {
  * the unit variant `variant`, or with detail != NULL the variant carrying
  * [detail] ({"Err": ["..."]}).  Returns the frame length, or -1 if it does
  * not fit in cap. */
-ssize_t wire_encode(const char *service, const char *method, uint64_t corr_id,
-		    const char *variant, const char *detail, uint8_t *buf, size_t cap);
+ssize_t wire_encode(const char *service, const char *method, uint64_t corr_id, const char *variant,
+		    const char *detail, uint8_t *buf, size_t cap);
 ssize_t wire_encode_health_request(const char *service, uint64_t corr_id, uint8_t *buf, size_t cap);
 ssize_t wire_encode_health_reply(const char *service, uint64_t corr_id, uint8_t *buf, size_t cap);
 

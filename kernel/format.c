@@ -202,18 +202,26 @@ int kernel_fmt_report(bool json, int64_t wall_ms, const struct report *r, char *
 			       buf, cap);
 }
 
-int kernel_fmt_status(bool json, int64_t wall_ms, const struct kernel_svc *svcs, int n,
+int kernel_fmt_status(bool json, int64_t wall_ms, const struct kernel_svc *svcs, int n, int detail,
 		      int64_t now_us, char *buf, size_t cap)
 {
-	char summary[256];
+	char summary[256], counts[256];
 	kernel_summary(svcs, n, summary, sizeof(summary));
 	enum kernel_level level = kernel_all_healthy(svcs, n) ? KL_INFO : KL_WARN;
+	/* Past the detail limit a line naming every service would be unreadable: the
+	 * counts say how many are fine, and only the others are named. */
+	bool brief = n > detail;
+	kernel_state_counts(svcs, n, counts, sizeof(counts));
 	if (json) {
 		json_object *o = json_head(wall_ms, level, "status");
 		json_object_object_add(o, "summary", json_object_new_string(summary));
+		if (brief)
+			json_object_object_add(o, "counts", json_object_new_string(counts));
 		json_object *a = json_object_new_array();
 		for (int i = 0; i < n; i++) {
 			const struct kernel_svc *s = &svcs[i];
+			if (brief && s->state == ST_HEALTHY)
+				continue;
 			json_object *e = json_object_new_object();
 			json_object_object_add(e, "service", json_object_new_string(s->name));
 			json_object_object_add(e, "state",
@@ -232,8 +240,14 @@ int kernel_fmt_status(bool json, int64_t wall_ms, const struct kernel_svc *svcs,
 	size_t len = text_head(wall_ms, level, "status", buf, cap);
 	struct kernel_field sf = KF_STR("summary", summary);
 	text_add(buf, cap, &len, "summary", &sf);
+	if (brief) {
+		struct kernel_field cf = KF_STR("counts", counts);
+		text_add(buf, cap, &len, "counts", &cf);
+	}
 	for (int i = 0; i < n && len < cap; i++) {
 		const struct kernel_svc *s = &svcs[i];
+		if (brief && s->state == ST_HEALTHY)
+			continue;
 		int w = snprintf(buf + len, cap - len,
 				 " %s.state=%s %s.pid=%d %s.uptime_ms=%lld %s.restarts=%u "
 				 "%s.rtt_us=%lld",

@@ -10,9 +10,9 @@
 
 #include "config.h"
 #include "report.h"
+#include "services.h"
 
 #define KERNEL_VERSION	"0.1.0"
-#define KERNEL_NSVC	3
 #define KERNEL_LINE_MAX 4096
 
 /* Exit statuses (sysexits.h): bad configuration or unsafe directories; another
@@ -37,11 +37,13 @@ enum kernel_mon_phase {
 	KMON_DOWN,    /* no monitor and none planned (shutdown) */
 	KMON_RUNNING, /* forked; its pipe is read */
 	KMON_WAITING, /* lost; a new one starts at restart_at_us */
+	KMON_HELD,    /* not started yet: waiting for the services it is `after` */
 };
 
 struct kernel_svc {
 	char name[REPORT_NAME_MAX]; /* "svc-index" */
-	enum cfg_key bin_key, sock_key;
+	const struct svc_def *def;  /* its record in the service table */
+	int64_t held_until_us;	    /* KMON_HELD: when it starts even if not all are ready */
 
 	/* The service as its monitor last reported it. */
 	bool reported;
@@ -72,7 +74,7 @@ struct kernel_svc {
 };
 
 /* table.c: the status table (pure). */
-void kernel_svc_init(struct kernel_svc *s, const char *name, enum cfg_key bin, enum cfg_key sock);
+void kernel_svc_init(struct kernel_svc *s, const char *name, const struct svc_def *def);
 #define KCH_STATE	  1u /* state changed */
 #define KCH_PID		  2u /* a different service process (pid or start) */
 #define KCH_FIRST_HEALTHY 4u /* healthy for the first time */
@@ -80,8 +82,10 @@ unsigned kernel_svc_apply(struct kernel_svc *s, const struct report *r, int64_t 
 int64_t kernel_svc_uptime_ms(const struct kernel_svc *s, int64_t now_us);
 bool kernel_all_healthy(const struct kernel_svc *svcs, int n);
 bool kernel_all_ever_healthy(const struct kernel_svc *svcs, int n);
-/* "3/3 healthy" or "2/3 healthy; svc-index starting" */
+/* "3/3 healthy" or "2/3 healthy; svc-index starting"; cut with "+N more" to fit. */
 void kernel_summary(const struct kernel_svc *svcs, int n, char *buf, size_t cap);
+/* "healthy=498 degraded=1 quarantined=1": services per state, states with none left out. */
+void kernel_state_counts(const struct kernel_svc *svcs, int n, char *buf, size_t cap);
 
 /* policy.c: when to replace a monitor (pure). */
 /* Delay before the next monitor after one that lived lived_ms, updating *streak. */
@@ -108,8 +112,9 @@ int kernel_fmt_line(bool json, int64_t wall_ms, enum kernel_level level, const c
 /* The event line for a monitor's report; 0 (no line) for reports that change nothing a
  * person needs to see, such as a passing check. */
 int kernel_fmt_report(bool json, int64_t wall_ms, const struct report *r, char *buf, size_t cap);
-/* The aggregated status line naming every service. */
-int kernel_fmt_status(bool json, int64_t wall_ms, const struct kernel_svc *svcs, int n,
+/* The aggregated status line: every service while there are at most `detail` of
+ * them, else counts per state and only the services that are not healthy. */
+int kernel_fmt_status(bool json, int64_t wall_ms, const struct kernel_svc *svcs, int n, int detail,
 		      int64_t now_us, char *buf, size_t cap);
 /* Text values that need quotes get them, with \" \\ \n escapes. */
 void kernel_fmt_text_value(const char *v, char *buf, size_t cap);
@@ -154,22 +159,29 @@ int kernel_notify_send(struct kernel_notify *n, const char *msg);
 
 /* The running kernel: everything its event loop touches. */
 struct pidfh;
+struct pollfd;
 struct kernel {
 	struct config cfg;
 	bool json;
 	pid_t pid;
 	const char *run_dir;
 	char monitor_bin[CFG_STR_MAX];
-	struct kernel_svc svc[KERNEL_NSVC];
+	struct svc_table tab;
+	struct kernel_svc *svc; /* one per enabled service of tab, in its order */
+	int nsvc;
+	int *slot; /* tab index -> svc index, -1 for a disabled service */
 	struct pidfh *pfh;
 	int sigfd;
 	struct kernel_notify notify;
 	bool ready_sent;
+	bool release_due; /* a service became ready or quarantined: held ones may start */
 	char last_summary[256];
 	bool dirty; /* status.json is behind the table */
 	bool stopping, killed;
 	int64_t stop_deadline_us, kill_deadline_us;
 	int64_t next_status_us, next_watchdog_us;
+	struct pollfd *pfd; /* the poll set: the signalfd and every status pipe */
+	struct kernel_svc **who;
 };
 
 /* output.c: stdout lines and status.json. */
@@ -190,6 +202,9 @@ void kernel_reap(struct kernel *k, int64_t now_us);
 void kernel_mon_timers(struct kernel *k, int64_t now_us);
 /* The earliest monitor deadline, or -1. */
 int64_t kernel_mon_deadline(const struct kernel *k);
+/* Starts the held services whose `after` services have all been ready once, and those
+ * held past their start timeout or waiting for a quarantined one (event=waiting). */
+void kernel_mon_release(struct kernel *k, int64_t now_us);
 bool kernel_svc_alive(const struct kernel_svc *s);
 
 /* orphans.c: SIGKILLs children of ours that are neither a monitor nor a known

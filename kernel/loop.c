@@ -1,6 +1,7 @@
 /* The kernel's one event loop: signals through a signalfd, the monitors' status
  * pipes, and deadlines (status tick, watchdog, monitor silence, shutdown) in poll. */
 #include <err.h>
+#include <stdlib.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -64,17 +65,21 @@ static void shutdown_begin(struct kernel *k, int sig, int64_t now_us)
 	kernel_emit(k, KL_INFO, "shutdown", f, 1);
 	if (kernel_notify_send(&k->notify, "STOPPING=1") < 0)
 		warn("sd_notify STOPPING=1");
-	for (int i = 0; i < KERNEL_NSVC; i++) {
+	for (int i = 0; i < k->nsvc; i++) {
 		struct kernel_svc *s = &k->svc[i];
 		if (s->mon == KMON_RUNNING)
 			signal_svc(s, SIGTERM, true);
 		else if (kernel_svc_alive(s))
 			signal_svc(s, SIGTERM, false);
-		if (s->mon == KMON_WAITING)
+		if (s->mon == KMON_WAITING || s->mon == KMON_HELD)
 			s->mon = KMON_DOWN;
 	}
-	k->stop_deadline_us =
-	    now_us + (config_num(&k->cfg, CFG_STOP_TIMEOUT_MS) + STOP_MARGIN_MS) * 1000;
+	int64_t stop_ms = config_num(&k->cfg, CFG_STOP_TIMEOUT_MS);
+	for (int i = 0; i < k->nsvc; i++) {
+		int64_t own = svc_num(k->svc[i].def, &k->cfg, CFG_STOP_TIMEOUT_MS);
+		stop_ms = own > stop_ms ? own : stop_ms;
+	}
+	k->stop_deadline_us = now_us + (stop_ms + STOP_MARGIN_MS) * 1000;
 	k->dirty = true;
 }
 
@@ -83,7 +88,7 @@ static void shutdown_kill(struct kernel *k, int64_t now_us)
 {
 	k->killed = true;
 	k->kill_deadline_us = now_us + KILL_WAIT_MS * 1000;
-	for (int i = 0; i < KERNEL_NSVC; i++) {
+	for (int i = 0; i < k->nsvc; i++) {
 		struct kernel_svc *s = &k->svc[i];
 		if (s->mon == KMON_RUNNING) {
 			struct kernel_field f[] = {KF_STR("service", s->name),
@@ -105,7 +110,7 @@ static void shutdown_kill(struct kernel *k, int64_t now_us)
 
 static bool shutdown_done(const struct kernel *k)
 {
-	for (int i = 0; i < KERNEL_NSVC; i++)
+	for (int i = 0; i < k->nsvc; i++)
 		if (k->svc[i].mon == KMON_RUNNING || kernel_svc_alive(&k->svc[i]))
 			return false;
 	return true;
@@ -140,7 +145,7 @@ static void on_signals(struct kernel *k, int64_t now_us)
 			break;
 		case SIGHUP: {
 			int sent = 0;
-			for (int i = 0; i < KERNEL_NSVC; i++) {
+			for (int i = 0; i < k->nsvc; i++) {
 				if (k->svc[i].mon != KMON_RUNNING)
 					continue;
 				signal_svc(&k->svc[i], SIGHUP, true);
@@ -178,17 +183,34 @@ int kernel_run(struct kernel *k)
 	int64_t now = clock_mono_us();
 	k->next_status_us = now + config_num(&k->cfg, CFG_STATUS_INTERVAL_MS) * 1000;
 	k->next_watchdog_us = now;
-	for (int i = 0; i < KERNEL_NSVC; i++)
-		if (kernel_mon_start(k, &k->svc[i], now) < 0) {
-			k->svc[i].mon = KMON_WAITING;
-			k->svc[i].restart_at_us = now + 1000000;
+	k->pfd = calloc((size_t)k->nsvc + 1, sizeof(*k->pfd));
+	k->who = calloc((size_t)k->nsvc + 1, sizeof(*k->who));
+	if (!k->pfd || !k->who)
+		err(71, "allocate the poll set of %d services", k->nsvc);
+	/* Services that wait for others are held; the rest start now, in parallel. */
+	for (int i = 0; i < k->nsvc; i++) {
+		struct kernel_svc *s = &k->svc[i];
+		if (s->def->nafter) {
+			s->mon = KMON_HELD;
+			s->held_until_us =
+			    now + svc_num(s->def, &k->cfg, CFG_START_TIMEOUT_MS) * 1000;
+			snprintf(s->reason, sizeof(s->reason), "waiting for %s",
+				 s->def->after_names[0]);
+			continue;
 		}
+		if (kernel_mon_start(k, s, now) < 0) {
+			s->mon = KMON_WAITING;
+			s->restart_at_us = now + 1000000;
+		}
+	}
 	kernel_publish(k, now);
 
 	for (;;) {
 		now = clock_mono_us();
 		tick(k, now);
 		kernel_mon_timers(k, now);
+		if (k->release_due)
+			kernel_mon_release(k, now);
 		if (k->stopping) {
 			if (shutdown_done(k))
 				break;
@@ -202,11 +224,11 @@ int kernel_run(struct kernel *k)
 		if (k->dirty)
 			kernel_publish(k, now);
 
-		struct pollfd p[1 + KERNEL_NSVC];
-		struct kernel_svc *who[1 + KERNEL_NSVC];
+		struct pollfd *p = k->pfd;
+		struct kernel_svc **who = k->who;
 		int np = 0;
 		p[np++] = (struct pollfd){k->sigfd, POLLIN, 0};
-		for (int i = 0; i < KERNEL_NSVC; i++) {
+		for (int i = 0; i < k->nsvc; i++) {
 			if (k->svc[i].pipefd < 0)
 				continue;
 			who[np] = &k->svc[i];
@@ -241,7 +263,7 @@ int kernel_run(struct kernel *k)
 	struct kernel_status_meta m = {k->pid, "stopped",
 				       config_num(&k->cfg, CFG_STATUS_INTERVAL_MS)};
 	char why[CFG_STR_MAX + 64];
-	if (kernel_status_write(k->run_dir, &m, k->svc, KERNEL_NSVC, now, why, sizeof(why)) < 0)
+	if (kernel_status_write(k->run_dir, &m, k->svc, k->nsvc, now, why, sizeof(why)) < 0)
 		warnx("status.json: %s", why);
 	return 0;
 }

@@ -1,5 +1,6 @@
-/* ron-kernel: supervises svc-index, svc-overlay and svc-storage through one
- * ron-monitor each; start-up checks here, the event loop in loop.c. */
+/* ron-kernel: supervises the services of its table (svc-index, svc-overlay and
+ * svc-storage, or those of a config file) through one ron-monitor each; start-up
+ * checks here, the event loop in loop.c. */
 #include <bsd/libutil.h>
 #include <bsd/string.h>
 #include <err.h>
@@ -15,27 +16,24 @@
 #include "kernel.h"
 #include "sockpath.h"
 
-static const struct {
-	const char *name;
-	enum cfg_key bin, sock;
-} services[KERNEL_NSVC] = {
-    {"svc-index", CFG_SVC_INDEX_BIN, CFG_INDEX_SOCK},
-    {"svc-overlay", CFG_SVC_OVERLAY_BIN, CFG_OVERLAY_SOCK},
-    {"svc-storage", CFG_SVC_STORAGE_BIN, CFG_STORAGE_SOCK},
-};
-
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: ron-kernel [--SETTING=VALUE ...]\n"
+	fprintf(f, "usage: ron-kernel [--config=FILE] [--SETTING=VALUE ...]\n"
+		   "       ron-kernel --config=FILE --check-config\n"
 		   "       ron-kernel --status | --check [--run-dir=PATH]\n"
 		   "       ron-kernel --help | --version\n"
 		   "\n"
-		   "Supervises svc-index, svc-overlay and svc-storage, one ron-monitor each.\n"
-		   "  --status   print the running kernel's status.json as a table\n"
-		   "  --check    exit 0 only if a live kernel holds the pidfile and every\n"
-		   "             service is healthy, else 1 with one line saying why\n"
+		   "Supervises the services of a config file, or without one svc-index,\n"
+		   "svc-overlay and svc-storage, one ron-monitor each.\n"
+		   "  --check-config  read and check the config file, print the resolved table\n"
+		   "                  (every value and where it came from) and exit\n"
+		   "  --status        print the running kernel's status.json as a table\n"
+		   "  --check         exit 0 only if a live kernel holds the pidfile and every\n"
+		   "                  service is healthy, else 1 with one line saying why\n"
 		   "\n"
-		   "Settings (flag, environment variable, meaning, default and range):\n");
+		   "Settings (flag, environment variable, meaning, default and range); a flag\n"
+		   "wins over the variable, the variable over the file's [kernel] section, and\n"
+		   "that over the default.  A service's own setting in the file wins over all:\n");
 	config_usage(f, CFG_KERNEL);
 	fprintf(f, "\nExit: 0 after a clean shutdown; 1 --check: not running or not healthy,\n"
 		   "or a start-up write failed; 64 unknown argument; 71 a system call failed at\n"
@@ -72,6 +70,18 @@ static int find_monitor(struct kernel *k, char *why, size_t whylen)
 	return -1;
 }
 
+/* "RON_INDEX_SOCK=/x" for a seed socket from its variable, else "file:line:
+ * [service x]: socket=/x". */
+static void sock_name(const struct kernel *k, const struct svc_def *d, char *buf, size_t cap)
+{
+	if (d->seed_sock != CFG__COUNT && !d->key_line[SK_SOCKET])
+		snprintf(buf, cap, "%s=%s", cfg_table[d->seed_sock].env, d->sock);
+	else
+		snprintf(buf, cap, "%s:%u: [service %s]: socket=%s", k->tab.path,
+			 d->key_line[SK_SOCKET] ? d->key_line[SK_SOCKET] : d->line, d->name,
+			 d->sock);
+}
+
 /* Every check that can refuse to start, before anything is started. */
 static int check_dirs(struct kernel *k, char *why, size_t whylen)
 {
@@ -80,24 +90,71 @@ static int check_dirs(struct kernel *k, char *why, size_t whylen)
 		snprintf(why, whylen, "RON_RUN_DIR=%s: %s", k->run_dir, w);
 		return -1;
 	}
-	for (int i = 0; i < KERNEL_NSVC; i++) {
-		const char *sock = config_str(&k->cfg, services[i].sock);
-		struct sockaddr_un sa;
-		socklen_t salen;
-		char dir[CFG_STR_MAX];
-		if (sockpath_addr(&sa, &salen, sock, w, sizeof(w)) < 0) {
-			snprintf(why, whylen, "%s=%s: %s", cfg_table[services[i].sock].env, sock,
-				 w);
-			return -1;
-		}
-		kernel_dirname(sock, dir, sizeof(dir));
+	for (int i = 0; i < k->nsvc; i++) {
+		const struct svc_def *d = k->svc[i].def;
+		char dir[CFG_STR_MAX], name[CFG_STR_MAX + 256];
+		if (!d->sock[0])
+			continue;
+		kernel_dirname(d->sock, dir, sizeof(dir));
 		if (kernel_dir_safe(dir, w, sizeof(w)) < 0) {
-			snprintf(why, whylen, "%s=%s: %s", cfg_table[services[i].sock].env, sock,
-				 w);
+			sock_name(k, d, name, sizeof(name));
+			snprintf(why, whylen, "%s: %s", name, w);
 			return -1;
 		}
 	}
 	return 0;
+}
+
+/* The resolved settings, a file's [kernel] section under the environment and the
+ * flags; then the service table, from the file or from the seed variables. */
+static int load(struct kernel *k, int *argc, char **argv, char *why, size_t whylen)
+{
+	config_defaults(&k->cfg);
+	enum cfg_source src;
+	const char *file = config_peek(CFG_CONFIG, *argc, argv, &src);
+	if (file && config_set(&k->cfg, CFG_CONFIG, file, src, why, whylen) < 0)
+		return -1;
+	char label[CFG_STR_MAX + 16];
+	snprintf(label, sizeof(label), "%s%s=%s", src == CFG_SRC_FLAG ? "--" : "",
+		 src == CFG_SRC_FLAG ? cfg_table[CFG_CONFIG].flag : cfg_table[CFG_CONFIG].env,
+		 file ? file : "");
+	if (file && file[0] && svctab_read_file(&k->tab, &k->cfg, file, label, why, whylen) < 0)
+		return -1;
+	if (config_from_env(&k->cfg, CFG_KERNEL, why, whylen) < 0 ||
+	    config_parse_args(&k->cfg, CFG_KERNEL, argc, argv, why, whylen) < 0 ||
+	    config_check(&k->cfg, why, whylen) < 0)
+		return -1;
+	if (file && file[0])
+		return svctab_resolve(&k->tab, &k->cfg, why, whylen);
+	return svctab_seed(&k->tab, &k->cfg, why, whylen);
+}
+
+/* Every service's socket variable reaches every service (svc-overlay finds the
+ * others only so); a service's own env lines, applied by its monitor, win. */
+static int export_sockets(const struct kernel *k)
+{
+	for (int i = 0; i < k->nsvc; i++) {
+		const struct svc_def *d = k->svc[i].def;
+		if (d->sock[0] && setenv(d->sock_env, d->sock, 1) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void table_init(struct kernel *k)
+{
+	k->nsvc = svctab_enabled(&k->tab);
+	k->svc = calloc((size_t)k->nsvc, sizeof(*k->svc));
+	k->slot = calloc((size_t)k->tab.n, sizeof(*k->slot));
+	if (!k->svc || !k->slot)
+		err(71, "allocate the table of %d services", k->nsvc);
+	for (int i = 0, n = 0; i < k->tab.n; i++) {
+		k->slot[i] = -1;
+		if (!k->tab.v[i].enabled)
+			continue;
+		k->slot[i] = n;
+		kernel_svc_init(&k->svc[n++], k->tab.v[i].name, &k->tab.v[i]);
+	}
 }
 
 static void lock_pidfile(struct kernel *k)
@@ -125,8 +182,8 @@ static void lock_pidfile(struct kernel *k)
 int main(int argc, char **argv)
 {
 	static struct kernel k;
-	char why[CFG_ERR_MAX + CFG_STR_MAX];
-	bool want_status = false, want_check = false;
+	char why[4096];
+	bool want_status = false, want_check = false, want_check_config = false;
 
 	if (setvbuf(stdout, NULL, _IOLBF, 0) != 0)
 		err(1, "make stdout line-buffered");
@@ -142,7 +199,7 @@ int main(int argc, char **argv)
 		if (strcmp(argv[i], "--check") == 0)
 			want_check = true;
 	}
-	if (config_load(&k.cfg, CFG_KERNEL, &argc, argv, why, CFG_ERR_MAX) < 0) {
+	if (load(&k, &argc, argv, why, sizeof(why)) < 0) {
 		/* A probe answers 0 or 1, whatever went wrong. */
 		if (want_check) {
 			printf("bad configuration: %s\n", why);
@@ -155,6 +212,8 @@ int main(int argc, char **argv)
 			want_status = true;
 		else if (strcmp(argv[i], "--check") == 0)
 			want_check = true;
+		else if (strcmp(argv[i], "--check-config") == 0)
+			want_check_config = true;
 		else {
 			warnx("unknown argument %s", argv[i]);
 			usage(stderr);
@@ -166,12 +225,15 @@ int main(int argc, char **argv)
 		return kernel_status_check(k.run_dir, stdout);
 	if (want_status)
 		return kernel_status_print(k.run_dir, stdout);
+	if (want_check_config) {
+		svctab_print(stdout, &k.tab, &k.cfg);
+		return 0;
+	}
 
 	k.pid = getpid();
 	k.json = config_num(&k.cfg, CFG_LOG_FORMAT) == CFG_LOG_JSON;
 	k.sigfd = -1;
-	for (int i = 0; i < KERNEL_NSVC; i++)
-		kernel_svc_init(&k.svc[i], services[i].name, services[i].bin, services[i].sock);
+	table_init(&k);
 	if (check_dirs(&k, why, sizeof(why)) < 0)
 		errx(KERNEL_EX_CONFIG, "%s", why);
 	if (find_monitor(&k, why, sizeof(why)) < 0)
@@ -183,14 +245,16 @@ int main(int argc, char **argv)
 	if (kernel_notify_open(&k.notify, why, sizeof(why)) < 0)
 		warnx("%s; not notifying systemd", why);
 	/* Monitors and services inherit the resolved settings, not a re-parse of ours. */
-	if (config_export_env(&k.cfg, CFG_KERNEL) < 0)
+	if (config_export_env(&k.cfg, CFG_KERNEL) < 0 || export_sockets(&k) < 0)
 		err(71, "export the configuration to the environment");
 	if (kernel_signals_init(&k, why, sizeof(why)) < 0)
 		errx(71, "%s", why);
 
-	struct kernel_field f[] = {KF_STR("version", KERNEL_VERSION), KF_NUM("pid", k.pid),
-				   KF_STR("run_dir", k.run_dir), KF_STR("monitor", k.monitor_bin)};
-	kernel_emit(&k, KL_INFO, "start", f, 4);
+	struct kernel_field f[] = {
+	    KF_STR("version", KERNEL_VERSION), KF_NUM("pid", k.pid),
+	    KF_STR("run_dir", k.run_dir),      KF_STR("monitor", k.monitor_bin),
+	    KF_NUM("services", k.nsvc),	       KF_STR("config", k.tab.path)};
+	kernel_emit(&k, KL_INFO, "start", f, k.tab.path[0] ? 6 : 5);
 	kernel_stale_stop(&k);
 	kernel_run(&k);
 

@@ -54,22 +54,108 @@ static void mon_exec(const char *bin, char *const argv[], int wfd, int adopt_fd,
 	_exit(127);
 }
 
+/* "--arg=VALUE" in one word: a value that looks like one of the monitor's own
+ * flags must never be taken for it. */
+static char *joined(const char *flag, const char *value)
+{
+	char *s;
+	return asprintf(&s, "--%s=%s", flag, value) < 0 ? NULL : s;
+}
+
+/* The monitor's words for the service's record: what to run and how, and the
+ * settings this service has of its own (flags win over the exported variables).
+ * Returns how many it added to argv, or -1; the strings live in bufs, in the record
+ * or in *owned (to be freed). */
+static int def_args(const struct svc_def *d, char **argv, char (*bufs)[48], char **owned)
+{
+	int n = 0, b = 0, o = 0;
+	argv[n++] = "--bin";
+	argv[n++] = d->bin;
+	if (d->sock[0]) {
+		argv[n++] = "--sock";
+		argv[n++] = d->sock;
+		argv[n++] = "--sock-env";
+		argv[n++] = (char *)d->sock_env;
+	}
+	if (d->health == SVC_HEALTH_NONE) {
+		argv[n++] = "--health";
+		argv[n++] = "none";
+	} else {
+		argv[n++] = "--health-service";
+		argv[n++] = (char *)d->health_service;
+	}
+	for (int i = 0; i < d->nargs; i++)
+		if (!(argv[n++] = owned[o++] = joined("arg", d->args[i])))
+			return -1;
+	for (int i = 0; i < d->nenv; i++)
+		if (!(argv[n++] = owned[o++] = joined("env", d->env[i])))
+			return -1;
+	if (d->user) {
+		argv[n++] = "--user";
+		argv[n++] = d->user;
+	}
+	if (d->group) {
+		argv[n++] = "--group";
+		argv[n++] = d->group;
+	}
+	if (d->working_dir) {
+		argv[n++] = "--working-dir";
+		argv[n++] = d->working_dir;
+	}
+	if (d->stop_signal != SIGTERM) {
+		snprintf(bufs[b], sizeof(bufs[b]), "%d", d->stop_signal);
+		argv[n++] = "--stop-signal";
+		argv[n++] = bufs[b++];
+	}
+	for (int key = 0; key < CFG__COUNT; key++) {
+		if (!d->set[key])
+			continue;
+		snprintf(bufs[b], sizeof(bufs[b]), "--%s=%lld", cfg_table[key].flag, d->num[key]);
+		argv[n++] = bufs[b++];
+	}
+	return n;
+}
+
+/* Room for def_args: 2 per list entry, 2 per option, one per own setting. */
+static size_t def_argc_max(const struct svc_def *d)
+{
+	return 2 * ((size_t)d->nargs + (size_t)d->nenv) + 2 * 12 + CFG__COUNT;
+}
+
+static void free_args(char **argv, char **owned)
+{
+	for (size_t i = 0; owned && owned[i]; i++)
+		free(owned[i]);
+	free(owned);
+	free(argv);
+}
+
 int kernel_mon_start(struct kernel *k, struct kernel_svc *s, int64_t now_us)
 {
 	bool adopt = kernel_svc_alive(s);
 	char restarts[16], apid[16], astart[32], afd[8], quarantine[24];
-	char *argv[20];
+	char bufs[CFG__COUNT + 1][48];
+	size_t max = def_argc_max(s->def) + 24;
+	char **argv = calloc(max, sizeof(*argv)), **owned = calloc(max, sizeof(*owned));
 	int n = 0;
+	if (!argv || !owned) {
+		warn("allocate the arguments of the monitor of %s", s->name);
+		free_args(argv, owned);
+		return -1;
+	}
 	/* A service that died along with its monitor is restarted by the next one. */
 	bool lost_service = !adopt && s->pid > 0;
 	snprintf(restarts, sizeof(restarts), "%u", s->restarts + (lost_service ? 1u : 0u));
 	argv[n++] = k->monitor_bin;
 	argv[n++] = "--name";
 	argv[n++] = s->name;
-	argv[n++] = "--bin";
-	argv[n++] = (char *)config_str(&k->cfg, s->bin_key);
-	argv[n++] = "--sock";
-	argv[n++] = (char *)config_str(&k->cfg, s->sock_key);
+	int nd = def_args(s->def, argv + n, bufs, owned);
+	if (nd < 0) {
+		warn("allocate the arguments of the monitor of %s", s->name);
+		free_args(argv, owned);
+		return -1;
+	}
+	n += nd;
 	argv[n++] = "--status-fd";
 	argv[n++] = "3";
 	argv[n++] = "--restarts";
@@ -97,6 +183,7 @@ int kernel_mon_start(struct kernel *k, struct kernel_svc *s, int64_t now_us)
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0) {
 		warn("pipe for the monitor of %s", s->name);
+		free_args(argv, owned);
 		return -1;
 	}
 	/* Only our end is non-blocking: the monitor's writes of < PIPE_BUF stay atomic. */
@@ -104,6 +191,7 @@ int kernel_mon_start(struct kernel *k, struct kernel_svc *s, int64_t now_us)
 		warn("O_NONBLOCK on the status pipe of %s", s->name);
 		close(p[0]);
 		close(p[1]);
+		free_args(argv, owned);
 		return -1;
 	}
 	fflush(stdout);
@@ -112,10 +200,12 @@ int kernel_mon_start(struct kernel *k, struct kernel_svc *s, int64_t now_us)
 		warn("fork the monitor of %s", s->name);
 		close(p[0]);
 		close(p[1]);
+		free_args(argv, owned);
 		return -1;
 	}
 	if (pid == 0)
 		mon_exec(k->monitor_bin, argv, p[1], adopt ? s->pidfd : -1, k->pid);
+	free_args(argv, owned);
 	close(p[1]);
 	s->mpid = pid;
 	s->mpidfd = pidfd_open(pid, 0);
@@ -204,8 +294,10 @@ static void on_line(void *arg, const char *line, size_t len, bool overlong)
 	/* A passing check changes nothing status.json needs before the next tick. */
 	if (ch || r.event != EV_CHECK || !r.ok)
 		k->dirty = true;
+	if (ch & (KCH_FIRST_HEALTHY | KCH_STATE))
+		k->release_due = true;
 	if ((ch & KCH_FIRST_HEALTHY) && !k->ready_sent &&
-	    kernel_all_ever_healthy(k->svc, KERNEL_NSVC)) {
+	    kernel_all_ever_healthy(k->svc, k->nsvc)) {
 		k->ready_sent = true;
 		kernel_emit(k, KL_INFO, "all_ready", NULL, 0);
 		if (kernel_notify_send(&k->notify, "READY=1") < 0)
@@ -290,7 +382,7 @@ static void mon_lost(struct kernel *k, struct kernel_svc *s, int wstatus, int64_
 
 static void reaped(struct kernel *k, pid_t pid, int wstatus, int64_t now_us)
 {
-	for (int i = 0; i < KERNEL_NSVC; i++) {
+	for (int i = 0; i < k->nsvc; i++) {
 		struct kernel_svc *s = &k->svc[i];
 		if (s->mon == KMON_RUNNING && s->mpid == pid) {
 			mon_lost(k, s, wstatus, now_us);
@@ -300,7 +392,7 @@ static void reaped(struct kernel *k, pid_t pid, int wstatus, int64_t now_us)
 	struct kernel_field f[4];
 	char sig[32];
 	int nf = 0;
-	for (int i = 0; i < KERNEL_NSVC; i++) {
+	for (int i = 0; i < k->nsvc; i++) {
 		struct kernel_svc *s = &k->svc[i];
 		if (s->orphan_pid != pid && s->pid != pid)
 			continue;
@@ -335,10 +427,12 @@ void kernel_reap(struct kernel *k, int64_t now_us)
 
 void kernel_mon_timers(struct kernel *k, int64_t now_us)
 {
-	int64_t hi = config_num(&k->cfg, CFG_HEALTH_INTERVAL_MS);
-	int64_t ht = config_num(&k->cfg, CFG_HEALTH_TIMEOUT_MS);
-	for (int i = 0; i < KERNEL_NSVC; i++) {
+	for (int i = 0; i < k->nsvc; i++) {
 		struct kernel_svc *s = &k->svc[i];
+		int64_t hi = svc_num(s->def, &k->cfg, CFG_HEALTH_INTERVAL_MS);
+		int64_t ht = svc_num(s->def, &k->cfg, CFG_HEALTH_TIMEOUT_MS);
+		if (s->mon == KMON_HELD && now_us >= s->held_until_us)
+			k->release_due = true;
 		if (s->mon == KMON_WAITING && !k->stopping && now_us >= s->restart_at_us) {
 			if (kernel_mon_start(k, s, now_us) < 0)
 				s->restart_at_us =
@@ -367,13 +461,15 @@ void kernel_mon_timers(struct kernel *k, int64_t now_us)
 
 int64_t kernel_mon_deadline(const struct kernel *k)
 {
-	int64_t hi = config_num(&k->cfg, CFG_HEALTH_INTERVAL_MS);
-	int64_t ht = config_num(&k->cfg, CFG_HEALTH_TIMEOUT_MS);
 	int64_t d = -1;
-	for (int i = 0; i < KERNEL_NSVC; i++) {
+	for (int i = 0; i < k->nsvc; i++) {
 		const struct kernel_svc *s = &k->svc[i];
+		int64_t hi = svc_num(s->def, &k->cfg, CFG_HEALTH_INTERVAL_MS);
+		int64_t ht = svc_num(s->def, &k->cfg, CFG_HEALTH_TIMEOUT_MS);
 		int64_t t = -1;
-		if (s->mon == KMON_WAITING && !k->stopping)
+		if (s->mon == KMON_HELD && !k->stopping)
+			t = s->held_until_us;
+		else if (s->mon == KMON_WAITING && !k->stopping)
 			t = s->restart_at_us;
 		else if (s->mon == KMON_RUNNING && !s->mon_frozen && !k->stopping)
 			t = s->last_report_us + kernel_mon_silence_limit_us(hi, ht) + 1000;
@@ -381,4 +477,54 @@ int64_t kernel_mon_deadline(const struct kernel *k)
 			d = t;
 	}
 	return d;
+}
+
+/* Why a held service may start now: NULL while it must wait.  A dependency that is
+ * quarantined or not ready within the start timeout must not wedge the whole set. */
+static const char *release_why(const struct kernel *k, const struct kernel_svc *s, int64_t now_us,
+			       const char **dep)
+{
+	bool all = true;
+	for (int j = 0; j < s->def->nafter; j++) {
+		const struct kernel_svc *o = &k->svc[k->slot[s->def->after[j]]];
+		if (o->ever_healthy)
+			continue;
+		if (o->reported && o->state == ST_QUARANTINED) {
+			*dep = o->name;
+			return "quarantined";
+		}
+		if (all)
+			*dep = o->name;
+		all = false;
+	}
+	if (all)
+		return "";
+	return now_us >= s->held_until_us ? "not ready within the start timeout" : NULL;
+}
+
+void kernel_mon_release(struct kernel *k, int64_t now_us)
+{
+	k->release_due = false;
+	for (int i = 0; i < k->nsvc; i++) {
+		struct kernel_svc *s = &k->svc[i];
+		if (s->mon != KMON_HELD || k->stopping)
+			continue;
+		const char *dep = NULL, *why = release_why(k, s, now_us, &dep);
+		if (!why) {
+			snprintf(s->reason, sizeof(s->reason), "waiting for %s", dep);
+			continue;
+		}
+		if (why[0]) {
+			char reason[160];
+			snprintf(reason, sizeof(reason), "%s %s; starting anyway", dep, why);
+			struct kernel_field f[] = {KF_STR("service", s->name), KF_STR("for", dep),
+						   KF_STR("reason", reason)};
+			kernel_emit(k, KL_WARN, "waiting", f, 3);
+		}
+		s->reason[0] = '\0';
+		if (kernel_mon_start(k, s, now_us) < 0) {
+			s->mon = KMON_WAITING;
+			s->restart_at_us = now_us + 1000000;
+		}
+	}
 }

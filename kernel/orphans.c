@@ -27,7 +27,7 @@ static int stat_ppid(pid_t pid, pid_t *ppid, char *state, char *comm, size_t com
 
 static bool known(const struct kernel *k, pid_t pid)
 {
-	for (int i = 0; i < KERNEL_NSVC; i++) {
+	for (int i = 0; i < k->nsvc; i++) {
 		const struct kernel_svc *s = &k->svc[i];
 		if ((s->mon == KMON_RUNNING && s->mpid == pid) || s->orphan_pid == pid ||
 		    (s->pid == pid && kernel_svc_alive(s)))

@@ -20,7 +20,8 @@ void kernel_emit(struct kernel *k, enum kernel_level level, const char *event,
 void kernel_emit_status(struct kernel *k, int64_t now_us)
 {
 	char line[KERNEL_LINE_MAX];
-	if (kernel_fmt_status(k->json, clock_wall_ms(), k->svc, KERNEL_NSVC, now_us, line,
+	if (kernel_fmt_status(k->json, clock_wall_ms(), k->svc, k->nsvc,
+			      (int)config_num(&k->cfg, CFG_STATUS_DETAIL), now_us, line,
 			      sizeof(line)) > 0)
 		fputs(line, stdout);
 }
@@ -28,10 +29,11 @@ void kernel_emit_status(struct kernel *k, int64_t now_us)
 void kernel_emit_full(struct kernel *k, int64_t now_us)
 {
 	kernel_emit_status(k, now_us);
-	for (int i = 0; i < KERNEL_NSVC; i++) {
+	for (int i = 0; i < k->nsvc; i++) {
 		const struct kernel_svc *s = &k->svc[i];
 		const char *mon = s->mon == KMON_RUNNING   ? "running"
 				  : s->mon == KMON_WAITING ? "restarting"
+				  : s->mon == KMON_HELD	   ? "held"
 							   : "down";
 		struct kernel_field f[] = {
 		    KF_STR("service", s->name),
@@ -72,11 +74,11 @@ void kernel_publish(struct kernel *k, int64_t now_us)
 	    .state = k->stopping ? "stopping" : "running",
 	    .status_interval_ms = config_num(&k->cfg, CFG_STATUS_INTERVAL_MS),
 	};
-	if (kernel_status_write(k->run_dir, &m, k->svc, KERNEL_NSVC, now_us, why, sizeof(why)) < 0)
+	if (kernel_status_write(k->run_dir, &m, k->svc, k->nsvc, now_us, why, sizeof(why)) < 0)
 		warnx("status.json: %s", why);
 	k->dirty = false;
 
-	kernel_summary(k->svc, KERNEL_NSVC, summary, sizeof(summary));
+	kernel_summary(k->svc, k->nsvc, summary, sizeof(summary));
 	if (strcmp(summary, k->last_summary) != 0) {
 		char msg[300];
 		snprintf(msg, sizeof(msg), "STATUS=%s", summary);

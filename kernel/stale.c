@@ -10,7 +10,7 @@
 #include "kernel.h"
 #include "proc.h"
 
-#define STALE_MAX (KERNEL_NSVC * 2)
+#define STALE_MAX (SVC_MAX * 2)
 
 /* Signals a verified process; a service is a group leader, so its group gets it too. */
 static void stale_signal(struct kernel_stale *p, int fd, int sig)
@@ -43,8 +43,8 @@ static bool stale_wait(const int *fds, int n, int64_t deadline_us)
 
 void kernel_stale_stop(struct kernel *k)
 {
-	struct kernel_stale st[STALE_MAX];
-	int fds[STALE_MAX];
+	static struct kernel_stale st[STALE_MAX];
+	static int fds[STALE_MAX];
 	int n = kernel_status_stale(k->run_dir, st, STALE_MAX), live = 0;
 	for (int i = 0; i < n; i++) {
 		/* pid + start time: a recycled pid belongs to someone else and is left alone. */

@@ -162,13 +162,13 @@ int kernel_status_stale(const char *run_dir, struct kernel_stale *out, int max)
 		const char *name = get_str(e, "service");
 		/* Monitors first: stopped, they stop their own services gracefully. */
 		if (n < max && get_int(e, "mpid") > 0) {
-			snprintf(out[n].what, sizeof(out[n].what), "monitor of %.32s", name);
+			snprintf(out[n].what, sizeof(out[n].what), "monitor of %.63s", name);
 			out[n].pid = (pid_t)get_int(e, "mpid");
 			out[n].start = (unsigned long long)get_int(e, "mstart");
 			n++;
 		}
 		if (n < max && get_int(e, "pid") > 0) {
-			snprintf(out[n].what, sizeof(out[n].what), "%.32s", name);
+			snprintf(out[n].what, sizeof(out[n].what), "%.63s", name);
 			out[n].pid = (pid_t)get_int(e, "pid");
 			out[n].start = (unsigned long long)get_int(e, "start");
 			n++;

@@ -6,12 +6,11 @@
 
 #include "kernel.h"
 
-void kernel_svc_init(struct kernel_svc *s, const char *name, enum cfg_key bin, enum cfg_key sock)
+void kernel_svc_init(struct kernel_svc *s, const char *name, const struct svc_def *def)
 {
 	memset(s, 0, sizeof(*s));
 	strlcpy(s->name, name, sizeof(s->name));
-	s->bin_key = bin;
-	s->sock_key = sock;
+	s->def = def;
 	s->state = ST_STARTING;
 	s->rtt_us = -1;
 	s->pidfd = -1;
@@ -87,10 +86,36 @@ void kernel_summary(const struct kernel_svc *svcs, int n, char *buf, size_t cap)
 	for (int i = 0; i < n; i++) {
 		if (svcs[i].state == ST_HEALTHY)
 			continue;
-		char part[96];
+		char part[REPORT_NAME_MAX + 32], more[32];
 		snprintf(part, sizeof(part), "%s %s %s", first ? ";" : ",", svcs[i].name,
 			 svcs[i].reported ? svc_state_name(svcs[i].state) : "starting");
+		/* Keep room to say how many did not fit. */
+		int left = 0;
+		for (int j = i; j < n; j++)
+			left += svcs[j].state != ST_HEALTHY;
+		snprintf(more, sizeof(more), ", +%d more", left);
+		if (strlen(buf) + strlen(part) + (left > 1 ? strlen(more) : 0) >= cap) {
+			strlcat(buf, first ? ";" : "", cap);
+			strlcat(buf, more + (first ? 1 : 0), cap);
+			return;
+		}
 		strlcat(buf, part, cap);
 		first = false;
+	}
+}
+
+void kernel_state_counts(const struct kernel_svc *svcs, int n, char *buf, size_t cap)
+{
+	int count[ST__COUNT] = {0};
+	for (int i = 0; i < n; i++)
+		count[svcs[i].state]++;
+	buf[0] = '\0';
+	for (int st = 0; st < ST__COUNT; st++) {
+		if (!count[st])
+			continue;
+		char part[48];
+		snprintf(part, sizeof(part), "%s%s=%d", buf[0] ? " " : "", svc_state_name(st),
+			 count[st]);
+		strlcat(buf, part, cap);
 	}
 }

@@ -146,7 +146,7 @@ static void begin_stop(struct mon *m, int64_t now, const char *why)
 	if (m->state != ST_STOPPING) {
 		m->state = ST_STOPPING;
 		m->kill_deadline_us = now + m->cfg->stop_timeout_ms * 1000;
-		m->ops.signal(m->ops.ctx, SIGTERM);
+		m->ops.signal(m->ops.ctx, m->cfg->stop_signal ? m->cfg->stop_signal : SIGTERM);
 	}
 	emit(m, EV_STOPPING, now, "%s", why);
 }

@@ -13,6 +13,7 @@ struct mon_cfg {
 	struct policy_cfg policy;
 	int64_t health_interval_ms, health_timeout_ms, start_timeout_ms, stop_timeout_ms;
 	unsigned health_failures;
+	int stop_signal; /* the graceful stop's signal; 0 means SIGTERM */
 };
 
 enum mon_event_kind {

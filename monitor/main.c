@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -26,6 +28,7 @@
 #include "machine.h"
 #include "proc.h"
 #include "report.h"
+#include "services.h"
 #include "sockpath.h"
 #include "spawn.h"
 
@@ -39,6 +42,12 @@ struct monitor {
 	struct mon m;
 	struct mon_cfg cfg;
 	const char *name, *bin, *sock;
+	char health_service[WIRE_NAME_MAX]; /* the request's service field */
+	bool health_none;		    /* liveness only: no socket to check */
+	struct spawn_spec spec;
+	char **argv; /* the service's, bin first */
+	int argc;
+	gid_t groups[NGROUPS_MAX];
 	int status_fd;
 	bool standalone;
 	int pidfd;    /* the service, -1 when none */
@@ -79,7 +88,7 @@ static void op_report(void *ctx, const struct report *r)
 static int op_spawn(void *ctx, pid_t *pid, unsigned long long *start, char *why, size_t whylen)
 {
 	struct monitor *mo = ctx;
-	if (spawn_service(mo->bin, pid, &mo->pidfd, start, why, whylen) < 0)
+	if (spawn_service(&mo->spec, pid, &mo->pidfd, start, why, whylen) < 0)
 		return -1;
 	mo->adopted = false;
 	return 0;
@@ -100,7 +109,18 @@ static void op_signal(void *ctx, int sig)
 static void op_probe(void *ctx)
 {
 	struct monitor *mo = ctx;
-	health_probe_start(&mo->probe, mo->sock, mo->name, ++mo->corr_id,
+	if (mo->health_none) {
+		/* Liveness only: the service is up while its pidfd says so, which the loop
+		 * learns first; the verdict still goes through the machine as a check, so the
+		 * kernel keeps hearing from us. */
+		memset(&mo->probe, 0, sizeof(mo->probe));
+		mo->probe.fd = -1;
+		mo->probe.phase = HEALTH_DONE;
+		mo->probe.result.ok = true;
+		mo->probe.result.rtt_us = -1;
+		return;
+	}
+	health_probe_start(&mo->probe, mo->sock, mo->health_service, ++mo->corr_id,
 			   (int)mo->cfg.health_timeout_ms, clock_mono_us());
 }
 
@@ -236,18 +256,12 @@ static void run(struct monitor *mo, int sfd)
 	}
 }
 
-/* "svc-index" -> "RON_INDEX_SOCK", the variable the service reads. */
-static void sock_env_name(const char *name, char *out, size_t len)
-{
-	const char *base = strncmp(name, "svc-", 4) == 0 ? name + 4 : name;
-	snprintf(out, len, "RON_%s_SOCK", base);
-	for (char *p = out; *p; p++)
-		*p = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
-}
-
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: ron-monitor --name NAME [--bin PATH] [--sock PATH] [--status-fd N]\n"
+	fprintf(f, "usage: ron-monitor --name NAME [--bin PATH] [--arg ARG ...] [--env K=V ...]\n"
+		   "                   [--sock PATH] [--sock-env VAR] [--health v1.health|none]\n"
+		   "                   [--health-service NAME] [--user USER] [--group GROUP]\n"
+		   "                   [--working-dir DIR] [--stop-signal SIG] [--status-fd N]\n"
 		   "                   [--restarts N] [--quarantined MS]\n"
 		   "                   [--adopt-pidfd FD --adopt-pid PID "
 		   "--adopt-start TICKS]\n"
@@ -258,9 +272,19 @@ static void usage(FILE *f)
 		   "quarantine.\n\n"
 		   "  --name NAME         service name, e.g. svc-index (required)\n"
 		   "  --bin PATH          binary to run (default: NAME, looked up on PATH)\n"
+		   "  --arg ARG           an argument for it (repeatable, in order)\n"
+		   "  --env K=V           set in its environment (repeatable; wins over all)\n"
 		   "  --sock PATH         its socket (default: $RON_<NAME>_SOCK, else "
 		   "/tmp/ron/NAME.sock);\n"
 		   "                      exported to the service in that variable\n"
+		   "  --sock-env VAR      that variable (default RON_<NAME>_SOCK)\n"
+		   "  --health KIND       v1.health (default) or none: liveness only\n"
+		   "  --health-service S  the service field of the request (default: NAME\n"
+		   "                      with its first '-' as '.', svc-index -> svc.index)\n"
+		   "  --user USER         run it as USER with USER's groups (as root only)\n"
+		   "  --group GROUP       and with this group\n"
+		   "  --working-dir DIR   run it in DIR\n"
+		   "  --stop-signal SIG   graceful stop signal (default TERM)\n"
 		   "  --status-fd N       where reports go (default 1)\n"
 		   "  --restarts N        restart count to continue from\n"
 		   "  --quarantined MS    start quarantined, retrying after MS (a quarantine\n"
@@ -271,6 +295,56 @@ static void usage(FILE *f)
 	config_usage(f, CFG_MONITOR);
 	fprintf(f, "\nExit: 0 after the service was stopped as asked (SIGTERM, or the parent\n"
 		   "died); 64 bad arguments; 71 a system call failed at start; 78 bad setting.\n");
+}
+
+/* The user and groups the service runs as, found once here so the child between
+ * fork and exec makes no lookups. */
+static int user_resolve(struct monitor *mo, const char *user, const char *group)
+{
+	if (!user && !group)
+		return 0;
+	if (geteuid() != 0) {
+		fprintf(stderr, "ron-monitor: --%s %s: changing the user needs root\n",
+			user ? "user" : "group", user ? user : group);
+		return -1;
+	}
+	mo->spec.drop = true;
+	mo->spec.uid = 0;
+	mo->spec.gid = 0;
+	mo->spec.groups = mo->groups;
+	if (user) {
+		errno = 0;
+		struct passwd *pw = getpwnam(user);
+		if (!pw) {
+			fprintf(stderr, "ron-monitor: --user %s: %s\n", user,
+				errno ? strerror(errno) : "no such user");
+			return -1;
+		}
+		mo->spec.uid = pw->pw_uid;
+		mo->spec.gid = pw->pw_gid;
+		int n = NGROUPS_MAX;
+		if (getgrouplist(user, pw->pw_gid, mo->groups, &n) < 0) {
+			fprintf(stderr, "ron-monitor: --user %s: more than %d groups\n", user,
+				NGROUPS_MAX);
+			return -1;
+		}
+		mo->spec.ngroups = n;
+	}
+	if (group) {
+		errno = 0;
+		struct group *gr = getgrnam(group);
+		if (!gr) {
+			fprintf(stderr, "ron-monitor: --group %s: %s\n", group,
+				errno ? strerror(errno) : "no such group");
+			return -1;
+		}
+		mo->spec.gid = gr->gr_gid;
+		if (!user) {
+			mo->groups[0] = gr->gr_gid;
+			mo->spec.ngroups = 1;
+		}
+	}
+	return 0;
 }
 
 static long long number(const char *flag, const char *s, long long lo, long long hi)
@@ -312,13 +386,37 @@ int main(int argc, char **argv)
 		return EX_CONFIG;
 	}
 	static const struct option opts[] = {
-	    {"name", required_argument, 0, 'n'},	{"bin", required_argument, 0, 'b'},
-	    {"sock", required_argument, 0, 's'},	{"status-fd", required_argument, 0, 'f'},
-	    {"restarts", required_argument, 0, 'r'},	{"adopt-pidfd", required_argument, 0, 'A'},
-	    {"adopt-pid", required_argument, 0, 'P'},	{"adopt-start", required_argument, 0, 'S'},
-	    {"quarantined", required_argument, 0, 'Q'}, {"help", no_argument, 0, 'h'},
-	    {"version", no_argument, 0, 'V'},		{0, 0, 0, 0},
+	    {"name", required_argument, 0, 'n'},
+	    {"bin", required_argument, 0, 'b'},
+	    {"sock", required_argument, 0, 's'},
+	    {"status-fd", required_argument, 0, 'f'},
+	    {"restarts", required_argument, 0, 'r'},
+	    {"adopt-pidfd", required_argument, 0, 'A'},
+	    {"adopt-pid", required_argument, 0, 'P'},
+	    {"adopt-start", required_argument, 0, 'S'},
+	    {"quarantined", required_argument, 0, 'Q'},
+	    {"help", no_argument, 0, 'h'},
+	    {"version", no_argument, 0, 'V'},
+	    {"arg", required_argument, 0, 'a'},
+	    {"env", required_argument, 0, 'e'},
+	    {"sock-env", required_argument, 0, 'E'},
+	    {"health", required_argument, 0, 'H'},
+	    {"health-service", required_argument, 0, 'N'},
+	    {"user", required_argument, 0, 'u'},
+	    {"group", required_argument, 0, 'g'},
+	    {"working-dir", required_argument, 0, 'w'},
+	    {"stop-signal", required_argument, 0, 'k'},
+	    {0, 0, 0, 0},
 	};
+	const char *user = NULL, *group = NULL, *sock_env = NULL, *health_service = NULL;
+	char **env = calloc((size_t)argc + 1, sizeof(*env));
+	int nenv = 0;
+	mo.argv = calloc((size_t)argc + 2, sizeof(*mo.argv));
+	if (!env || !mo.argv) {
+		fprintf(stderr, "ron-monitor: out of memory\n");
+		return EX_OSERR;
+	}
+	mo.argc = 1;
 	for (int c; (c = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
 		switch (c) {
 		case 'n': mo.name = optarg; break;
@@ -336,6 +434,36 @@ int main(int argc, char **argv)
 			    (unsigned long long)number("adopt-start", optarg, 0, LLONG_MAX);
 			break;
 		case 'Q': quarantined_ms = number("quarantined", optarg, 0, 86400000); break;
+		case 'a': mo.argv[mo.argc++] = optarg; break;
+		case 'e':
+			if (!strchr(optarg, '=') || optarg[0] == '=') {
+				fprintf(stderr, "ron-monitor: --env %s: not NAME=VALUE\n", optarg);
+				return EX_USAGE;
+			}
+			env[nenv++] = optarg;
+			break;
+		case 'E': sock_env = optarg; break;
+		case 'H':
+			if (strcmp(optarg, "none") != 0 && strcmp(optarg, "v1.health") != 0) {
+				fprintf(stderr,
+					"ron-monitor: --health %s: not one of v1.health, none\n",
+					optarg);
+				return EX_USAGE;
+			}
+			mo.health_none = strcmp(optarg, "none") == 0;
+			break;
+		case 'N': health_service = optarg; break;
+		case 'u': user = optarg; break;
+		case 'g': group = optarg; break;
+		case 'w': mo.spec.cwd = optarg; break;
+		case 'k':
+			mo.cfg.stop_signal = sig_parse(optarg);
+			if (mo.cfg.stop_signal <= 0 || mo.cfg.stop_signal >= NSIG) {
+				fprintf(stderr, "ron-monitor: --stop-signal %s: not a signal\n",
+					optarg);
+				return EX_USAGE;
+			}
+			break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("ron-monitor %s\n", RON_VERSION); return 0;
 		default: usage(stderr); return EX_USAGE;
@@ -358,22 +486,41 @@ int main(int argc, char **argv)
 	}
 	if (!mo.bin)
 		mo.bin = mo.name;
-	sock_env_name(mo.name, envname, sizeof(envname));
-	if (!mo.sock) {
+	mo.argv[0] = (char *)mo.bin;
+	mo.spec.bin = mo.bin;
+	mo.spec.argv = mo.argv;
+	if (sock_env)
+		strlcpy(envname, sock_env, sizeof(envname));
+	else
+		svc_sock_env_name(mo.name, envname, sizeof(envname));
+	if (!mo.sock && !mo.health_none) {
 		snprintf(defsock, sizeof(defsock), "/tmp/ron/%s.sock", mo.name);
 		mo.sock = getenv(envname) ? getenv(envname) : defsock;
 	}
-	if (strlen(mo.sock) > SOCKPATH_MAX) {
+	if (mo.sock && strlen(mo.sock) > SOCKPATH_MAX) {
 		fprintf(stderr,
 			"ron-monitor: --sock %s: socket path too long: %zu bytes, max %zu\n",
 			mo.sock, strlen(mo.sock), (size_t)SOCKPATH_MAX);
 		return EX_CONFIG;
 	}
+	if (health_service)
+		strlcpy(mo.health_service, health_service, sizeof(mo.health_service));
+	else
+		wire_service_name(mo.name, mo.health_service, sizeof(mo.health_service));
 	/* The service finds its socket where the monitor will check it. */
-	if (setenv(envname, mo.sock, 1) < 0) {
+	if (mo.sock && setenv(envname, mo.sock, 1) < 0) {
 		fprintf(stderr, "ron-monitor: setenv %s: %s\n", envname, strerror(errno));
 		return EX_OSERR;
 	}
+	/* The service's own variables last: they win over everything inherited. */
+	for (int i = 0; i < nenv; i++)
+		if (putenv(env[i]) != 0) {
+			fprintf(stderr, "ron-monitor: --env %s: %s\n", env[i], strerror(errno));
+			return EX_OSERR;
+		}
+	free(env);
+	if (user_resolve(&mo, user, group) < 0)
+		return EX_CONFIG;
 	struct stat st;
 	if (fstat(mo.status_fd, &st) < 0) {
 		fprintf(stderr, "ron-monitor: status fd %d: %s\n", mo.status_fd, strerror(errno));
@@ -399,6 +546,7 @@ int main(int argc, char **argv)
 	    .start_timeout_ms = config_num(&cfg, CFG_START_TIMEOUT_MS),
 	    .stop_timeout_ms = config_num(&cfg, CFG_STOP_TIMEOUT_MS),
 	    .health_failures = (unsigned)config_num(&cfg, CFG_HEALTH_FAILURES),
+	    .stop_signal = mo.cfg.stop_signal,
 	};
 
 	mo.ppid = getppid();

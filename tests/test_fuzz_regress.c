@@ -36,7 +36,7 @@ Test(fuzz_regress, finding1_uptime_is_clamped_both_ways)
 	for (size_t i = 0; i < sizeof(uptimes) / sizeof(uptimes[0]); i++) {
 		struct kernel_svc s;
 		struct report r;
-		kernel_svc_init(&s, "svc-index", CFG_SVC_INDEX_BIN, CFG_INDEX_SOCK);
+		kernel_svc_init(&s, "svc-index", NULL);
 		report_init(&r, "svc-index");
 		r.pid = 42;
 		r.state = ST_HEALTHY;

@@ -99,7 +99,7 @@ static struct report rep(const char *svc, enum report_event ev, enum svc_state s
 Test(kernel_logic, table_reports_changes)
 {
 	struct kernel_svc s;
-	kernel_svc_init(&s, "svc-index", CFG_SVC_INDEX_BIN, CFG_INDEX_SOCK);
+	kernel_svc_init(&s, "svc-index", NULL);
 	struct report r = rep("svc-index", EV_SPAWNED, ST_STARTING, 42);
 	r.uptime_ms = 5;
 	unsigned ch = kernel_svc_apply(&s, &r, 10000000);
@@ -133,9 +133,9 @@ Test(kernel_logic, table_reports_changes)
 Test(kernel_logic, summary_names_the_unhealthy)
 {
 	struct kernel_svc s[3];
-	kernel_svc_init(&s[0], "svc-index", CFG_SVC_INDEX_BIN, CFG_INDEX_SOCK);
-	kernel_svc_init(&s[1], "svc-overlay", CFG_SVC_OVERLAY_BIN, CFG_OVERLAY_SOCK);
-	kernel_svc_init(&s[2], "svc-storage", CFG_SVC_STORAGE_BIN, CFG_STORAGE_SOCK);
+	kernel_svc_init(&s[0], "svc-index", NULL);
+	kernel_svc_init(&s[1], "svc-overlay", NULL);
+	kernel_svc_init(&s[2], "svc-storage", NULL);
 	s[0].state = s[2].state = ST_HEALTHY;
 	s[1].state = ST_QUARANTINED;
 	s[1].reported = true;
@@ -224,14 +224,14 @@ Test(kernel_logic, status_line_names_every_service)
 	struct kernel_svc s[3];
 	const char *names[] = {"svc-index", "svc-overlay", "svc-storage"};
 	for (int i = 0; i < 3; i++) {
-		kernel_svc_init(&s[i], names[i], CFG_SVC_INDEX_BIN, CFG_INDEX_SOCK);
+		kernel_svc_init(&s[i], names[i], NULL);
 		s[i].state = ST_HEALTHY;
 		s[i].pid = 100 + i;
 		s[i].since_us = 0;
 		s[i].rtt_us = 250;
 	}
 	char buf[KERNEL_LINE_MAX];
-	kernel_fmt_status(false, 0, s, 3, 2000000, buf, sizeof(buf));
+	kernel_fmt_status(false, 0, s, 3, 16, 2000000, buf, sizeof(buf));
 	for (int i = 0; i < 3; i++) {
 		char want[128];
 		snprintf(want, sizeof(want),
@@ -239,7 +239,7 @@ Test(kernel_logic, status_line_names_every_service)
 			 names[i], names[i], 100 + i, names[i], names[i], names[i]);
 		cr_assert(strstr(buf, want), "%s not in %s", want, buf);
 	}
-	kernel_fmt_status(true, 0, s, 3, 2000000, buf, sizeof(buf));
+	kernel_fmt_status(true, 0, s, 3, 16, 2000000, buf, sizeof(buf));
 	json_object *o = json_tokener_parse(buf), *a;
 	cr_assert(o);
 	cr_assert(json_object_object_get_ex(o, "services", &a));

@@ -163,10 +163,11 @@ Test(report, init_truncates_service_at_a_character)
 	name[sizeof(name) - 1] = '\0';
 	report_init(&r, name);
 	cr_assert_eq(strlen(r.service), REPORT_NAME_MAX - 1);
-	/* 30 ASCII bytes then a two-byte character that would straddle the end. */
-	snprintf(name, sizeof(name), "%.30s\xc3\xa9tail", "123456789012345678901234567890");
+	/* 62 ASCII bytes then a two-byte character that would straddle the end. */
+	snprintf(name, sizeof(name), "%.31s%.31s\xc3\xa9tail", "1234567890123456789012345678901",
+		 "1234567890123456789012345678901");
 	report_init(&r, name);
-	cr_assert_eq(strlen(r.service), 30);
+	cr_assert_eq(strlen(r.service), REPORT_NAME_MAX - 2);
 }
 
 Test(report, round_trip_every_event_and_state)
@@ -427,7 +428,8 @@ Test(report, rejects_fields_of_the_wrong_type)
 
 Test(report, rejects_bad_service_names)
 {
-	assert_rejected("{\"v\":1,\"service\":\"0123456789012345678901234567890123456789\","
+	assert_rejected("{\"v\":1,\"service\":"
+			"\"0123456789012345678901234567890123456789012345678901234567890123\","
 			"\"event\":\"check\",\"state\":\"healthy\"}",
 			"service name too long", NULL);
 	assert_rejected("{\"v\":1,\"service\":\"\",\"event\":\"check\",\"state\":\"healthy\"}",

@@ -15,8 +15,10 @@ bool probe_health(const char *sock, const char *service, int timeout_ms, struct 
 	static uint64_t corr_id;
 	struct health_probe p;
 
+	char wire_name[WIRE_NAME_MAX];
 	memset(a, 0, sizeof(*a));
-	bool done = health_probe_start(&p, sock, service, ++corr_id, timeout_ms, clock_mono_us());
+	wire_service_name(service, wire_name, sizeof(wire_name));
+	bool done = health_probe_start(&p, sock, wire_name, ++corr_id, timeout_ms, clock_mono_us());
 	if (!done) {
 		/* Connected: the listener's credentials are those of the process that bound it. */
 		struct ucred cr;

@@ -642,8 +642,10 @@ static void probe_start(struct target *t, int64_t now)
 	t->probing = true;
 	t->probe_peer = 0;
 	t->probe_started_us = now;
+	char wire_name[WIRE_NAME_MAX];
+	wire_service_name(t->name, wire_name, sizeof(wire_name));
 	bool done =
-	    health_probe_start(&t->probe, t->sock, t->name, (uint64_t)now, PROBE_TIMEOUT_MS, now);
+	    health_probe_start(&t->probe, t->sock, wire_name, (uint64_t)now, PROBE_TIMEOUT_MS, now);
 	if (!done) {
 		struct ucred cr;
 		socklen_t len = sizeof(cr);

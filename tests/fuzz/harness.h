@@ -143,8 +143,9 @@ static inline int fuzz_reply_one(const uint8_t *data, size_t size)
 /* --- status reports ----------------------------------------------------------------------- */
 
 /* The kernel's table and what one fuzz input did to it. */
+#define FUZZ_NSVC 3
 struct fuzz_kernel {
-	struct kernel_svc svc[KERNEL_NSVC];
+	struct kernel_svc svc[FUZZ_NSVC];
 	int64_t now_us;
 	unsigned lines, decoded, applied;
 };
@@ -207,7 +208,7 @@ static inline void fuzz_on_line(void *arg, const char *line, size_t len, bool ov
 	FUZZ_CHECK(r.service[0] != '\0', "empty service accepted");
 	fuzz_check_round_trip(&r);
 	struct kernel_svc *s = NULL;
-	for (int i = 0; i < KERNEL_NSVC; i++)
+	for (int i = 0; i < FUZZ_NSVC; i++)
 		if (strcmp(r.service, k->svc[i].name) == 0)
 			s = &k->svc[i];
 	if (!s)
@@ -234,15 +235,11 @@ static inline void fuzz_on_line(void *arg, const char *line, size_t len, bool ov
 /* One input: the bytes of a monitor's status pipe, read in uneven pieces. */
 static inline void fuzz_reports_one(const uint8_t *data, size_t size)
 {
-	static const char *const names[KERNEL_NSVC] = {"svc-index", "svc-overlay", "svc-storage"};
-	static const enum cfg_key bins[KERNEL_NSVC] = {CFG_SVC_INDEX_BIN, CFG_SVC_OVERLAY_BIN,
-						       CFG_SVC_STORAGE_BIN};
-	static const enum cfg_key socks[KERNEL_NSVC] = {CFG_INDEX_SOCK, CFG_OVERLAY_SOCK,
-							CFG_STORAGE_SOCK};
+	static const char *const names[FUZZ_NSVC] = {"svc-index", "svc-overlay", "svc-storage"};
 	static struct fuzz_kernel k;
 	memset(&k, 0, sizeof(k));
-	for (int i = 0; i < KERNEL_NSVC; i++)
-		kernel_svc_init(&k.svc[i], names[i], bins[i], socks[i]);
+	for (int i = 0; i < FUZZ_NSVC; i++)
+		kernel_svc_init(&k.svc[i], names[i], NULL);
 	k.now_us = 1000000000;
 
 	/* Piece sizes from a little LCG seeded by the length: reproducible, and varied. */
@@ -261,12 +258,13 @@ static inline void fuzz_reports_one(const uint8_t *data, size_t size)
 
 	char out[KERNEL_LINE_MAX], summary[256];
 	const int64_t wall_ms = 1795000000000;
-	for (int json = 0; json < 2; json++) {
-		int n = kernel_fmt_status(json, wall_ms, k.svc, KERNEL_NSVC, k.now_us, out,
-					  sizeof(out));
-		fuzz_check_out_line(json, out, n, sizeof(out));
+	for (int json = 0; json < 4; json++) {
+		/* Every service named, and (detail 1) only the unhealthy ones. */
+		int n = kernel_fmt_status(json & 1, wall_ms, k.svc, FUZZ_NSVC, json < 2 ? 16 : 1,
+					  k.now_us, out, sizeof(out));
+		fuzz_check_out_line(json & 1, out, n, sizeof(out));
 	}
-	kernel_summary(k.svc, KERNEL_NSVC, summary, sizeof(summary));
+	kernel_summary(k.svc, FUZZ_NSVC, summary, sizeof(summary));
 	FUZZ_TERMINATED(summary);
 	FUZZ_CHECK(k.decoded <= k.lines && k.applied <= k.decoded, "counts");
 }

@@ -3,7 +3,10 @@
  * ron-monitor can be tested and demonstrated without the Rust builds.
  *
  * Role: basename(argv[0]) must be svc-index, svc-overlay or svc-storage (the
- * build links all three names to this binary); any other name exits 2.
+ * build links all three names to this binary); any other name exits 2, unless
+ * the arguments name the service: `--name NAME [--sock-env VAR]` runs it as any
+ * service NAME, its socket in VAR (default RON_<NAME>_SOCK, as ron-kernel
+ * derives it), its wire name derived from NAME as for the real ones.
  * Like the real services it takes no arguments, reads its socket path from
  * RON_INDEX_SOCK / RON_OVERLAY_SOCK / RON_STORAGE_SOCK (default
  * /tmp/ron/svc-*.sock), creates the parent directory, replaces whatever file
@@ -97,6 +100,7 @@
 
 #include "clock.h"
 #include "proc.h"
+#include "services.h"
 #include "sockpath.h"
 #include "wire.h"
 
@@ -759,6 +763,32 @@ static void sim_run(struct sim *s)
 	}
 }
 
+/* `--name NAME [--sock-env VAR]`: a role of any name, for config-file services. */
+static const struct role *role_from_args(int argc, char **argv)
+{
+	static struct role r;
+	static char env[96], def[160];
+	const char *name = NULL, *var = NULL;
+	for (int i = 1; i + 1 < argc; i += 2) {
+		if (strcmp(argv[i], "--name") == 0)
+			name = argv[i + 1];
+		else if (strcmp(argv[i], "--sock-env") == 0)
+			var = argv[i + 1];
+		else
+			errx(EX_SIM, "unknown argument %s (accepted: --name NAME --sock-env VAR)",
+			     argv[i]);
+	}
+	if (!name || !name[0] || strlen(name) > 63)
+		return NULL;
+	if (var)
+		strlcpy(env, var, sizeof(env));
+	else
+		svc_sock_env_name(name, env, sizeof(env));
+	snprintf(def, sizeof(def), "/tmp/ron/%s.sock", name);
+	r = (struct role){name, env, def};
+	return &r;
+}
+
 static const struct role *role_find(const char *argv0)
 {
 	const char *base = argv0 ? strrchr(argv0, '/') : NULL;
@@ -776,11 +806,11 @@ int main(int argc, char **argv)
 	s.start_us = clock_mono_us();
 	if (setvbuf(stdout, NULL, _IOLBF, 0) != 0)
 		errx(EX_SIM, "make stdout line-buffered");
-	s.role = role_find(argc > 0 ? argv[0] : NULL);
+	s.role = argc > 1 ? role_from_args(argc, argv) : role_find(argc > 0 ? argv[0] : NULL);
 	if (!s.role)
 		errx(EX_SIM,
 		     "started as \"%s\": run me as svc-index, svc-overlay or svc-storage "
-		     "(a symlink to svc-sim)",
+		     "(a symlink to svc-sim), or with --name NAME",
 		     argc > 0 ? argv[0] : "");
 	wire_service_name(s.role->name, s.service, sizeof(s.service));
 	s.path = getenv(s.role->sock_env);
