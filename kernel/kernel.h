@@ -146,6 +146,11 @@ int kernel_dir_safe(const char *path, char *why, size_t whylen);
 void kernel_dirname(const char *path, char *buf, size_t cap);
 void kernel_pidfile_path(const char *run_dir, char *buf, size_t cap);
 
+/* userdirs.c: the socket directory of a service that runs as another user is made
+ * (if missing) and given to that user, mode 0700; it may not be the run directory,
+ * which becomes searchable (0711) when it holds such a directory. */
+int kernel_sockdir_give(const char *run_dir, const struct svc_def *d, char *why, size_t whylen);
+
 /* notify.c: systemd's sd_notify protocol, without libsystemd. */
 struct kernel_notify {
 	int fd; /* -1: not under systemd */

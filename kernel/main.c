@@ -96,7 +96,28 @@ static int check_dirs(struct kernel *k, char *why, size_t whylen)
 		if (!d->sock[0])
 			continue;
 		kernel_dirname(d->sock, dir, sizeof(dir));
-		if (kernel_dir_safe(dir, w, sizeof(w)) < 0) {
+		bool other_user = d->user || d->group;
+		/* A directory given to one user must not hold another's socket. */
+		for (int j = 0; j < i; j++) {
+			const struct svc_def *o = k->svc[j].def;
+			char odir[CFG_STR_MAX];
+			if (!o->sock[0] || (!other_user && !o->user && !o->group) ||
+			    (o->uid == d->uid && o->gid == d->gid &&
+			     !other_user == !(o->user || o->group)))
+				continue;
+			kernel_dirname(o->sock, odir, sizeof(odir));
+			if (strcmp(dir, odir) != 0)
+				continue;
+			sock_name(k, d, name, sizeof(name));
+			snprintf(
+			    why, whylen,
+			    "%s: directory %s also holds the socket of %s, which runs as another "
+			    "user",
+			    name, dir, o->name);
+			return -1;
+		}
+		if (other_user ? kernel_sockdir_give(k->run_dir, d, w, sizeof(w)) < 0
+			       : kernel_dir_safe(dir, w, sizeof(w)) < 0) {
 			sock_name(k, d, name, sizeof(name));
 			snprintf(why, whylen, "%s: %s", name, w);
 			return -1;
