@@ -83,7 +83,7 @@ test: deps
 
 run: deps
 	@$(MAKE) -s --no-print-directory $(BINS)
-	@scripts/run-demo $(BUILD)
+	@scripts/run-demo $(BUILD) $(CONFIG)
 
 format:
 	clang-format -i $(wildcard common/*.[ch] kernel/*.[ch] monitor/*.[ch] tests/*.[ch] tests/*/*.[ch])

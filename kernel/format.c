@@ -161,7 +161,8 @@ int kernel_fmt_report(bool json, int64_t wall_ms, const struct report *r, char *
 	case EV_READY:
 	case EV_HEALTHY:
 		f[n++] = KF_NUM("pid", r->pid);
-		f[n++] = KF_NUM("rtt_us", r->rtt_us);
+		if (r->rtt_us >= 0) /* none for a service checked by liveness only */
+			f[n++] = KF_NUM("rtt_us", r->rtt_us);
 		break;
 	case EV_DEGRADED:
 	case EV_UNHEALTHY:

@@ -237,9 +237,14 @@ int kernel_status_print(const char *run_dir, FILE *out)
 	else
 		fprintf(out, "%s; last status (%s, updated %s ago):\n", why, get_str(o, "state"),
 			agebuf);
-	fprintf(out, "%-12s %-12s %8s %9s %8s %10s %8s  %s\n", "SERVICE", "STATE", "PID", "UPTIME",
-		"RESTARTS", "RTT", "MONITOR", "REASON");
 	json_object *a = get_services(o);
+	int w = 12; /* the SERVICE column fits the longest name */
+	for (size_t i = 0; a && i < json_object_array_length(a); i++) {
+		int n = (int)strlen(get_str(json_object_array_get_idx(a, i), "service"));
+		w = n > w ? n : w;
+	}
+	fprintf(out, "%-*s %-12s %8s %9s %8s %10s %8s  %s\n", w, "SERVICE", "STATE", "PID",
+		"UPTIME", "RESTARTS", "RTT", "MONITOR", "REASON");
 	for (size_t i = 0; a && i < json_object_array_length(a); i++) {
 		json_object *e = json_object_array_get_idx(a, i);
 		char up[32], rtt[32];
@@ -250,7 +255,7 @@ int kernel_status_print(const char *run_dir, FILE *out)
 		else
 			snprintf(rtt, sizeof(rtt), "%lld.%03lldms", (long long)r / 1000,
 				 (long long)r % 1000);
-		fprintf(out, "%-12s %-12s %8lld %9s %8lld %10s %8lld  %s\n", get_str(e, "service"),
+		fprintf(out, "%-*s %-12s %8lld %9s %8lld %10s %8lld  %s\n", w, get_str(e, "service"),
 			get_str(e, "state"), (long long)get_int(e, "pid"), up,
 			(long long)get_int(e, "restarts"), rtt, (long long)get_int(e, "mpid"),
 			get_str(e, "reason"));
