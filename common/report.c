@@ -16,7 +16,7 @@ _Static_assert(sizeof(pid_t) == sizeof(int), "pid_t is read as an int");
 static const char *const state_names[ST__COUNT] = {
     [ST_STARTING] = "starting", [ST_HEALTHY] = "healthy", [ST_DEGRADED] = "degraded",
     [ST_STOPPING] = "stopping", [ST_BACKOFF] = "backoff", [ST_QUARANTINED] = "quarantined",
-    [ST_STOPPED] = "stopped",
+    [ST_STOPPED] = "stopped",	[ST_DOWN] = "down",
 };
 
 static const char *const event_names[EV__COUNT] = {
@@ -33,6 +33,7 @@ static const char *const event_names[EV__COUNT] = {
     [EV_STOPPING] = "stopping",
     [EV_STOPPED] = "stopped",
     [EV_CHECK] = "check",
+    [EV_DOWN] = "down",
 };
 
 const char *svc_state_name(enum svc_state s)

@@ -6,9 +6,9 @@
  *   "service"  service name, e.g. "svc-index"
  *   "event"    spawned | ready | healthy | degraded | unhealthy | exited |
  *              spawn_failed | restarting | quarantined | adopted | stopping |
- *              stopped | check
+ *              stopped | check | down
  *   "state"    starting | healthy | degraded | stopping | backoff |
- *              quarantined | stopped
+ *              quarantined | stopped | down
  *   "pid"      service pid, 0 when none is running
  *   "start"    the service's start time, field 22 of /proc/PID/stat (0 if none)
  *   "restarts" restarts so far
@@ -45,6 +45,7 @@ enum svc_state {
 	ST_BACKOFF,
 	ST_QUARANTINED,
 	ST_STOPPED,
+	ST_DOWN, /* stopped by request and kept down; the monitor stays */
 	ST__COUNT
 };
 
@@ -62,6 +63,7 @@ enum report_event {
 	EV_STOPPING,
 	EV_STOPPED,
 	EV_CHECK,
+	EV_DOWN, /* stopped as asked and kept down */
 	EV__COUNT
 };
 

@@ -193,6 +193,7 @@ int kernel_fmt_report(bool json, int64_t wall_ms, const struct report *r, char *
 		f[n++] = KF_NUM("restarts", r->restarts);
 		break;
 	case EV_STOPPING: f[n++] = KF_NUM("pid", r->pid); break;
+	case EV_DOWN: break;
 	case EV_SPAWN_FAILED:
 	case EV__COUNT: break;
 	}

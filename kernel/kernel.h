@@ -65,7 +65,11 @@ struct kernel_svc {
 	pid_t mpid;
 	unsigned long long mstart;
 	int mpidfd;
-	int pipefd; /* read end of the status pipe, -1 once closed */
+	int pipefd;			/* read end of the status pipe, -1 once closed */
+	int cmdfd;			/* write end of its command pipe, -1 without a monitor */
+	bool want_down;			/* stopped by hand: its next monitor starts it down */
+	bool retiring;			/* removed by reload: dropped once its monitor has exited */
+	const struct svc_def *next_def; /* changed by reload: restarted with this */
 	struct kernel_lines lines;
 	int64_t mon_started_us, last_report_us, restart_at_us;
 	unsigned mon_streak;   /* monitors in a row that died young */
@@ -125,6 +129,10 @@ struct kernel_status_meta {
 	const char *state; /* running | stopping | stopped */
 	int64_t status_interval_ms;
 };
+struct json_object;
+/* The table as status.json holds it (a new object). */
+struct json_object *kernel_status_json(const struct kernel_status_meta *m,
+				       const struct kernel_svc *svcs, int n, int64_t now_us);
 int kernel_status_write(const char *run_dir, const struct kernel_status_meta *m,
 			const struct kernel_svc *svcs, int n, int64_t now_us, char *why,
 			size_t whylen);
@@ -162,6 +170,20 @@ struct kernel_notify {
 int kernel_notify_open(struct kernel_notify *n, char *why, size_t whylen);
 int kernel_notify_send(struct kernel_notify *n, const char *msg);
 
+/* A client of the control socket: one request in, one reply out. */
+#define CONTROL_CLIENTS_MAX 32
+#define CONTROL_REQUEST_MAX 65536
+#define CONTROL_IDLE_MS	    5000
+struct control_client {
+	int fd; /* -1: a free slot */
+	char *in;
+	size_t inlen, incap;
+	char *out;
+	size_t outlen, outoff;
+	bool replying;
+	int64_t deadline_us;
+};
+
 /* The running kernel: everything its event loop touches. */
 struct pidfh;
 struct pollfd;
@@ -185,8 +207,17 @@ struct kernel {
 	bool stopping, killed;
 	int64_t stop_deadline_us, kill_deadline_us;
 	int64_t next_status_us, next_watchdog_us;
-	struct pollfd *pfd; /* the poll set: the signalfd and every status pipe */
+	struct pollfd *pfd; /* the poll set: the signalfd, control socket and clients, pipes */
 	struct kernel_svc **who;
+	int pfd_cap;
+	int ctlfd; /* the control socket, -1 if none */
+	struct control_client ctl[CONTROL_CLIENTS_MAX];
+	/* For reload: the flags and variables as given at start, before export. */
+	int argc0;
+	char **argv0;
+	char *env0[CFG__COUNT];
+	struct svc_table *old_tabs; /* tables replaced by reload, still pointed into */
+	int nold_tabs;
 };
 
 /* output.c: stdout lines and status.json. */
@@ -211,6 +242,32 @@ int64_t kernel_mon_deadline(const struct kernel *k);
  * held past their start timeout or waiting for a quarantined one (event=waiting). */
 void kernel_mon_release(struct kernel *k, int64_t now_us);
 bool kernel_svc_alive(const struct kernel_svc *s);
+
+/* control.c: $RON_RUN_DIR/control.sock in the event loop. */
+void kernel_control_path(const char *run_dir, char *buf, size_t cap);
+int kernel_control_open(struct kernel *k, char *why, size_t whylen);
+void kernel_control_close(struct kernel *k);
+/* Adds the listener and every client to p (room for 1 + CONTROL_CLIENTS_MAX); returns how
+ * many; kernel_control_events takes the same slice back after poll. */
+int kernel_control_pollfds(struct kernel *k, struct pollfd *p);
+void kernel_control_events(struct kernel *k, const struct pollfd *p, int n, int64_t now_us);
+void kernel_control_timers(struct kernel *k, int64_t now_us);
+int64_t kernel_control_deadline(const struct kernel *k);
+
+/* commands.c: one request (JSON text) -> its reply (a new object). */
+struct json_object *kernel_control_request(struct kernel *k, const char *text, size_t len,
+					   int64_t now_us);
+struct kernel_svc *kernel_svc_find(struct kernel *k, const char *name);
+/* Writes one command line to a service's monitor; -1 with why. */
+int kernel_svc_command(struct kernel *k, struct kernel_svc *s, const char *cmd, char *why,
+		       size_t whylen);
+
+/* reload.c: re-reads the config file and applies the difference. */
+struct json_object *kernel_reload(struct kernel *k, int64_t now_us);
+/* A monitor of a service that reload removed or changed has exited: drop or restart. */
+bool kernel_reload_reaped(struct kernel *k, struct kernel_svc *s, int64_t now_us);
+/* Room for the poll set after the table grew. */
+int kernel_pollset_fit(struct kernel *k);
 
 /* orphans.c: SIGKILLs children of ours that are neither a monitor nor a known
  * service; returns how many. */

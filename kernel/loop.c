@@ -183,9 +183,7 @@ int kernel_run(struct kernel *k)
 	int64_t now = clock_mono_us();
 	k->next_status_us = now + config_num(&k->cfg, CFG_STATUS_INTERVAL_MS) * 1000;
 	k->next_watchdog_us = now;
-	k->pfd = calloc((size_t)k->nsvc + 1, sizeof(*k->pfd));
-	k->who = calloc((size_t)k->nsvc + 1, sizeof(*k->who));
-	if (!k->pfd || !k->who)
+	if (kernel_pollset_fit(k) < 0)
 		err(71, "allocate the poll set of %d services", k->nsvc);
 	/* Services that wait for others are held; the rest start now, in parallel. */
 	for (int i = 0; i < k->nsvc; i++) {
@@ -209,6 +207,7 @@ int kernel_run(struct kernel *k)
 		now = clock_mono_us();
 		tick(k, now);
 		kernel_mon_timers(k, now);
+		kernel_control_timers(k, now);
 		if (k->release_due)
 			kernel_mon_release(k, now);
 		if (k->stopping) {
@@ -228,6 +227,8 @@ int kernel_run(struct kernel *k)
 		struct kernel_svc **who = k->who;
 		int np = 0;
 		p[np++] = (struct pollfd){k->sigfd, POLLIN, 0};
+		int nctl = kernel_control_pollfds(k, p + np);
+		np += nctl;
 		for (int i = 0; i < k->nsvc; i++) {
 			if (k->svc[i].pipefd < 0)
 				continue;
@@ -235,6 +236,7 @@ int kernel_run(struct kernel *k)
 			p[np++] = (struct pollfd){k->svc[i].pipefd, POLLIN, 0};
 		}
 		int64_t d = clock_earliest(k->next_status_us, kernel_mon_deadline(k));
+		d = clock_earliest(d, kernel_control_deadline(k));
 		if (k->notify.watchdog_us > 0)
 			d = clock_earliest(d, k->next_watchdog_us);
 		if (k->stopping) {
@@ -250,15 +252,18 @@ int kernel_run(struct kernel *k)
 			continue;
 		}
 		now = clock_mono_us();
-		for (int i = 1; i < np; i++)
+		for (int i = 1 + nctl; i < np; i++)
 			if (p[i].revents)
 				kernel_mon_read(k, who[i], now);
 		if (p[0].revents)
 			on_signals(k, now);
+		/* Last: a reload may change the table the slices above were taken from. */
+		kernel_control_events(k, p + 1, nctl, now);
 	}
 
 	now = clock_mono_us();
 	k->stopping = true;
+	kernel_control_close(k);
 	/* The final table: what the next kernel will find, with no one left to stop. */
 	struct kernel_status_meta m = {k->pid, "stopped",
 				       config_num(&k->cfg, CFG_STATUS_INTERVAL_MS)};

@@ -130,6 +130,18 @@ static int check_dirs(struct kernel *k, char *why, size_t whylen)
  * flags; then the service table, from the file or from the seed variables. */
 static int load(struct kernel *k, int *argc, char **argv, char *why, size_t whylen)
 {
+	/* What reload builds on again: the flags and the variables as given, before the
+	 * export below overwrites the variables with the resolved values. */
+	k->argc0 = *argc;
+	k->argv0 = calloc((size_t)*argc + 1, sizeof(*k->argv0));
+	if (!k->argv0)
+		err(71, "keep the command line");
+	memcpy(k->argv0, argv, sizeof(*argv) * (size_t)*argc);
+	for (int key = 0; key < CFG__COUNT; key++) {
+		const char *v = getenv(cfg_table[key].env);
+		if (v && !(k->env0[key] = strdup(v)))
+			err(71, "keep the environment");
+	}
 	config_defaults(&k->cfg);
 	enum cfg_source src;
 	const char *file = config_peek(CFG_CONFIG, *argc, argv, &src);
@@ -260,6 +272,8 @@ int main(int argc, char **argv)
 	if (find_monitor(&k, why, sizeof(why)) < 0)
 		errx(KERNEL_EX_CONFIG, "%s", why);
 	lock_pidfile(&k);
+	if (kernel_control_open(&k, why, sizeof(why)) < 0)
+		errx(71, "%s", why);
 	/* Services whose monitor dies are reparented to us, to be adopted and reaped. */
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
 		err(71, "prctl PR_SET_CHILD_SUBREAPER");

@@ -19,32 +19,50 @@
 #include "proc.h"
 
 /* Where the status pipe and the adopted pidfd sit in the monitor. */
-#define MON_STATUS_FD 3
-#define MON_ADOPT_FD  4
+#define MON_STATUS_FD  3
+#define MON_ADOPT_FD   4
+#define MON_COMMAND_FD 6
 
 bool kernel_svc_alive(const struct kernel_svc *s)
 {
 	return s->pidfd >= 0 && !proc_pidfd_exited(s->pidfd);
 }
 
+/* A descriptor the monitor inherits, and where it finds it. */
+struct mon_fd {
+	int src, dst;
+};
+
 /* In the child: only async-signal-safe calls until exec. */
-static void mon_exec(const char *bin, char *const argv[], int wfd, int adopt_fd, pid_t parent)
+static void mon_exec(const char *bin, char *const argv[], struct mon_fd *fds, int nfds,
+		     pid_t parent)
 {
 	/* A monitor must not outlive the kernel; getppid() closes the race with our death. */
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
 		_exit(127);
 	if (getppid() != parent)
 		_exit(127);
-	/* Out of the way first, so dup2 into 3 and 4 cannot clobber a source. */
-	int w = fcntl(wfd, F_DUPFD_CLOEXEC, 10);
-	int a = adopt_fd >= 0 ? fcntl(adopt_fd, F_DUPFD_CLOEXEC, 10) : -1;
-	if (w < 0 || (adopt_fd >= 0 && a < 0) || dup2(w, MON_STATUS_FD) < 0 ||
-	    (a >= 0 && dup2(a, MON_ADOPT_FD) < 0))
-		_exit(127);
+	/* Out of the way first, so no dup2 into place can clobber another's source. */
+	for (int i = 0; i < nfds; i++)
+		if ((fds[i].src = fcntl(fds[i].src, F_DUPFD_CLOEXEC, 10)) < 0)
+			_exit(127);
+	int top = STDERR_FILENO;
+	for (int i = 0; i < nfds; i++) {
+		if (dup2(fds[i].src, fds[i].dst) < 0)
+			_exit(127);
+		top = fds[i].dst > top ? fds[i].dst : top;
+	}
 	/* Our stdout carries only our own lines: monitor and service chatter goes to stderr. */
 	if (dup2(STDERR_FILENO, STDOUT_FILENO) < 0)
 		_exit(127);
-	closefrom(a >= 0 ? MON_ADOPT_FD + 1 : MON_STATUS_FD + 1);
+	for (int fd = STDERR_FILENO + 1; fd < top; fd++) {
+		bool placed = false;
+		for (int i = 0; i < nfds; i++)
+			placed |= fds[i].dst == fd;
+		if (!placed)
+			close(fd);
+	}
+	closefrom(top + 1);
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -160,8 +178,13 @@ int kernel_mon_start(struct kernel *k, struct kernel_svc *s, int64_t now_us)
 	argv[n++] = "3";
 	argv[n++] = "--restarts";
 	argv[n++] = restarts;
+	argv[n++] = "--command-fd";
+	argv[n++] = "6";
+	/* A service stopped by hand stays down under its next monitor. */
+	if (s->want_down && !adopt)
+		argv[n++] = "--down";
 	/* A new monitor must not start what its predecessor had given up on. */
-	if (s->state == ST_QUARANTINED && !adopt) {
+	else if (s->state == ST_QUARANTINED && !adopt) {
 		int64_t left = (s->quarantine_end_us - now_us) / 1000;
 		snprintf(quarantine, sizeof(quarantine), "%lld", (long long)(left > 0 ? left : 0));
 		argv[n++] = "--quarantined";
@@ -180,33 +203,34 @@ int kernel_mon_start(struct kernel *k, struct kernel_svc *s, int64_t now_us)
 	}
 	argv[n] = NULL;
 
-	int p[2];
-	if (pipe2(p, O_CLOEXEC) < 0) {
+	int p[2] = {-1, -1}, c[2] = {-1, -1};
+	if (pipe2(p, O_CLOEXEC) < 0 || pipe2(c, O_CLOEXEC) < 0) {
 		warn("pipe for the monitor of %s", s->name);
-		free_args(argv, owned);
-		return -1;
+		goto fail_pipes;
 	}
-	/* Only our end is non-blocking: the monitor's writes of < PIPE_BUF stay atomic. */
-	if (fcntl(p[0], F_SETFL, O_NONBLOCK) < 0) {
-		warn("O_NONBLOCK on the status pipe of %s", s->name);
-		close(p[0]);
-		close(p[1]);
-		free_args(argv, owned);
-		return -1;
+	/* Only our ends are non-blocking: the monitor's writes of < PIPE_BUF stay atomic,
+	 * and a monitor too busy to read its commands never stalls us. */
+	if (fcntl(p[0], F_SETFL, O_NONBLOCK) < 0 || fcntl(c[1], F_SETFL, O_NONBLOCK) < 0) {
+		warn("O_NONBLOCK on the pipes of %s", s->name);
+		goto fail_pipes;
 	}
 	fflush(stdout);
 	pid_t pid = fork();
 	if (pid < 0) {
 		warn("fork the monitor of %s", s->name);
-		close(p[0]);
-		close(p[1]);
-		free_args(argv, owned);
-		return -1;
+		goto fail_pipes;
 	}
-	if (pid == 0)
-		mon_exec(k->monitor_bin, argv, p[1], adopt ? s->pidfd : -1, k->pid);
+	if (pid == 0) {
+		struct mon_fd fds[3] = {{p[1], MON_STATUS_FD}, {c[0], MON_COMMAND_FD}};
+		int nfds = 2;
+		if (adopt)
+			fds[nfds++] = (struct mon_fd){s->pidfd, MON_ADOPT_FD};
+		mon_exec(k->monitor_bin, argv, fds, nfds, k->pid);
+	}
 	free_args(argv, owned);
 	close(p[1]);
+	close(c[0]);
+	s->cmdfd = c[1];
 	s->mpid = pid;
 	s->mpidfd = pidfd_open(pid, 0);
 	if (s->mpidfd < 0)
@@ -229,6 +253,16 @@ int kernel_mon_start(struct kernel *k, struct kernel_svc *s, int64_t now_us)
 	kernel_emit(k, KL_INFO, "monitor_started", f, nf);
 	k->dirty = true;
 	return 0;
+
+fail_pipes:
+	for (int i = 0; i < 2; i++) {
+		if (p[i] >= 0)
+			close(p[i]);
+		if (c[i] >= 0)
+			close(c[i]);
+	}
+	free_args(argv, owned);
+	return -1;
 }
 
 /* Opens a pidfd for the service the monitor names, checked against its start time,
@@ -339,10 +373,16 @@ static void mon_lost(struct kernel *k, struct kernel_svc *s, int wstatus, int64_
 	if (s->mpidfd >= 0)
 		close(s->mpidfd);
 	s->mpidfd = -1;
+	if (s->cmdfd >= 0)
+		close(s->cmdfd);
+	s->cmdfd = -1;
 	pid_t mpid = s->mpid;
 	s->mpid = 0;
 	s->mon = KMON_DOWN;
 	k->dirty = true;
+	/* Removed or changed by a reload: its end was asked for. */
+	if (!k->stopping && kernel_reload_reaped(k, s, now_us))
+		return;
 
 	struct kernel_field f[6];
 	char sig[32];

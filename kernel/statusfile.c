@@ -20,6 +20,7 @@ static const char *mon_phase_name(enum kernel_mon_phase p)
 	switch (p) {
 	case KMON_RUNNING: return "running";
 	case KMON_WAITING: return "restarting";
+	case KMON_HELD: return "held";
 	default: return "down";
 	}
 }
@@ -34,7 +35,7 @@ static void add_str(json_object *o, const char *k, const char *v)
 	json_object_object_add(o, k, json_object_new_string(v));
 }
 
-static json_object *status_json(const struct kernel_status_meta *m, const struct kernel_svc *svcs,
+json_object *kernel_status_json(const struct kernel_status_meta *m, const struct kernel_svc *svcs,
 				int n, int64_t now_us)
 {
 	json_object *o = json_object_new_object();
@@ -79,7 +80,7 @@ int kernel_status_write(const char *run_dir, const struct kernel_status_meta *m,
 	char path[CFG_STR_MAX + 32], tmp[CFG_STR_MAX + 32];
 	snprintf(path, sizeof(path), "%s/status.json", run_dir);
 	snprintf(tmp, sizeof(tmp), "%s/.status.json.tmp", run_dir);
-	json_object *o = status_json(m, svcs, n, now_us);
+	json_object *o = kernel_status_json(m, svcs, n, now_us);
 	const char *text = json_object_to_json_string_ext(o, JSON_FLAGS);
 	size_t len = strlen(text);
 	int rc = -1;
@@ -255,9 +256,9 @@ int kernel_status_print(const char *run_dir, FILE *out)
 		else
 			snprintf(rtt, sizeof(rtt), "%lld.%03lldms", (long long)r / 1000,
 				 (long long)r % 1000);
-		fprintf(out, "%-*s %-12s %8lld %9s %8lld %10s %8lld  %s\n", w, get_str(e, "service"),
-			get_str(e, "state"), (long long)get_int(e, "pid"), up,
-			(long long)get_int(e, "restarts"), rtt, (long long)get_int(e, "mpid"),
+		fprintf(out, "%-*s %-12s %8lld %9s %8lld %10s %8lld  %s\n", w,
+			get_str(e, "service"), get_str(e, "state"), (long long)get_int(e, "pid"),
+			up, (long long)get_int(e, "restarts"), rtt, (long long)get_int(e, "mpid"),
 			get_str(e, "reason"));
 	}
 	json_object_put(o);
@@ -297,7 +298,9 @@ int kernel_status_check(const char *run_dir, FILE *out)
 		rc = 0;
 		for (size_t i = 0; i < json_object_array_length(a); i++) {
 			json_object *e = json_object_array_get_idx(a, i);
-			if (strcmp(get_str(e, "state"), "healthy") == 0)
+			/* A service stopped by hand is not meant to run: not a failure. */
+			if (strcmp(get_str(e, "state"), "healthy") == 0 ||
+			    strcmp(get_str(e, "state"), "down") == 0)
 				continue;
 			const char *reason = get_str(e, "reason");
 			fprintf(out, "%s is %s%s%s\n", get_str(e, "service"), get_str(e, "state"),

@@ -16,6 +16,7 @@ void kernel_svc_init(struct kernel_svc *s, const char *name, const struct svc_de
 	s->pidfd = -1;
 	s->mpidfd = -1;
 	s->pipefd = -1;
+	s->cmdfd = -1;
 	s->restart_at_us = -1;
 	kernel_lines_init(&s->lines);
 }
@@ -63,7 +64,7 @@ int64_t kernel_svc_uptime_ms(const struct kernel_svc *s, int64_t now_us)
 bool kernel_all_healthy(const struct kernel_svc *svcs, int n)
 {
 	for (int i = 0; i < n; i++)
-		if (svcs[i].state != ST_HEALTHY)
+		if (svcs[i].state != ST_HEALTHY && svcs[i].state != ST_DOWN)
 			return false;
 	return true;
 }
@@ -78,10 +79,13 @@ bool kernel_all_ever_healthy(const struct kernel_svc *svcs, int n)
 
 void kernel_summary(const struct kernel_svc *svcs, int n, char *buf, size_t cap)
 {
-	int healthy = 0;
-	for (int i = 0; i < n; i++)
+	/* Out of the services meant to run: one stopped by hand is named, not counted. */
+	int healthy = 0, down = 0;
+	for (int i = 0; i < n; i++) {
 		healthy += svcs[i].state == ST_HEALTHY;
-	snprintf(buf, cap, "%d/%d healthy", healthy, n);
+		down += svcs[i].state == ST_DOWN;
+	}
+	snprintf(buf, cap, "%d/%d healthy", healthy, n - down);
 	bool first = true;
 	for (int i = 0; i < n; i++) {
 		if (svcs[i].state == ST_HEALTHY)

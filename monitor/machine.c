@@ -1,5 +1,5 @@
 /* The monitor's state machine.  States: starting, healthy, degraded,
- * stopping, backoff, quarantined, stopped.  mon_handle() is the one switch
+ * stopping, backoff, quarantined, down, stopped.  mon_handle() is the one switch
  * on events; each transition is a small function below. */
 #include <signal.h>
 #include <stdarg.h>
@@ -79,10 +79,30 @@ static void finish(struct mon *m, int64_t now, const char *why)
 
 static void spawn(struct mon *m, int64_t now);
 
+static void keep_down(struct mon *m, int64_t now)
+{
+	m->hold = HOLD_NONE;
+	m->state = ST_DOWN;
+	emit(m, EV_DOWN, now, "stopped as asked; kept down");
+}
+
 static void went_down(struct mon *m, int64_t now, int64_t healthy_ms)
 {
 	if (m->exiting) {
 		finish(m, now, "stopped as asked");
+		return;
+	}
+	/* Asked for by hand: neither a crash nor a restart the policy counts. */
+	if (m->hold == HOLD_DOWN) {
+		keep_down(m, now);
+		return;
+	}
+	if (m->hold == HOLD_RESTART) {
+		m->hold = HOLD_NONE;
+		m->state = ST_BACKOFF;
+		m->respawn_at_us = now;
+		emit(m, EV_RESTARTING, now, "restart asked");
+		spawn(m, now);
 		return;
 	}
 	unsigned recent = policy_recent(&m->cfg->policy, &m->policy, now / 1000);
@@ -290,6 +310,7 @@ static void on_timer(struct mon *m, int64_t now)
 		if (now >= m->respawn_at_us)
 			quarantine_end(m, now, false);
 		break;
+	case ST_DOWN:
 	case ST_STOPPED:
 	case ST__COUNT: break;
 	}
@@ -316,6 +337,54 @@ static void on_quarantined(struct mon *m, const struct mon_event *ev)
 	emit(m, EV_QUARANTINED, ev->now_us, "quarantine carried over from the previous monitor");
 }
 
+/* Commands.  A running service is stopped gracefully first; what follows its exit
+ * (kept down, or started again at once) is in m->hold for went_down. */
+static bool running(const struct mon *m)
+{
+	return m->pid && m->state != ST_STOPPING;
+}
+
+static void on_down(struct mon *m, int64_t now)
+{
+	if (m->state == ST_DOWN)
+		return;
+	m->hold = HOLD_DOWN;
+	if (running(m))
+		begin_stop(m, now, "stop asked");
+	else if (!m->pid)
+		keep_down(m, now); /* backoff or quarantine: nothing to stop */
+}
+
+static void on_up(struct mon *m, int64_t now)
+{
+	if (m->state == ST_QUARANTINED) {
+		quarantine_end(m, now, true);
+	} else if (m->state == ST_DOWN || m->state == ST_BACKOFF) {
+		m->state = ST_BACKOFF;
+		spawn(m, now);
+	} else if (m->state == ST_STOPPING && m->hold == HOLD_DOWN) {
+		m->hold = HOLD_RESTART; /* a stop then a start before the exit */
+	}
+}
+
+static void on_restart(struct mon *m, int64_t now)
+{
+	if (running(m)) {
+		m->hold = HOLD_RESTART;
+		begin_stop(m, now, "restart asked");
+	} else if (m->pid) {
+		m->hold = HOLD_RESTART; /* already stopping: start again after the exit */
+	} else {
+		on_up(m, now);
+	}
+}
+
+static void on_held_down(struct mon *m, int64_t now)
+{
+	m->pid = 0;
+	keep_down(m, now);
+}
+
 static void on_adopted(struct mon *m, const struct mon_event *ev)
 {
 	int64_t now = ev->now_us;
@@ -332,7 +401,7 @@ static void on_adopted(struct mon *m, const struct mon_event *ev)
 void mon_handle(struct mon *m, const struct mon_event *ev)
 {
 	if (m->state == ST_STOPPED && ev->kind != MEV_SPAWN && ev->kind != MEV_ADOPTED &&
-	    ev->kind != MEV_QUARANTINED)
+	    ev->kind != MEV_QUARANTINED && ev->kind != MEV_HELD_DOWN)
 		return;
 	switch (ev->kind) {
 	case MEV_SPAWN: spawn(m, ev->now_us); break;
@@ -350,6 +419,19 @@ void mon_handle(struct mon *m, const struct mon_event *ev)
 		break;
 	case MEV_LIFT: on_lift(m, ev->now_us); break;
 	case MEV_QUARANTINED: on_quarantined(m, ev); break;
+	case MEV_DOWN:
+		if (!m->exiting)
+			on_down(m, ev->now_us);
+		break;
+	case MEV_UP:
+		if (!m->exiting)
+			on_up(m, ev->now_us);
+		break;
+	case MEV_RESTART:
+		if (!m->exiting)
+			on_restart(m, ev->now_us);
+		break;
+	case MEV_HELD_DOWN: on_held_down(m, ev->now_us); break;
 	}
 }
 
@@ -370,6 +452,7 @@ int64_t mon_deadline(const struct mon *m)
 	case ST_STOPPING: d = m->kill_deadline_us; break;
 	case ST_BACKOFF:
 	case ST_QUARANTINED: d = m->respawn_at_us; break;
+	case ST_DOWN: break;
 	case ST_STOPPED:
 	case ST__COUNT: return -1;
 	}

@@ -27,6 +27,10 @@ enum mon_event_kind {
 	MEV_PARENT_DIED,   /* the same, because the kernel is gone */
 	MEV_LIFT,	   /* lift a quarantine (SIGHUP) */
 	MEV_QUARANTINED,   /* start quarantined: a quarantine taken over from a dead monitor */
+	MEV_DOWN,	   /* stop the service and keep it down (a command) */
+	MEV_UP,		   /* start a service that is down or quarantined (a command) */
+	MEV_RESTART,	   /* stop the service gracefully and start it at once (a command) */
+	MEV_HELD_DOWN,	   /* start down: taken over from a monitor whose service was down */
 };
 
 struct mon_event {
@@ -66,7 +70,8 @@ struct mon {
 	unsigned restarts, failures;
 	int64_t rtt_us;
 	bool probing;
-	bool exiting; /* stopping for good, not to restart */
+	bool exiting;					  /* stopping for good, not to restart */
+	enum { HOLD_NONE, HOLD_DOWN, HOLD_RESTART } hold; /* what a command wants after the exit */
 	int64_t next_check_us, start_deadline_us, kill_deadline_us, respawn_at_us;
 	int64_t probe_step_ms; /* the growing interval of readiness probes */
 	int64_t last_report_us;

@@ -57,6 +57,9 @@ struct monitor {
 	bool finished;
 	bool parent_gone; /* a report hit EPIPE: delivered after the current event */
 	pid_t ppid;
+	int cmd_fd; /* commands from the kernel, one per line; -1 without */
+	char cmd_buf[256];
+	size_t cmd_len;
 };
 
 static void title(struct monitor *mo)
@@ -211,16 +214,75 @@ static int setup_signals(struct monitor *mo)
 	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
+/* One command line from the kernel: stop, start, restart, lift, signal N. */
+static void command(struct monitor *mo, const char *line, int64_t now)
+{
+	struct mon_event ev = {.now_us = now};
+	int sig;
+	if (strcmp(line, "stop") == 0)
+		ev.kind = MEV_DOWN;
+	else if (strcmp(line, "start") == 0)
+		ev.kind = MEV_UP;
+	else if (strcmp(line, "restart") == 0)
+		ev.kind = MEV_RESTART;
+	else if (strcmp(line, "lift") == 0)
+		ev.kind = MEV_LIFT;
+	else if (sscanf(line, "signal %d", &sig) == 1 && sig > 0 && sig < NSIG) {
+		/* Only to a service of ours that is alive: op_signal checks its pidfd. */
+		op_signal(mo, sig);
+		return;
+	} else {
+		fprintf(stderr, "ron-monitor: %s: unknown command \"%.64s\" ignored\n", mo->name,
+			line);
+		return;
+	}
+	mon_handle(&mo->m, &ev);
+}
+
+static void on_commands(struct monitor *mo, int64_t now)
+{
+	for (;;) {
+		ssize_t n = read(mo->cmd_fd, mo->cmd_buf + mo->cmd_len,
+				 sizeof(mo->cmd_buf) - 1 - mo->cmd_len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			/* The kernel is gone or closed it: its death signal does the rest. */
+			close(mo->cmd_fd);
+			mo->cmd_fd = -1;
+			return;
+		}
+		mo->cmd_len += (size_t)n;
+		mo->cmd_buf[mo->cmd_len] = '\0';
+		char *start = mo->cmd_buf, *nl;
+		while ((nl = strchr(start, '\n'))) {
+			*nl = '\0';
+			command(mo, start, now);
+			start = nl + 1;
+		}
+		mo->cmd_len -= (size_t)(start - mo->cmd_buf);
+		memmove(mo->cmd_buf, start, mo->cmd_len);
+		if (mo->cmd_len == sizeof(mo->cmd_buf) - 1)
+			mo->cmd_len = 0; /* no command is that long: drop it */
+	}
+}
+
 static void run(struct monitor *mo, int sfd)
 {
 	while (!mo->finished) {
-		struct pollfd pfd[3];
-		int n = 0, ipid = -1, iprobe = -1;
+		struct pollfd pfd[4];
+		int n = 0, ipid = -1, iprobe = -1, icmd = -1;
 		int64_t now = clock_mono_us();
 		int64_t deadline = mon_deadline(&mo->m);
 		bool probing = mo->probe.phase != HEALTH_IDLE && mo->probe.phase != HEALTH_DONE;
 
 		pfd[n++] = (struct pollfd){sfd, POLLIN, 0};
+		if (mo->cmd_fd >= 0) {
+			icmd = n;
+			pfd[n++] = (struct pollfd){mo->cmd_fd, POLLIN, 0};
+		}
 		if (mo->pidfd >= 0) {
 			ipid = n;
 			pfd[n++] = (struct pollfd){mo->pidfd, POLLIN, 0};
@@ -240,6 +302,8 @@ static void run(struct monitor *mo, int sfd)
 		now = clock_mono_us();
 		if (pfd[0].revents)
 			on_signal(mo, sfd, now);
+		if (icmd >= 0 && pfd[icmd].revents && mo->cmd_fd >= 0)
+			on_commands(mo, now);
 		/* The exit first: a check in flight against a dead service is moot. */
 		if (ipid >= 0 && pfd[ipid].revents && mo->pidfd >= 0)
 			service_exited(mo, now);
@@ -290,7 +354,10 @@ static void usage(FILE *f)
 		   "  --quarantined MS    start quarantined, retrying after MS (a quarantine\n"
 		   "                      taken over from a monitor that died)\n"
 		   "  --adopt-pidfd FD, --adopt-pid PID, --adopt-start TICKS\n"
-		   "                      take over a running service instead of spawning\n\n"
+		   "                      take over a running service instead of spawning\n"
+		   "  --down              start with the service down (not spawned)\n"
+		   "  --command-fd N      read commands, one per line, from this pipe: stop,\n"
+		   "                      start, restart, lift, signal N\n\n"
 		   "Settings (flag or environment variable):\n");
 	config_usage(f, CFG_MONITOR);
 	fprintf(f, "\nExit: 0 after the service was stopped as asked (SIGTERM, or the parent\n"
@@ -370,6 +437,7 @@ int main(int argc, char **argv)
 	unsigned restarts = 0;
 	bool adopt = false;
 	long long quarantined_ms = -1;
+	bool start_down = false;
 
 	/* setproctitle_init copies argv's strings; config_load below takes some
 	 * out of argv, and this keeps the copies reachable (LeakSanitizer).
@@ -381,6 +449,7 @@ int main(int argc, char **argv)
 		memcpy(argv_copies, argv, sizeof(*argv) * (size_t)(argc + 1));
 	mo.status_fd = 1;
 	mo.pidfd = -1;
+	mo.cmd_fd = -1;
 	if (config_load(&cfg, CFG_MONITOR, &argc, argv, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ron-monitor: %s\n", err);
 		return EX_CONFIG;
@@ -406,10 +475,14 @@ int main(int argc, char **argv)
 	    {"group", required_argument, 0, 'g'},
 	    {"working-dir", required_argument, 0, 'w'},
 	    {"stop-signal", required_argument, 0, 'k'},
+	    {"command-fd", required_argument, 0, 'C'},
+	    {"down", no_argument, 0, 'D'},
 	    {0, 0, 0, 0},
 	};
 	const char *user = NULL, *group = NULL, *sock_env = NULL, *health_service = NULL;
-	char **env = calloc((size_t)argc + 1, sizeof(*env));
+	/* static: still reachable when an error below returns early (LeakSanitizer) */
+	static char **env;
+	env = calloc((size_t)argc + 1, sizeof(*env));
 	int nenv = 0;
 	mo.argv = calloc((size_t)argc + 2, sizeof(*mo.argv));
 	if (!env || !mo.argv) {
@@ -456,6 +529,8 @@ int main(int argc, char **argv)
 		case 'u': user = optarg; break;
 		case 'g': group = optarg; break;
 		case 'w': mo.spec.cwd = optarg; break;
+		case 'C': mo.cmd_fd = (int)number("command-fd", optarg, 0, 1 << 20); break;
+		case 'D': start_down = true; break;
 		case 'k':
 			mo.cfg.stop_signal = sig_parse(optarg);
 			if (mo.cfg.stop_signal <= 0 || mo.cfg.stop_signal >= NSIG) {
@@ -588,7 +663,18 @@ int main(int argc, char **argv)
 			adopt = false;
 		}
 	}
-	if (!adopt && quarantined_ms >= 0)
+	if (mo.cmd_fd >= 0) {
+		struct stat cst;
+		if (fstat(mo.cmd_fd, &cst) < 0 || !S_ISFIFO(cst.st_mode)) {
+			fprintf(stderr, "ron-monitor: --command-fd %d: not a pipe\n", mo.cmd_fd);
+			return EX_USAGE;
+		}
+		fcntl(mo.cmd_fd, F_SETFD, FD_CLOEXEC);
+		fcntl(mo.cmd_fd, F_SETFL, fcntl(mo.cmd_fd, F_GETFL) | O_NONBLOCK);
+	}
+	if (!adopt && start_down)
+		mon_handle(&mo.m, &(struct mon_event){.kind = MEV_HELD_DOWN, .now_us = now});
+	else if (!adopt && quarantined_ms >= 0)
 		mon_handle(&mo.m, &(struct mon_event){.kind = MEV_QUARANTINED,
 						      .now_us = now,
 						      .age_ms = quarantined_ms});

@@ -10,12 +10,12 @@
 #include "report.h"
 
 static const char *const state_names[] = {
-    "starting", "healthy", "degraded", "stopping", "backoff", "quarantined", "stopped",
+    "starting", "healthy", "degraded", "stopping", "backoff", "quarantined", "stopped", "down",
 };
 
 static const char *const event_names[] = {
     "spawned",	  "ready",	 "healthy", "degraded", "unhealthy", "exited", "spawn_failed",
-    "restarting", "quarantined", "adopted", "stopping", "stopped",   "check",
+    "restarting", "quarantined", "adopted", "stopping", "stopped",   "check",  "down",
 };
 
 /* A line holding the required fields, to which a test appends its own. */

@@ -1,0 +1,283 @@
+/* What the control socket's requests do: status, and the commands on services
+ * (stop, start, restart, lift, signal), passed to each service's monitor over its
+ * command pipe.  Every name is checked before anything is done. */
+#include <bsd/string.h>
+#include <errno.h>
+#include <json.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kernel.h"
+#include "proc.h"
+
+static json_object *reply_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static json_object *reply_error(const char *fmt, ...)
+{
+	char msg[CFG_ERR_MAX + 512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "ok", json_object_new_boolean(0));
+	json_object_object_add(o, "error", json_object_new_string(msg));
+	return o;
+}
+
+static int name_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	if (la > 63 || lb > 63)
+		return 99;
+	int d[64][64];
+	for (size_t i = 0; i <= la; i++)
+		d[i][0] = (int)i;
+	for (size_t j = 0; j <= lb; j++)
+		d[0][j] = (int)j;
+	for (size_t i = 1; i <= la; i++)
+		for (size_t j = 1; j <= lb; j++) {
+			int best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+			if (d[i - 1][j] + 1 < best)
+				best = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < best)
+				best = d[i][j - 1] + 1;
+			d[i][j] = best;
+		}
+	return d[la][lb];
+}
+
+struct kernel_svc *kernel_svc_find(struct kernel *k, const char *name)
+{
+	for (int i = 0; i < k->nsvc; i++)
+		if (strcmp(k->svc[i].name, name) == 0)
+			return &k->svc[i];
+	return NULL;
+}
+
+/* "no service named svc-indx; did you mean svc-index?" */
+static json_object *unknown(struct kernel *k, const char *name)
+{
+	const char *best = NULL;
+	int bestd = 3;
+	for (int i = 0; i < k->nsvc; i++) {
+		int d = name_distance(name, k->svc[i].name);
+		if (d < bestd) {
+			bestd = d;
+			best = k->svc[i].name;
+		}
+	}
+	if (best)
+		return reply_error("no service named %.63s; did you mean %s?", name, best);
+	return reply_error("no service named %.63s", name);
+}
+
+static void add_int(json_object *o, const char *key, int64_t v)
+{
+	json_object_object_add(o, key, json_object_new_int64(v));
+}
+
+/* A service's row in a reply: what a waiting client needs to judge the outcome. */
+static json_object *svc_row(const struct kernel *k, const struct kernel_svc *s, int64_t now_us)
+{
+	json_object *e = json_object_new_object();
+	json_object_object_add(e, "service", json_object_new_string(s->name));
+	json_object_object_add(e, "state", json_object_new_string(svc_state_name(s->state)));
+	add_int(e, "pid", s->pid);
+	add_int(e, "start", (int64_t)s->start);
+	add_int(e, "uptime_ms", kernel_svc_uptime_ms(s, now_us));
+	add_int(e, "restarts", s->restarts);
+	add_int(e, "rtt_us", s->rtt_us);
+	json_object_object_add(e, "reason", json_object_new_string(s->reason));
+	add_int(e, "mpid", s->mon == KMON_RUNNING ? s->mpid : 0);
+	add_int(e, "start_timeout_ms", svc_num(s->def, &k->cfg, CFG_START_TIMEOUT_MS));
+	add_int(e, "stop_timeout_ms", svc_num(s->def, &k->cfg, CFG_STOP_TIMEOUT_MS));
+	return e;
+}
+
+int kernel_svc_command(struct kernel *k, struct kernel_svc *s, const char *cmd, char *why,
+		       size_t whylen)
+{
+	char line[64];
+	int n = snprintf(line, sizeof(line), "%s\n", cmd);
+	if (s->mon != KMON_RUNNING || s->cmdfd < 0) {
+		snprintf(why, whylen, "its monitor is %s; try again",
+			 s->mon == KMON_WAITING ? "being replaced" : "not running");
+		return -1;
+	}
+	ssize_t w;
+	do
+		w = write(s->cmdfd, line, (size_t)n);
+	while (w < 0 && errno == EINTR);
+	if (w == n)
+		return 0;
+	snprintf(why, whylen, "its monitor %d does not read its commands: %s", (int)s->mpid,
+		 w < 0 ? strerror(errno) : "short write");
+	return -1;
+}
+
+enum verb { V_STOP, V_START, V_RESTART, V_LIFT, V_SIGNAL };
+static const char *const verbs[] = {"stop", "start", "restart", "lift", "signal"};
+
+/* One service: what the kernel does itself for a service without a monitor (held
+ * for its dependencies), else the monitor's command. */
+static int apply(struct kernel *k, struct kernel_svc *s, enum verb v, int sig, int64_t now_us,
+		 char *why, size_t whylen)
+{
+	char cmd[32];
+	if (s->mon == KMON_HELD || (s->mon == KMON_DOWN && s->want_down)) {
+		switch (v) {
+		case V_STOP:
+			s->want_down = true;
+			s->mon = KMON_DOWN;
+			s->state = ST_DOWN;
+			s->reported = true;
+			strlcpy(s->reason, "stopped as asked; kept down", sizeof(s->reason));
+			k->dirty = true;
+			k->release_due = true;
+			return 0;
+		case V_START:
+		case V_RESTART:
+			s->want_down = false;
+			s->reason[0] = '\0';
+			return kernel_mon_start(k, s, now_us) < 0
+				   ? (snprintf(why, whylen, "its monitor could not be started"), -1)
+				   : 0;
+		default: snprintf(why, whylen, "not started yet"); return -1;
+		}
+	}
+	if (v == V_SIGNAL)
+		snprintf(cmd, sizeof(cmd), "signal %d", sig);
+	else
+		strlcpy(cmd, verbs[v], sizeof(cmd));
+	if (kernel_svc_command(k, s, cmd, why, whylen) < 0)
+		return -1;
+	if (v == V_STOP)
+		s->want_down = true;
+	else if (v == V_START || v == V_RESTART)
+		s->want_down = false;
+	return 0;
+}
+
+static json_object *do_services(struct kernel *k, enum verb v, json_object *req, int64_t now_us)
+{
+	json_object *names, *sigo;
+	int sig = 0;
+	if (!json_object_object_get_ex(req, "services", &names) ||
+	    !json_object_is_type(names, json_type_array) || json_object_array_length(names) == 0)
+		return reply_error("%s: \"services\" must be a list of names (or \"all\")",
+				   verbs[v]);
+	if (v == V_SIGNAL) {
+		const char *sn = json_object_object_get_ex(req, "signal", &sigo) &&
+					 json_object_is_type(sigo, json_type_string)
+				     ? json_object_get_string(sigo)
+				     : "";
+		sig = sig_parse(sn);
+		if (sig <= 0 || sig >= NSIG || sig == SIGKILL || sig == SIGSTOP)
+			return reply_error("signal %.32s: not a signal to send (HUP, USR1, TERM, "
+					   "... or a number; not KILL or STOP)",
+					   sn);
+	}
+	size_t n = json_object_array_length(names);
+	bool all = false;
+	/* Every name is checked before anything is done. */
+	for (size_t i = 0; i < n; i++) {
+		json_object *e = json_object_array_get_idx(names, i);
+		if (!json_object_is_type(e, json_type_string))
+			return reply_error("%s: a service name must be a string", verbs[v]);
+		const char *name = json_object_get_string(e);
+		if (strcmp(name, "all") == 0)
+			all = true;
+		else if (!kernel_svc_find(k, name))
+			return unknown(k, name);
+	}
+	if (k->stopping)
+		return reply_error("ron-kernel is shutting down");
+	json_object *o = json_object_new_object(), *rows = json_object_new_array();
+	bool ok = true;
+	for (int i = 0; i < k->nsvc; i++) {
+		struct kernel_svc *s = &k->svc[i];
+		bool named = all;
+		for (size_t j = 0; j < n && !named; j++)
+			named = strcmp(json_object_get_string(json_object_array_get_idx(names, j)),
+				       s->name) == 0;
+		if (!named)
+			continue;
+		char why[256] = "";
+		json_object *row = svc_row(k, s, now_us);
+		if (apply(k, s, v, sig, now_us, why, sizeof(why)) < 0) {
+			ok = false;
+			json_object_object_add(row, "error", json_object_new_string(why));
+		}
+		json_object_array_add(rows, row);
+	}
+	struct kernel_field f[] = {KF_STR("command", verbs[v]),
+				   KF_NUM("services", (long long)json_object_array_length(rows))};
+	kernel_emit(k, KL_INFO, "control", f, 2);
+	json_object_object_add(o, "ok", json_object_new_boolean(ok));
+	json_object_object_add(o, "services", rows);
+	return o;
+}
+
+static json_object *do_status(struct kernel *k, int64_t now_us)
+{
+	struct kernel_status_meta m = {k->pid, k->stopping ? "stopping" : "running",
+				       config_num(&k->cfg, CFG_STATUS_INTERVAL_MS)};
+	json_object *o = kernel_status_json(&m, k->svc, k->nsvc, now_us), *a;
+	if (!o)
+		return reply_error("out of memory");
+	json_object_object_add(o, "ok", json_object_new_boolean(1));
+	/* Each row also says how long its service may take to stop and to start. */
+	if (json_object_object_get_ex(o, "services", &a))
+		for (int i = 0; i < k->nsvc && i < (int)json_object_array_length(a); i++) {
+			json_object *e = json_object_array_get_idx(a, (size_t)i);
+			add_int(e, "start_timeout_ms",
+				svc_num(k->svc[i].def, &k->cfg, CFG_START_TIMEOUT_MS));
+			add_int(e, "stop_timeout_ms",
+				svc_num(k->svc[i].def, &k->cfg, CFG_STOP_TIMEOUT_MS));
+		}
+	return o;
+}
+
+json_object *kernel_control_request(struct kernel *k, const char *text, size_t len, int64_t now_us)
+{
+	json_tokener *tok = json_tokener_new();
+	if (!tok)
+		return reply_error("out of memory");
+	json_object *req = json_tokener_parse_ex(tok, text, (int)len);
+	enum json_tokener_error jerr = json_tokener_get_error(tok);
+	json_tokener_free(tok);
+	if (!req || jerr != json_tokener_success || !json_object_is_type(req, json_type_object)) {
+		json_object_put(req);
+		return reply_error("not a JSON object: %s", jerr != json_tokener_success
+								? json_tokener_error_desc(jerr)
+								: "another type");
+	}
+	json_object *cmdo, *reply;
+	const char *cmd = json_object_object_get_ex(req, "cmd", &cmdo) &&
+				  json_object_is_type(cmdo, json_type_string)
+			      ? json_object_get_string(cmdo)
+			      : NULL;
+	if (!cmd)
+		reply = reply_error("no \"cmd\" (status, stop, start, restart, lift, signal, "
+				    "reload)");
+	else if (strcmp(cmd, "status") == 0)
+		reply = do_status(k, now_us);
+	else if (strcmp(cmd, "reload") == 0)
+		reply = kernel_reload(k, now_us);
+	else {
+		reply = NULL;
+		for (size_t v = 0; v < sizeof(verbs) / sizeof(verbs[0]) && !reply; v++)
+			if (strcmp(cmd, verbs[v]) == 0)
+				reply = do_services(k, (enum verb)v, req, now_us);
+		if (!reply)
+			reply = reply_error("unknown command %.32s (status, stop, start, restart, "
+					    "lift, signal, reload)",
+					    cmd);
+	}
+	json_object_put(req);
+	return reply ? reply : reply_error("out of memory");
+}
