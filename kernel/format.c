@@ -261,3 +261,72 @@ int kernel_fmt_status(bool json, int64_t wall_ms, const struct kernel_svc *svcs,
 	}
 	return finish(buf, cap, len);
 }
+
+/* ANSI SGR codes: a state or level word gets one, the line's rest none. */
+static const char *state_color(const char *w, size_t n)
+{
+	static const struct {
+		const char *word, *sgr;
+	} colors[] = {
+	    {"healthy", "32"}, {"degraded", "33"},    {"starting", "33"}, {"stopping", "33"},
+	    {"backoff", "33"}, {"quarantined", "31"}, {"stopped", "2"},	  {"down", "2"},
+	    {"warn", "33"},    {"error", "31;1"},
+	};
+	for (size_t i = 0; i < sizeof(colors) / sizeof(colors[0]); i++)
+		if (strlen(colors[i].word) == n && strncmp(colors[i].word, w, n) == 0)
+			return colors[i].sgr;
+	return NULL;
+}
+
+void kernel_color_state(const char *state, bool color, char *buf, size_t cap)
+{
+	const char *sgr = color ? state_color(state, strlen(state)) : NULL;
+	if (sgr)
+		snprintf(buf, cap, "\033[%sm%s\033[0m", sgr, state);
+	else
+		snprintf(buf, cap, "%s", state);
+}
+
+/* Appends w (n bytes), coloured when it is a word with a colour. */
+static void put_word(char *buf, size_t cap, size_t *o, const char *w, size_t n)
+{
+	const char *sgr = state_color(w, n);
+	int k = sgr ? snprintf(buf + *o, cap - *o, "\033[%sm%.*s\033[0m", sgr, (int)n, w)
+		    : snprintf(buf + *o, cap - *o, "%.*s", (int)n, w);
+	if (k > 0)
+		*o = *o + (size_t)k < cap ? *o + (size_t)k : cap - 1;
+}
+
+void kernel_color_line(const char *line, char *buf, size_t cap)
+{
+	size_t o = 0;
+	buf[0] = '\0';
+	/* The level is the second word of a text line; states follow "state=". */
+	const char *p = strchr(line, ' ');
+	if (!p || cap < 2) {
+		snprintf(buf, cap, "%s", line);
+		return;
+	}
+	put_word(buf, cap, &o, line, (size_t)(p - line + 1));
+	p++;
+	size_t lw = strcspn(p, " ");
+	put_word(buf, cap, &o, p, lw);
+	p += lw;
+	while (*p && o + 1 < cap) {
+		const char *s = strstr(p, "state=");
+		if (!s || (s > line && s[-1] != ' ' && s[-1] != '.')) {
+			if (!s) {
+				put_word(buf, cap, &o, p, strlen(p));
+				break;
+			}
+			put_word(buf, cap, &o, p, (size_t)(s - p) + 6);
+			p = s + 6;
+			continue;
+		}
+		put_word(buf, cap, &o, p, (size_t)(s - p) + 6);
+		p = s + 6;
+		size_t n = strcspn(p, " \n");
+		put_word(buf, cap, &o, p, n);
+		p += n;
+	}
+}

@@ -120,6 +120,10 @@ int kernel_fmt_report(bool json, int64_t wall_ms, const struct report *r, char *
  * them, else counts per state and only the services that are not healthy. */
 int kernel_fmt_status(bool json, int64_t wall_ms, const struct kernel_svc *svcs, int n, int detail,
 		      int64_t now_us, char *buf, size_t cap);
+/* A state word with its terminal colour when color is set (healthy green, ...). */
+void kernel_color_state(const char *state, bool color, char *buf, size_t cap);
+/* A text line with its level word and state= values in terminal colours. */
+void kernel_color_line(const char *line, char *buf, size_t cap);
 /* Text values that need quotes get them, with \" \\ \n escapes. */
 void kernel_fmt_text_value(const char *v, char *buf, size_t cap);
 
@@ -190,6 +194,7 @@ struct pollfd;
 struct kernel {
 	struct config cfg;
 	bool json;
+	bool color; /* stdout is a terminal, NO_COLOR unset, text lines */
 	pid_t pid;
 	const char *run_dir;
 	char monitor_bin[CFG_STR_MAX];
@@ -221,6 +226,8 @@ struct kernel {
 };
 
 /* output.c: stdout lines and status.json. */
+/* One line to stdout, coloured on a terminal (k->color). */
+void kernel_print(struct kernel *k, const char *line);
 void kernel_emit(struct kernel *k, enum kernel_level level, const char *event,
 		 const struct kernel_field *f, int nf);
 void kernel_emit_status(struct kernel *k, int64_t now_us);
@@ -261,6 +268,11 @@ struct kernel_svc *kernel_svc_find(struct kernel *k, const char *name);
 /* Writes one command line to a service's monitor; -1 with why. */
 int kernel_svc_command(struct kernel *k, struct kernel_svc *s, const char *cmd, char *why,
 		       size_t whylen);
+
+/* ctl.c: the command-line client: ron-kernel status | restart | stop | start | lift |
+ * signal | reload; argv[0] is the command word.  Returns the exit status. */
+bool kernel_ctl_is_command(const char *word);
+int kernel_ctl_main(const char *run_dir, int argc, char **argv);
 
 /* reload.c: re-reads the config file and applies the difference. */
 struct json_object *kernel_reload(struct kernel *k, int64_t now_us);

@@ -18,22 +18,36 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: ron-kernel [--config=FILE] [--SETTING=VALUE ...]\n"
-		   "       ron-kernel --config=FILE --check-config\n"
-		   "       ron-kernel --status | --check [--run-dir=PATH]\n"
-		   "       ron-kernel --help | --version\n"
-		   "\n"
-		   "Supervises the services of a config file, or without one svc-index,\n"
-		   "svc-overlay and svc-storage, one ron-monitor each.\n"
-		   "  --check-config  read and check the config file, print the resolved table\n"
-		   "                  (every value and where it came from) and exit\n"
-		   "  --status        print the running kernel's status.json as a table\n"
-		   "  --check         exit 0 only if a live kernel holds the pidfile and every\n"
-		   "                  service is healthy, else 1 with one line saying why\n"
-		   "\n"
-		   "Settings (flag, environment variable, meaning, default and range); a flag\n"
-		   "wins over the variable, the variable over the file's [kernel] section, and\n"
-		   "that over the default.  A service's own setting in the file wins over all:\n");
+	fprintf(f,
+		"usage: ron-kernel [--config=FILE] [--SETTING=VALUE ...]\n"
+		"       ron-kernel --config=FILE --check-config\n"
+		"       ron-kernel status [NAME...]\n"
+		"       ron-kernel restart|stop|start|lift [--no-wait] [--timeout=S] NAME...|all\n"
+		"       ron-kernel signal SIG NAME...|all\n"
+		"       ron-kernel reload [--no-wait] [--timeout=S]\n"
+		"       ron-kernel --status | --check [--run-dir=PATH]\n"
+		"       ron-kernel --help | --version\n"
+		"\n"
+		"Supervises the services of a config file, or without one svc-index,\n"
+		"svc-overlay and svc-storage, one ron-monitor each.\n"
+		"  --check-config  read and check the config file, print the resolved table\n"
+		"                  (every value and where it came from) and exit\n"
+		"  --status        print the running kernel's status.json as a table\n"
+		"  --check         exit 0 only if a live kernel holds the pidfile and every\n"
+		"                  service meant to run is healthy, else 1 with one line why\n"
+		"\n"
+		"Commands to the running kernel, over $RON_RUN_DIR/control.sock; each waits\n"
+		"(default: the service's stop + start timeouts + 2 s) until it is done:\n"
+		"  status    the table, state first        restart  stop, then start\n"
+		"  stop      stop and keep down             start    start a down service\n"
+		"  lift      end a quarantine               signal   send SIG to services\n"
+		"  reload    re-read the config file and apply the difference\n"
+		"  Exit: 0 done; 1 not reached (one line says where it stands); 64 usage or\n"
+		"  unknown name; 69 kernel not running; 77 refused.\n"
+		"\n"
+		"Settings (flag, environment variable, meaning, default and range); a flag\n"
+		"wins over the variable, the variable over the file's [kernel] section, and\n"
+		"that over the default.  A service's own setting in the file wins over all:\n");
 	config_usage(f, CFG_KERNEL);
 	fprintf(f, "\nExit: 0 after a clean shutdown; 1 --check: not running or not healthy,\n"
 		   "or a start-up write failed; 64 unknown argument; 71 a system call failed at\n"
@@ -241,6 +255,9 @@ int main(int argc, char **argv)
 		errx(KERNEL_EX_CONFIG, "%s", why);
 	}
 	for (int i = 1; i < argc; i++) {
+		/* A command for the running kernel: what follows is its own. */
+		if (kernel_ctl_is_command(argv[i]))
+			return kernel_ctl_main(config_str(&k.cfg, CFG_RUN_DIR), argc - i, argv + i);
 		if (strcmp(argv[i], "--status") == 0)
 			want_status = true;
 		else if (strcmp(argv[i], "--check") == 0)
@@ -265,6 +282,8 @@ int main(int argc, char **argv)
 
 	k.pid = getpid();
 	k.json = config_num(&k.cfg, CFG_LOG_FORMAT) == CFG_LOG_JSON;
+	const char *no_color = getenv("NO_COLOR");
+	k.color = !k.json && isatty(STDOUT_FILENO) && !(no_color && no_color[0]);
 	k.sigfd = -1;
 	table_init(&k);
 	if (check_dirs(&k, why, sizeof(why)) < 0)

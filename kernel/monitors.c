@@ -324,7 +324,7 @@ static void on_line(void *arg, const char *line, size_t len, bool overlong)
 	char out[KERNEL_LINE_MAX];
 	/* Stamped when printed, so the lines of all monitors read in order. */
 	if (kernel_fmt_report(k->json, clock_wall_ms(), &r, out, sizeof(out)) > 0)
-		fputs(out, stdout);
+		kernel_print(k, out);
 	/* A passing check changes nothing status.json needs before the next tick. */
 	if (ch || r.event != EV_CHECK || !r.ok)
 		k->dirty = true;

@@ -9,12 +9,23 @@
 #include "kernel.h"
 #include "proc.h"
 
+void kernel_print(struct kernel *k, const char *line)
+{
+	if (k->color) {
+		char buf[KERNEL_LINE_MAX * 2];
+		kernel_color_line(line, buf, sizeof(buf));
+		fputs(buf, stdout);
+	} else {
+		fputs(line, stdout);
+	}
+}
+
 void kernel_emit(struct kernel *k, enum kernel_level level, const char *event,
 		 const struct kernel_field *f, int nf)
 {
 	char line[KERNEL_LINE_MAX];
 	if (kernel_fmt_line(k->json, clock_wall_ms(), level, event, f, nf, line, sizeof(line)) > 0)
-		fputs(line, stdout);
+		kernel_print(k, line);
 }
 
 void kernel_emit_status(struct kernel *k, int64_t now_us)
@@ -23,7 +34,7 @@ void kernel_emit_status(struct kernel *k, int64_t now_us)
 	if (kernel_fmt_status(k->json, clock_wall_ms(), k->svc, k->nsvc,
 			      (int)config_num(&k->cfg, CFG_STATUS_DETAIL), now_us, line,
 			      sizeof(line)) > 0)
-		fputs(line, stdout);
+		kernel_print(k, line);
 }
 
 void kernel_emit_full(struct kernel *k, int64_t now_us)
