@@ -188,8 +188,16 @@ static int fill_defaults(struct svc_table *t, struct svc_def *d, const struct co
 	if (!d->sock_env[0] && d->sock[0]) {
 		if (d->seed_sock != CFG__COUNT)
 			strlcpy(d->sock_env, cfg_table[d->seed_sock].env, sizeof(d->sock_env));
-		else
-			svc_sock_env_name(d->name, d->sock_env, sizeof(d->sock_env));
+		else {
+			char env[SVC_NAME_MAX + 16];
+			svc_sock_env_name(d->name, env, sizeof(env));
+			if (strlen(env) >= sizeof(d->sock_env))
+				return svc_fail(t, d, 0, err, errlen,
+						"socket_env: %s, made from the name, is longer "
+						"than %d bytes; set socket_env",
+						env, SVC_ENV_MAX - 1);
+			strlcpy(d->sock_env, env, sizeof(d->sock_env));
+		}
 	}
 	if (!d->health_service[0])
 		wire_service_name(d->name, d->health_service, sizeof(d->health_service));
@@ -203,22 +211,25 @@ static int check_socket(struct svc_table *t, struct svc_def *d, char *err, size_
 				"socket is empty; a v1.health check needs one (or health = none)");
 	if (!d->sock[0])
 		return 0;
-	char why[128];
+	char why[256];
 	struct sockaddr_un sa;
 	socklen_t salen;
 	if (d->sock[0] != '/')
-		return svc_fail(t, d, d->key_line[SK_SOCKET], err, errlen,
-				"socket=%s: not an absolute path", d->sock);
-	if (sockpath_addr(&sa, &salen, d->sock, why, sizeof(why)) < 0) {
-		if (d->seed_sock != CFG__COUNT && !d->key_line[SK_SOCKET] && !t->path[0])
-			snprintf(err, errlen, "%s=%s: %s", cfg_table[d->seed_sock].env, d->sock,
-				 why);
-		else
-			svc_fail(t, d, d->key_line[SK_SOCKET], err, errlen, "socket=%s: %s",
-				 d->sock, why);
-		return -1;
-	}
-	return 0;
+		snprintf(why, sizeof(why), "not an absolute path");
+	else if (sockpath_addr(&sa, &salen, d->sock, why, sizeof(why)) == 0)
+		return 0;
+	/* A seed socket nobody wrote in a file came from its variable: name that. */
+	if (d->seed_sock != CFG__COUNT && !d->key_line[SK_SOCKET] && !t->path[0])
+		snprintf(err, errlen, "%s=%s: %s", cfg_table[d->seed_sock].env, d->sock, why);
+	else
+		svc_fail(t, d, d->key_line[SK_SOCKET], err, errlen, "socket=%s: %s", d->sock, why);
+	return -1;
+}
+
+/* getpwnam(3): these errors, like none, may mean only that the name is not there. */
+static bool not_found(int e)
+{
+	return e == 0 || e == ENOENT || e == ESRCH || e == EBADF || e == EPERM;
 }
 
 static int check_user(struct svc_table *t, struct svc_def *d, char *err, size_t errlen)
@@ -236,7 +247,7 @@ static int check_user(struct svc_table *t, struct svc_def *d, char *err, size_t 
 		struct passwd *pw = getpwnam(d->user);
 		if (!pw)
 			return svc_fail(t, d, line, err, errlen, "user=%s: %s", d->user,
-					errno ? strerror(errno) : "no such user");
+					not_found(errno) ? "no such user" : strerror(errno));
 		d->uid = pw->pw_uid;
 		d->gid = pw->pw_gid;
 	} else {
@@ -247,7 +258,8 @@ static int check_user(struct svc_table *t, struct svc_def *d, char *err, size_t 
 		struct group *gr = getgrnam(d->group);
 		if (!gr)
 			return svc_fail(t, d, d->key_line[SK_GROUP], err, errlen, "group=%s: %s",
-					d->group, errno ? strerror(errno) : "no such group");
+					d->group,
+					not_found(errno) ? "no such group" : strerror(errno));
 		d->gid = gr->gr_gid;
 	}
 	return 0;

@@ -1,6 +1,7 @@
 /* The config file: INI read with inih, [kernel] settings into the config, one
  * record per [service NAME]; every error names file:line and the key. */
 #include <bsd/string.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ini.h>
@@ -13,8 +14,10 @@
 #include "proc.h"
 #include "services.h"
 
-/* inih as Debian builds it reads lines of at most INI_MAX_LINE - 1 bytes and would
- * take the rest of a longer one for a line of its own: we refuse such a line. */
+/* inih reads a line into a buffer of INI_MAX_LINE bytes, its NUL included, and
+ * would take the rest of a longer one for a line of its own: we refuse such a line.
+ * It is handed on without its "\n" or "\r\n" (inih strips blanks at the end
+ * anyway), so that a line may use the whole buffer, in a CRLF file too. */
 #define LINE_MAX_BYTES (INI_MAX_LINE - 1)
 
 struct parse {
@@ -66,29 +69,60 @@ static int failf(struct parse *p, const char *fmt, ...)
 static int new_service(struct parse *p, const char *name);
 static void suggest(const char *name, bool service, char *buf, size_t cap);
 
-/* Sections are noted as the reader passes their header, so that a section with no
- * keys still exists (and is found to lack its bin).  inih takes a line for a header
- * when its first non-blank is '[' and it does not continue an indented value. */
-static void header_or_continuation(struct parse *p, const char *line, size_t n)
+/* inih's ini_find_chars_or_comment: the first of chars, or an inline comment (a ';'
+ * after a blank), or end. */
+static size_t find_chars_or_comment(const char *s, size_t i, size_t end, const char *chars)
 {
-	size_t i = 0;
+	bool was_space = false;
+	for (; i < end && !strchr(chars, s[i]) && !(was_space && s[i] == ';'); i++)
+		was_space = isspace((unsigned char)s[i]);
+	return i;
+}
+
+/* Each line is read here as inih reads it (ini.c: blanks are isspace(), then a
+ * comment, a continuation, a [section] or a name[=:]value), so that sections are
+ * noted as the reader passes their header (a section with no keys still exists and
+ * is found to lack its bin), and a line inih would reject without calling the
+ * handler is refused here, at its own line, before a later line can fail instead. */
+static void classify(struct parse *p, const char *line, size_t n)
+{
+	size_t i = 0, end = n;
 	if (p->line == 1 && n >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0)
 		i = 3;
-	size_t lead = i;
-	while (i < n && (line[i] == ' ' || line[i] == '\t'))
+	while (i < n && isspace((unsigned char)line[i]))
 		i++;
-	bool indented = i > lead;
-	bool blank = i >= n || line[i] == '\n' || line[i] == '\r';
-	p->continuation = indented && !blank && p->key_seen && line[i] != ';' && line[i] != '#';
-	if (p->continuation || blank || line[i] != '[')
+	while (end > i && isspace((unsigned char)line[end - 1]))
+		end--;
+	p->continuation = false;
+	if (i == end || line[i] == ';' || line[i] == '#')
 		return;
-	const char *end = memchr(line + i, ']', n - i);
-	if (!end)
-		return; /* inih reports the line */
+	if (i > 0 && p->key_seen) {
+		p->continuation = true;
+		return;
+	}
+	if (line[i] != '[') {
+		size_t eq = find_chars_or_comment(line, i, end, "=:");
+		if (eq == end || (line[eq] != '=' && line[eq] != ':'))
+			failf(p, "not a section header, a key = value line or a comment");
+		return;
+	}
+	size_t close = find_chars_or_comment(line, i + 1, end, "]");
+	if (close == end || line[close] != ']') {
+		failf(p, "a section header without its closing ]");
+		return;
+	}
 	char section[INI_MAX_LINE];
-	size_t len = (size_t)(end - line) - i - 1;
+	size_t len = close - i - 1;
 	memcpy(section, line + i + 1, len);
 	section[len] = '\0';
+	size_t after = close + 1;
+	while (after < end && isspace((unsigned char)line[after]))
+		after++;
+	if (after < end && line[after] != ';' && line[after] != '#') {
+		failf(p, "[%s]: text after the section header (only a ; comment may follow)",
+		      section);
+		return;
+	}
 	p->cur = NULL;
 	p->in_kernel = false;
 	p->key_seen = false;
@@ -111,7 +145,10 @@ static void header_or_continuation(struct parse *p, const char *line, size_t n)
 static char *reader(char *str, int num, void *stream)
 {
 	struct parse *p = stream;
-	if (p->failed || p->off >= p->len)
+	/* Newer inih reads on into a small buffer after a line that filled its own
+	 * without a newline, to discard the rest: there is none, and the next line
+	 * must not be taken for it. */
+	if (p->failed || p->off >= p->len || num < 32)
 		return NULL;
 	const char *s = p->text + p->off;
 	const char *nl = memchr(s, '\n', p->len - p->off);
@@ -124,21 +161,21 @@ static char *reader(char *str, int num, void *stream)
 	size_t body = n - (nl ? 1 : 0);
 	if (body > 0 && s[body - 1] == '\r')
 		body--;
-	if (body > LINE_MAX_BYTES || (int)n >= num) {
+	if (body > LINE_MAX_BYTES || body > (size_t)num - 1) {
 		failf(p, "line longer than %d bytes (continue a long value on indented lines)",
 		      LINE_MAX_BYTES);
 		return NULL;
 	}
-	header_or_continuation(p, s, n);
+	classify(p, s, n);
 	if (p->failed)
 		return NULL;
-	memcpy(str, s, n);
-	str[n] = '\0';
+	memcpy(str, s, body);
+	str[body] = '\0';
 	p->off += n;
 	return str;
 }
 
-/* Edit distance, for "did you mean". */
+/* Edit distance, for "did you mean"; case does not count (BIN: bin). */
 static int distance(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);
@@ -151,7 +188,8 @@ static int distance(const char *a, const char *b)
 		d[0][j] = (int)j;
 	for (size_t i = 1; i <= la; i++)
 		for (size_t j = 1; j <= lb; j++) {
-			int sub = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+			int sub = d[i - 1][j - 1] + (tolower((unsigned char)a[i - 1]) !=
+						     tolower((unsigned char)b[j - 1]));
 			int del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
 			d[i][j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
 		}

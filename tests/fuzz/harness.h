@@ -269,4 +269,131 @@ static inline void fuzz_reports_one(const uint8_t *data, size_t size)
 	FUZZ_CHECK(k.decoded <= k.lines && k.applied <= k.decoded, "counts");
 }
 
+/* --- config files ------------------------------------------------------------------------ */
+
+#include <signal.h>
+
+#include "services.h"
+
+#define FUZZ_CONFIG_NAME "fuzz.conf"
+
+/* An error message: non-empty, terminated in its buffer (which was filled with 'x'
+ * first), and, whatever failed, naming the file first; when it names a line, one
+ * of the input's. */
+static inline void fuzz_check_config_err(const char *err, size_t cap, unsigned nlines)
+{
+	FUZZ_CHECK(memchr(err, '\0', cap) != NULL, "error not terminated");
+	FUZZ_CHECK(err[0] != '\0', "failed without a message");
+	size_t nl = strlen(FUZZ_CONFIG_NAME);
+	FUZZ_CHECK(strncmp(err, FUZZ_CONFIG_NAME ":", nl + 1) == 0, "not about the file: %s", err);
+	FUZZ_CHECK(strchr(err, '\n') == NULL, "more than one line: %s", err);
+	if (err[nl + 1] >= '0' && err[nl + 1] <= '9') {
+		unsigned long line = strtoul(err + nl + 1, NULL, 10);
+		FUZZ_CHECK(line >= 1 && line <= nlines, "line %lu of %u: %s", line, nlines, err);
+	}
+}
+
+/* One input: a config file as load() in kernel/main.c reads it (the file, the
+ * rules between settings, the table as a whole), then --check-config's output. */
+static inline int fuzz_config_one(const uint8_t *data, size_t size)
+{
+	static struct config c;
+	struct svc_table t;
+	char err[CFG_ERR_MAX];
+	unsigned nlines = 1;
+	for (size_t i = 0; i + 1 < size; i++)
+		nlines += data[i] == '\n';
+	config_defaults(&c);
+	memset(&t, 0, sizeof(t));
+	memset(err, 'x', sizeof(err));
+	int ok = svctab_read_text(&t, &c, FUZZ_CONFIG_NAME, (const char *)data, size, err,
+				  sizeof(err)) == 0;
+	if (ok) {
+		/* The rules between two settings, one of them (at least) from the file:
+		 * config.c names each by where it came from, the file's first or not. */
+		memset(err, 'x', sizeof(err));
+		if (config_check(&c, err, sizeof(err)) < 0) {
+			FUZZ_CHECK(memchr(err, '\0', sizeof(err)) && err[0], "config_check");
+			FUZZ_CHECK(strstr(err, FUZZ_CONFIG_NAME ":") != NULL, "%s", err);
+			svctab_free(&t);
+			return 0;
+		}
+	}
+	if (ok) {
+		memset(err, 'x', sizeof(err));
+		ok = svctab_resolve(&t, &c, err, sizeof(err)) == 0;
+	}
+	if (!ok) {
+		fuzz_check_config_err(err, sizeof(err), nlines);
+		svctab_free(&t);
+		return 0;
+	}
+	FUZZ_CHECK(t.n >= 1 && t.n <= SVC_MAX && svctab_enabled(&t) >= 1, "%d services", t.n);
+	for (int i = 0; i < t.n; i++) {
+		const struct svc_def *d = &t.v[i];
+		char why[128];
+		FUZZ_TERMINATED(d->name);
+		FUZZ_CHECK(svc_name_check(d->name, why, sizeof(why)) == 0, "%s", why);
+		FUZZ_CHECK(svctab_find(&t, d->name) == i, "%s twice", d->name);
+		FUZZ_CHECK(d->line >= 1 && d->line <= nlines, "%s at line %u", d->name, d->line);
+		FUZZ_CHECK(d->bin && d->bin[0], "%s without a bin", d->name);
+		FUZZ_CHECK(d->sock, "%s without a socket string", d->name);
+		FUZZ_CHECK(d->sock[0] == '/' || (!d->sock[0] && d->health == SVC_HEALTH_NONE),
+			   "%s: socket %s", d->name, d->sock);
+		FUZZ_CHECK(!d->sock[0] == !d->sock_env[0], "%s: socket %s, socket_env %s", d->name,
+			   d->sock, d->sock_env);
+		FUZZ_TERMINATED(d->sock_env);
+		FUZZ_TERMINATED(d->health_service);
+		FUZZ_CHECK(d->health_service[0], "%s: no health_service", d->name);
+		FUZZ_CHECK(d->stop_signal > 0 && d->stop_signal < NSIG, "%s: signal %d", d->name,
+			   d->stop_signal);
+		FUZZ_CHECK(d->nargs >= 0 && (d->nargs == 0 || d->args[d->nargs] == NULL),
+			   "%s: args", d->name);
+		FUZZ_CHECK(d->nenv >= 0 && (d->nenv == 0 || d->env[d->nenv] == NULL), "%s: env",
+			   d->name);
+		for (int j = 0; j < d->nenv; j++)
+			FUZZ_CHECK(strchr(d->env[j], '=') != NULL, "%s: env %s", d->name,
+				   d->env[j]);
+		for (int j = 0; j < d->nafter; j++) {
+			int k = d->after[j];
+			FUZZ_CHECK(k >= 0 && k < t.n && k != i && t.v[k].enabled, "%s: after %d",
+				   d->name, k);
+			FUZZ_CHECK(strcmp(t.v[k].name, d->after_names[j]) == 0, "%s: after %s",
+				   d->name, d->after_names[j]);
+		}
+		for (int k = 0; k < CFG__COUNT; k++)
+			FUZZ_CHECK(!d->set[k] || (cfg_table[k].scope & CFG_MONITOR), "%s: key %d",
+				   d->name, k);
+		FUZZ_CHECK(svc_num(d, &c, CFG_HEALTH_TIMEOUT_MS) <
+			       svc_num(d, &c, CFG_HEALTH_INTERVAL_MS),
+			   "%s: health timeout not below the interval", d->name);
+		FUZZ_CHECK(svc_num(d, &c, CFG_BACKOFF_MIN_MS) <= svc_num(d, &c, CFG_BACKOFF_MAX_MS),
+			   "%s: backoff", d->name);
+		for (int j = 0; j < i; j++) {
+			const struct svc_def *o = &t.v[j];
+			if (!d->enabled || !o->enabled)
+				continue;
+			FUZZ_CHECK(!d->sock[0] || strcmp(d->sock, o->sock) != 0, "socket %s shared",
+				   d->sock);
+			FUZZ_CHECK(!d->sock_env[0] || strcmp(d->sock_env, o->sock_env) != 0,
+				   "socket_env %s shared", d->sock_env);
+		}
+	}
+	char *out = NULL;
+	size_t outlen = 0;
+	FILE *f = open_memstream(&out, &outlen);
+	FUZZ_CHECK(f != NULL, "open_memstream: %s", strerror(errno));
+	svctab_print(f, &t, &c);
+	FUZZ_CHECK(fclose(f) == 0, "fclose");
+	FUZZ_CHECK(out && strlen(out) == outlen, "output of %zu bytes", outlen);
+	for (int i = 0; i < t.n; i++) {
+		char head[SVC_NAME_MAX + 16];
+		snprintf(head, sizeof(head), "\n[service %s]", t.v[i].name);
+		FUZZ_CHECK(strstr(out, head) != NULL, "%s not printed", t.v[i].name);
+	}
+	free(out);
+	svctab_free(&t);
+	return 1;
+}
+
 #endif
