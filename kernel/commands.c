@@ -149,6 +149,11 @@ static int apply(struct kernel *k, struct kernel_svc *s, enum verb v, int sig, i
 		default: snprintf(why, whylen, "not started yet"); return -1;
 		}
 	}
+	if (v == V_SIGNAL && s->pid <= 0) {
+		snprintf(why, whylen, "not running (%s): no process to signal",
+			 svc_state_name(s->state));
+		return -1;
+	}
 	if (v == V_SIGNAL)
 		snprintf(cmd, sizeof(cmd), "signal %d", sig);
 	else

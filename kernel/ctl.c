@@ -3,6 +3,7 @@
  * service reached the state asked for, or its deadline passed. */
 #include <bsd/string.h>
 #include <errno.h>
+#include <ini.h>
 #include <json.h>
 #include <poll.h>
 #include <stdio.h>
@@ -35,6 +36,25 @@ bool kernel_ctl_is_command(const char *word)
 		if (strcmp(word, commands[i]) == 0)
 			return true;
 	return false;
+}
+
+struct peek {
+	char *buf;
+	size_t cap;
+};
+
+static int peek_run_dir(void *user, const char *section, const char *name, const char *value)
+{
+	struct peek *p = user;
+	if (strcmp(section, "kernel") == 0 && strcmp(name, "run_dir") == 0)
+		strlcpy(p->buf, value, p->cap);
+	return 1;
+}
+
+void kernel_ctl_file_run_dir(const char *path, char *buf, size_t cap)
+{
+	struct peek p = {buf, cap};
+	(void)ini_parse(path, peek_run_dir, &p);
 }
 
 /* One request, one reply.  NULL with *rc set (and a line on stderr) on failure. */
@@ -74,7 +94,8 @@ static json_object *ctl_ask(const char *run_dir, json_object *req, int *rc)
 	memcpy(buf, text, len);
 	buf[len++] = '\n';
 	while (off < len) {
-		ssize_t n = write(fd, buf + off, len - off);
+		/* A kernel that refuses us closes at once: no SIGPIPE for that. */
+		ssize_t n = send(fd, buf + off, len - off, MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)

@@ -257,7 +257,10 @@ int kernel_run(struct kernel *k)
 				kernel_mon_read(k, who[i], now);
 		if (p[0].revents)
 			on_signals(k, now);
-		/* Last: a reload may change the table the slices above were taken from. */
+		/* Last: a reload may change the table the slices above were taken from.
+		 * status.json first, so it is never behind what a reply says. */
+		if (nctl && k->dirty)
+			kernel_publish(k, now);
 		kernel_control_events(k, p + 1, nctl, now);
 	}
 

@@ -226,6 +226,34 @@ static void lock_pidfile(struct kernel *k)
 		err(1, "write pidfile %s", path);
 }
 
+/* A command for the running kernel (the first word that is not a setting) needs
+ * only the run directory: a config file that does not parse must not keep
+ * `ron-kernel reload` from reaching the kernel, which names what is wrong. */
+static bool ctl_command(int argc, char **argv, int *rc)
+{
+	static struct config c;
+	char why[CFG_ERR_MAX], run_dir[CFG_STR_MAX];
+	char **v = calloc((size_t)argc + 1, sizeof(*v));
+	int n = argc;
+	if (!v)
+		return false;
+	memcpy(v, argv, sizeof(*v) * (size_t)argc);
+	config_defaults(&c);
+	/* A bad setting is for the full load below to report. */
+	if (config_from_env(&c, CFG_KERNEL, why, sizeof(why)) < 0 ||
+	    config_parse_args(&c, CFG_KERNEL, &n, v, why, sizeof(why)) < 0 || n < 2 ||
+	    !kernel_ctl_is_command(v[1])) {
+		free(v);
+		return false;
+	}
+	strlcpy(run_dir, config_str(&c, CFG_RUN_DIR), sizeof(run_dir));
+	if (c.src[CFG_RUN_DIR] == CFG_SRC_DEFAULT && config_str(&c, CFG_CONFIG)[0])
+		kernel_ctl_file_run_dir(config_str(&c, CFG_CONFIG), run_dir, sizeof(run_dir));
+	*rc = kernel_ctl_main(run_dir, n - 1, v + 1);
+	free(v);
+	return true;
+}
+
 int main(int argc, char **argv)
 {
 	static struct kernel k;
@@ -246,6 +274,9 @@ int main(int argc, char **argv)
 		if (strcmp(argv[i], "--check") == 0)
 			want_check = true;
 	}
+	int rc;
+	if (ctl_command(argc, argv, &rc))
+		return rc;
 	if (load(&k, &argc, argv, why, sizeof(why)) < 0) {
 		/* A probe answers 0 or 1, whatever went wrong. */
 		if (want_check) {
@@ -255,9 +286,6 @@ int main(int argc, char **argv)
 		errx(KERNEL_EX_CONFIG, "%s", why);
 	}
 	for (int i = 1; i < argc; i++) {
-		/* A command for the running kernel: what follows is its own. */
-		if (kernel_ctl_is_command(argv[i]))
-			return kernel_ctl_main(config_str(&k.cfg, CFG_RUN_DIR), argc - i, argv + i);
 		if (strcmp(argv[i], "--status") == 0)
 			want_status = true;
 		else if (strcmp(argv[i], "--check") == 0)

@@ -199,7 +199,7 @@ static void retire(struct kernel *k, struct kernel_svc *s, int64_t now_us)
 json_object *kernel_reload(struct kernel *k, int64_t now_us)
 {
 	json_object *o = json_object_new_object();
-	char why[CFG_ERR_MAX + CFG_STR_MAX];
+	char why[CFG_ERR_MAX + CFG_STR_MAX] = "";
 	if (!k->tab.path[0]) {
 		json_object_object_add(o, "ok", json_object_new_boolean(0));
 		json_object_object_add(
@@ -224,8 +224,8 @@ json_object *kernel_reload(struct kernel *k, int64_t now_us)
 	if (load_again(k, &nt, &nc, why, sizeof(why)) < 0 ||
 	    !(slot = calloc((size_t)nt.n + 1, sizeof(*slot))) ||
 	    !(olds = realloc(k->old_tabs, sizeof(*olds) * (size_t)(k->nold_tabs + 1)))) {
-		if (!slot || !olds)
-			snprintf(why, sizeof(why), "%s", why[0] ? why : "out of memory");
+		if (!why[0])
+			strlcpy(why, "out of memory", sizeof(why));
 		svctab_free(&nt);
 		free(slot);
 		struct kernel_field f[] = {KF_STR("reason", why)};

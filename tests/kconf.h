@@ -1,0 +1,44 @@
+/* Test helpers for a kernel run on a config file: the file with this test's run
+ * directory and short timings, the kernel started on it, its output and status.json. */
+#ifndef RON_KCONF_H
+#define RON_KCONF_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "testlib.h"
+
+#define KC_WAIT_MS 30000
+
+struct kc {
+	pid_t pid;
+	struct tl_lines r;
+	char conf[600];
+};
+
+/* Writes tl_dir()/kernel.conf: a [kernel] section (run_dir tl_dir()/run, short timings),
+ * then fmt's text. */
+void kc_write(struct kc *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The environment: no RON_* or SIM_* of the runner's, then extra ("K=V", NULL-ended). */
+char **kc_env(char *const extra[]);
+/* In a child before exec: applies env as tl_spawn does ("K=" unsets K). */
+void kc_apply_env(char *const env[]);
+/* ron-kernel --config tl_dir()/kernel.conf, its stdout read into k->r. */
+void kc_start(struct kc *k, char *const extra[]);
+/* SIGTERM, and a clean exit 0. */
+void kc_stop(struct kc *k);
+/* A service's state and pid from status.json; false if it is not there. */
+bool kc_row(const char *name, char *state, size_t cap, pid_t *pid);
+/* How many services status.json lists, or -1. */
+int kc_rows(void);
+/* Offset in the output of the first line holding both needles, or -1. */
+long kc_pos(struct kc *k, const char *a, const char *b);
+/* "[service NAME]" running svc-sim as NAME, then the extra lines. */
+void sim_section(char *buf, size_t cap, const char *name, const char *extra);
+
+/* Waits for a line of the kernel holding every needle. */
+#define EXPECT(k, line, ...)                                                                       \
+	cr_assert(tl_expect(&(k)->r, line, sizeof(line), KC_WAIT_MS, __VA_ARGS__, NULL),           \
+		  "no line with " #__VA_ARGS__ " in kernel output:\n%s", (k)->r.log)
+
+#endif

@@ -1,0 +1,582 @@
+/* Integration tests of the control socket and the ron-kernel commands, through the
+ * real socket: every command's success and failure with its exit status, hostile
+ * clients (a huge request, a silent one, 100 at once, another user), reload, and
+ * colour only on a terminal. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "clock.h"
+#include "kconf.h"
+#include "testlib.h"
+
+static void ct_teardown(void)
+{
+	tl_kill_run_dir_procs();
+	tl_teardown();
+}
+
+TestSuite(control, .init = tl_setup, .fini = ct_teardown, .timeout = 120);
+
+struct out {
+	int status;
+	char out[16384], err[4096];
+};
+
+/* ron-kernel ARGS... against this test's kernel (its config file names the run dir). */
+static void ctl(struct kc *k, struct out *o, char *const args[])
+{
+	char *argv[24] = {RON_BUILD_DIR "/ron-kernel", "--config", k->conf};
+	int n = 3;
+	for (int i = 0; args[i]; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	o->status =
+	    tl_run(argv, kc_env(NULL), o->out, sizeof(o->out), o->err, sizeof(o->err), KC_WAIT_MS);
+}
+
+#define EXIT_IS(o, code)                                                                           \
+	cr_assert(WIFEXITED((o).status) && WEXITSTATUS((o).status) == (code),                      \
+		  "exit %d, want %d\nstdout: %s\nstderr: %s",                                      \
+		  WIFEXITED((o).status) ? WEXITSTATUS((o).status) : -1, code, (o).out, (o).err)
+
+/* Two svc-sim services, a and b, plus what the test adds. */
+static void ct_start(struct kc *k, const char *more)
+{
+	char a[512], b[512], line[4096];
+	sim_section(a, sizeof(a), "a", NULL);
+	sim_section(b, sizeof(b), "b", NULL);
+	kc_write(k, "%s\n%s\n%s", a, b, more ? more : "");
+	kc_start(k, NULL);
+	EXPECT(k, line, "event=all_ready");
+}
+
+static pid_t pid_of(const char *name)
+{
+	char state[32];
+	pid_t pid = 0;
+	cr_assert(kc_row(name, state, sizeof(state), &pid), "%s not in status.json", name);
+	return pid;
+}
+
+static const char *state_of(const char *name)
+{
+	static char state[32];
+	pid_t pid;
+	cr_assert(kc_row(name, state, sizeof(state), &pid), "%s not in status.json", name);
+	return state;
+}
+
+struct want {
+	const char *name, *state;
+};
+
+static bool in_state(void *arg)
+{
+	struct want *w = arg;
+	char state[32];
+	pid_t pid;
+	return kc_row(w->name, state, sizeof(state), &pid) && strcmp(state, w->state) == 0;
+}
+
+/* status.json follows the kernel's lines within a loop turn: wait for it. */
+#define WAIT_STATE(n, s)                                                                           \
+	cr_assert(tl_wait_for(in_state, &(struct want){n, s}, KC_WAIT_MS), "%s never %s", n, s)
+
+Test(control, restart_gives_a_new_healthy_process_and_leaves_the_rest)
+{
+	struct kc k;
+	struct out o;
+	ct_start(&k, NULL);
+	pid_t a0 = pid_of("a"), b0 = pid_of("b");
+	ctl(&k, &o, (char *[]){"restart", "a", NULL});
+	EXIT_IS(o, 0);
+	cr_assert(strstr(o.out, "a: restarted, pid "), "%s", o.out);
+	cr_assert(strstr(o.out, "healthy"), "%s", o.out);
+	pid_t a1 = pid_of("a");
+	cr_assert_neq(a1, a0);
+	cr_assert(tl_pid_alive(a1));
+	cr_assert_not(tl_pid_alive(a0));
+	cr_assert_eq(pid_of("b"), b0, "b was touched");
+	kc_stop(&k);
+}
+
+Test(control, stop_keeps_down_check_passes_start_brings_it_back)
+{
+	struct kc k;
+	struct out o;
+	char line[4096];
+	ct_start(&k, NULL);
+	pid_t a0 = pid_of("a");
+	ctl(&k, &o, (char *[]){"stop", "a", NULL});
+	EXIT_IS(o, 0);
+	cr_assert(strstr(o.out, "a: down"), "%s", o.out);
+	cr_assert_not(tl_pid_alive(a0));
+	EXPECT(&k, line, "event=down", "service=a");
+	WAIT_STATE("a", "down");
+	/* Not meant to run, so not a failure. */
+	ctl(&k, &o, (char *[]){"--check", NULL});
+	EXIT_IS(o, 0);
+	ctl(&k, &o, (char *[]){"status", NULL});
+	EXIT_IS(o, 0);
+	cr_assert(strstr(o.out, "1/1 healthy; a down"), "%s", o.out);
+	cr_assert(strstr(o.out, "\ndown "), "state first: %s", o.out);
+	/* A kill of its monitor does not bring it back. */
+	ctl(&k, &o, (char *[]){"start", "a", NULL});
+	EXIT_IS(o, 0);
+	cr_assert(strstr(o.out, "a: started, pid "), "%s", o.out);
+	WAIT_STATE("a", "healthy");
+	kc_stop(&k);
+}
+
+Test(control, a_down_service_stays_down_under_a_replaced_monitor)
+{
+	struct kc k;
+	struct out o;
+	char line[4096];
+	ct_start(&k, NULL);
+	ctl(&k, &o, (char *[]){"stop", "a", NULL});
+	EXIT_IS(o, 0);
+	char state[32];
+	pid_t pid;
+	cr_assert(kc_row("a", state, sizeof(state), &pid));
+	EXPECT(&k, line, "event=down", "service=a", "mpid=");
+	const char *m = strstr(line, "mpid=");
+	pid_t mpid = (pid_t)atoi(m + 5);
+	cr_assert_eq(kill(mpid, SIGKILL), 0);
+	EXPECT(&k, line, "event=monitor_started", "service=a");
+	EXPECT(&k, line, "event=down", "service=a");
+	cr_assert(kc_pos(&k, "event=spawned", "service=a restarts=1") < 0, "%s", k.r.log);
+	WAIT_STATE("a", "down");
+	kc_stop(&k);
+}
+
+Test(control, unknown_names_get_a_suggestion_and_exit_64)
+{
+	struct kc k;
+	struct out o;
+	ct_start(&k, "[service svc-index]\nbin = " RON_BUILD_DIR "/sim/svc-index\n");
+	ctl(&k, &o, (char *[]){"restart", "svc-indx", NULL});
+	EXIT_IS(o, 64);
+	cr_assert(strstr(o.err, "no service named svc-indx; did you mean svc-index?"), "%s", o.err);
+	ctl(&k, &o, (char *[]){"stop", "a", "nope", NULL});
+	EXIT_IS(o, 64);
+	cr_assert_str_eq(state_of("a"), "healthy", "a was stopped although a name was bad");
+	ctl(&k, &o, (char *[]){"status", "nope", NULL});
+	EXIT_IS(o, 64);
+	ctl(&k, &o, (char *[]){"restart", NULL});
+	EXIT_IS(o, 64);
+	ctl(&k, &o, (char *[]){"signal", "NOSUCH", "a", NULL});
+	EXIT_IS(o, 1);
+	cr_assert(strstr(o.err, "not a signal"), "%s", o.err);
+	kc_stop(&k);
+}
+
+Test(control, signal_reaches_the_service_and_not_a_down_one)
+{
+	struct kc k;
+	struct out o;
+	char line[4096];
+	ct_start(&k, NULL);
+	/* svc-sim hangs on SIGUSR1: its checks start failing. */
+	ctl(&k, &o, (char *[]){"signal", "USR1", "a", NULL});
+	EXIT_IS(o, 0);
+	cr_assert(strstr(o.out, "a: signalled"), "%s", o.out);
+	EXPECT(&k, line, "event=degraded", "service=a");
+	ctl(&k, &o, (char *[]){"stop", "b", NULL});
+	EXIT_IS(o, 0);
+	ctl(&k, &o, (char *[]){"signal", "HUP", "b", NULL});
+	EXIT_IS(o, 1);
+	cr_assert(strstr(o.out, "b: not running (down)"), "%s", o.out);
+	kc_stop(&k);
+}
+
+Test(control, a_restart_that_never_becomes_healthy_says_where_it_stands)
+{
+	struct kc k;
+	struct out o;
+	char slow[512];
+	sim_section(slow, sizeof(slow), "slow", "env = SIM_START_DELAY_MS=20000");
+	char a[512], line[4096];
+	sim_section(a, sizeof(a), "a", NULL);
+	kc_write(&k, "%s\n%s", a, slow);
+	kc_start(&k, NULL);
+	EXPECT(&k, line, "event=ready", "service=a");
+	ctl(&k, &o, (char *[]){"restart", "--timeout=0.5", "slow", NULL});
+	EXIT_IS(o, 1);
+	cr_assert(strstr(o.out, "slow: restarted, pid "), "%s", o.out);
+	cr_assert(strstr(o.out, "not healthy after 0.5 s: starting"), "%s", o.out);
+	/* --no-wait returns once the kernel has it. */
+	ctl(&k, &o, (char *[]){"restart", "--no-wait", "slow", NULL});
+	EXIT_IS(o, 0);
+	cr_assert(strstr(o.out, "slow: accepted"), "%s", o.out);
+	kc_stop(&k);
+}
+
+Test(control, lift_ends_a_quarantine_now)
+{
+	struct kc k;
+	struct out o;
+	char more[1024], line[4096], flag[600];
+	snprintf(flag, sizeof(flag), "%s/flag", tl_dir());
+	/* Crashes until the flag exists: quarantined after one restart. */
+	snprintf(more, sizeof(more),
+		 "[service flaky]\nbin = /bin/sh\n"
+		 "args = -c \"test -e %s || exit 3; exec %s/sim/svc-sim --name flaky\"\n"
+		 "restart_cap = 1\nquarantine_ms = 600000\n",
+		 flag, RON_BUILD_DIR);
+	char a[512];
+	sim_section(a, sizeof(a), "a", NULL);
+	kc_write(&k, "%s\n%s", a, more);
+	kc_start(&k, NULL);
+	EXPECT(&k, line, "event=quarantined", "service=flaky");
+	ctl(&k, &o, (char *[]){"lift", "--timeout=1", "flaky", NULL});
+	EXIT_IS(o, 1); /* still crashing */
+	EXPECT(&k, line, "event=quarantined", "service=flaky");
+	int fd = open(flag, O_CREAT | O_WRONLY, 0600);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	ctl(&k, &o, (char *[]){"lift", "flaky", NULL});
+	EXIT_IS(o, 0);
+	cr_assert(strstr(o.out, "flaky: lifted, pid "), "%s", o.out);
+	WAIT_STATE("flaky", "healthy");
+	kc_stop(&k);
+}
+
+Test(control, not_running_exits_69)
+{
+	struct kc k;
+	struct out o;
+	kc_write(&k, "[service a]\nbin = /bin/true\nhealth = none\n");
+	ctl(&k, &o, (char *[]){"status", NULL});
+	EXIT_IS(o, 69);
+	cr_assert(strstr(o.err, "not running"), "%s", o.err);
+	ctl(&k, &o, (char *[]){"restart", "a", NULL});
+	EXIT_IS(o, 69);
+}
+
+static int ct_connect(struct kc *k)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/run/control.sock", tl_dir());
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0, "connect: %s",
+		     strerror(errno));
+	return fd;
+}
+
+/* Everything the kernel sends until it closes, within timeout_ms. */
+static ssize_t ct_read_all(int fd, char *buf, size_t cap, int timeout_ms)
+{
+	size_t len = 0;
+	int64_t deadline = clock_mono_us() + (int64_t)timeout_ms * 1000;
+	while (len + 1 < cap) {
+		struct pollfd p = {fd, POLLIN, 0};
+		if (poll(&p, 1, clock_poll_timeout(deadline, clock_mono_us())) <= 0)
+			return -1;
+		ssize_t n = read(fd, buf + len, cap - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	return (ssize_t)len;
+}
+
+Test(control, a_10_mib_request_is_refused_and_the_kernel_carries_on)
+{
+	struct kc k;
+	struct out o;
+	ct_start(&k, NULL);
+	int fd = ct_connect(&k);
+	size_t big = 10u << 20;
+	char *junk = malloc(big);
+	cr_assert(junk);
+	memset(junk, 'x', big);
+	/* The kernel stops reading after 64 KiB: write what it takes. */
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	size_t off = 0;
+	int64_t deadline = clock_mono_us() + 5000000;
+	while (off < big && clock_mono_us() < deadline) {
+		ssize_t n = send(fd, junk + off, big - off, MSG_NOSIGNAL);
+		if (n > 0)
+			off += (size_t)n;
+		else if (n < 0 && errno != EAGAIN)
+			break; /* closed on us after 64 KiB: the reply waits */
+		else
+			poll(&(struct pollfd){fd, POLLOUT, 0}, 1, 50);
+	}
+	free(junk);
+	fcntl(fd, F_SETFL, 0);
+	char reply[4096];
+	cr_assert_geq(ct_read_all(fd, reply, sizeof(reply), KC_WAIT_MS), 0, "no reply");
+	close(fd);
+	cr_assert(strstr(reply, "request longer than 65536 bytes"), "%s", reply);
+	ctl(&k, &o, (char *[]){"status", NULL});
+	EXIT_IS(o, 0);
+	kc_stop(&k);
+}
+
+Test(control, a_client_that_says_nothing_is_closed_and_blocks_nobody)
+{
+	struct kc k;
+	struct out o;
+	ct_start(&k, NULL);
+	int fd = ct_connect(&k);
+	int64_t t0 = clock_mono_us();
+	/* Others are served meanwhile. */
+	ctl(&k, &o, (char *[]){"status", NULL});
+	EXIT_IS(o, 0);
+	char reply[4096];
+	cr_assert_geq(ct_read_all(fd, reply, sizeof(reply), KC_WAIT_MS), 0, "never closed");
+	int64_t ms = (clock_mono_us() - t0) / 1000;
+	close(fd);
+	cr_assert(strstr(reply, "no request within 5000 ms"), "%s", reply);
+	cr_assert_geq(ms, 4500, "closed after %lld ms", (long long)ms);
+	kc_stop(&k);
+}
+
+Test(control, a_hundred_parallel_clients_each_get_an_answer)
+{
+	struct kc k;
+	struct out o;
+	ct_start(&k, NULL);
+	enum { N = 100 };
+	int fds[N];
+	for (int i = 0; i < N; i++)
+		fds[i] = ct_connect(&k);
+	static const char req[] = "{\"cmd\":\"status\"}\n";
+	for (int i = 0; i < N; i++)
+		/* A client told "busy" may be closed already: no SIGPIPE for us. */
+		(void)send(fds[i], req, sizeof(req) - 1, MSG_NOSIGNAL);
+	int served = 0, busy = 0;
+	for (int i = 0; i < N; i++) {
+		static char reply[65536];
+		cr_assert_geq(ct_read_all(fds[i], reply, sizeof(reply), KC_WAIT_MS), 0,
+			      "client %d got no answer", i);
+		close(fds[i]);
+		if (strstr(reply, "\"ok\":true"))
+			served++;
+		else if (strstr(reply, "busy: 32 control clients"))
+			busy++;
+		else
+			cr_assert_fail("client %d: %s", i, reply);
+	}
+	cr_assert_eq(served + busy, N);
+	cr_assert_geq(served, 32, "served %d", served);
+	ctl(&k, &o, (char *[]){"status", NULL});
+	EXIT_IS(o, 0);
+	kc_stop(&k);
+}
+
+/* Runs ron-kernel ARGS as nobody; returns its wait status. */
+static int as_nobody(struct kc *k, char *const args[], char *out, size_t cap)
+{
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		dup2(p[1], 1);
+		dup2(p[1], 2);
+		if (setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(99);
+		char *argv[16] = {RON_BUILD_DIR "/ron-kernel", "--config", k->conf};
+		int n = 3;
+		for (int i = 0; args[i]; i++)
+			argv[n++] = args[i];
+		argv[n] = NULL;
+		kc_apply_env(kc_env(NULL));
+		execv(argv[0], argv);
+		_exit(98);
+	}
+	close(p[1]);
+	ssize_t n = ct_read_all(p[0], out, cap, KC_WAIT_MS);
+	close(p[0]);
+	cr_assert_geq(n, 0);
+	int st;
+	cr_assert(tl_wait_exit(pid, KC_WAIT_MS, &st));
+	return st;
+}
+
+Test(control, another_user_is_refused)
+{
+	if (geteuid() != 0) {
+		cr_skip_test("needs root to run a client as another user");
+		return;
+	}
+	struct kc k;
+	char out[4096], line[4096];
+	ct_start(&k, NULL);
+	/* The config file must be readable by nobody for its run_dir. */
+	cr_assert_eq(chmod(tl_dir(), 0711), 0);
+	cr_assert_eq(chmod(k.conf, 0644), 0);
+	char run[600], sock[700];
+	snprintf(run, sizeof(run), "%s/run", tl_dir());
+	cr_assert_eq(chmod(run, 0711), 0);
+	/* The socket's mode keeps others out... */
+	int st = as_nobody(&k, (char *[]){"stop", "a", NULL}, out, sizeof(out));
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 77, "exit %#x: %s", st, out);
+	cr_assert(strstr(out, "refused"), "%s", out);
+	/* ...and with it opened up, the kernel checks the peer itself. */
+	snprintf(sock, sizeof(sock), "%s/control.sock", run);
+	cr_assert_eq(chmod(sock, 0666), 0);
+	st = as_nobody(&k, (char *[]){"stop", "a", NULL}, out, sizeof(out));
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 77, "exit %#x: %s", st, out);
+	EXPECT(&k, line, "event=control_refused", "uid=65534");
+	cr_assert_str_eq(state_of("a"), "healthy");
+	kc_stop(&k);
+}
+
+static void write_conf_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	cr_assert(f);
+	fputs(text, f);
+	cr_assert_eq(fclose(f), 0);
+}
+
+Test(control, reload_applies_only_the_difference)
+{
+	struct kc k;
+	struct out o;
+	char line[4096], c[512], d[512], text[8192];
+	sim_section(c, sizeof(c), "c", NULL);
+	ct_start(&k, c);
+	pid_t a0 = pid_of("a"), b0 = pid_of("b"), c0 = pid_of("c");
+	/* b changed, c removed, d added, a untouched. */
+	char a[512], b[512];
+	sim_section(a, sizeof(a), "a", NULL);
+	sim_section(b, sizeof(b), "b", "health_timeout_ms = 150");
+	sim_section(d, sizeof(d), "d", NULL);
+	char head[1024];
+	ssize_t n = tl_read_file(k.conf, text, sizeof(text) - 1);
+	cr_assert_gt(n, 0);
+	text[n] = '\0';
+	snprintf(head, sizeof(head), "%.*s", (int)(strstr(text, "[service") - text), text);
+	snprintf(text, sizeof(text), "%s%s\n%s\n%s", head, a, b, d);
+	write_conf_file(k.conf, text);
+	ctl(&k, &o, (char *[]){"reload", NULL});
+	EXIT_IS(o, 0);
+	cr_assert(strstr(o.out, "added: d\n"), "%s", o.out);
+	cr_assert(strstr(o.out, "removed: c\n"), "%s", o.out);
+	cr_assert(strstr(o.out, "changed: b\n"), "%s", o.out);
+	cr_assert(strstr(o.out, "unchanged: a\n"), "%s", o.out);
+	EXPECT(&k, line, "event=reload", "added=1", "removed=1", "changed=1", "unchanged=1");
+	cr_assert_eq(pid_of("a"), a0, "an unchanged service was restarted");
+	cr_assert(tl_pid_alive(a0));
+	cr_assert_neq(pid_of("b"), b0);
+	cr_assert_not(tl_pid_alive(b0));
+	cr_assert_not(tl_pid_alive(c0));
+	cr_assert_eq(kc_rows(), 3);
+	WAIT_STATE("d", "healthy");
+	kc_stop(&k);
+}
+
+Test(control, an_invalid_file_on_reload_changes_nothing)
+{
+	struct kc k;
+	struct out o;
+	ct_start(&k, NULL);
+	pid_t a0 = pid_of("a"), b0 = pid_of("b");
+	char text[8192];
+	ssize_t n = tl_read_file(k.conf, text, sizeof(text) - 64);
+	cr_assert_gt(n, 0);
+	text[n] = '\0';
+	int lines = 0;
+	for (char *p = text; *p; p++)
+		lines += *p == '\n';
+	strcat(text, "[service e]\nsockt = /x\n");
+	write_conf_file(k.conf, text);
+	ctl(&k, &o, (char *[]){"reload", NULL});
+	EXIT_IS(o, 1);
+	char want[700];
+	snprintf(want, sizeof(want), "%s:%d: [service e]: unknown key sockt", k.conf, lines + 2);
+	cr_assert(strstr(o.out, want), "want %s in: %s", want, o.out);
+	cr_assert_eq(pid_of("a"), a0);
+	cr_assert_eq(pid_of("b"), b0);
+	cr_assert_eq(kc_rows(), 2);
+	kc_stop(&k);
+}
+
+/* The kernel with its stdout on a pseudo-terminal; returns what it printed until
+ * all_ready (and a status line). */
+static void on_pty(struct kc *k, const char *no_color, char *buf, size_t cap)
+{
+	int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	cr_assert_geq(m, 0);
+	cr_assert_eq(grantpt(m), 0);
+	cr_assert_eq(unlockpt(m), 0);
+	const char *sname = ptsname(m);
+	cr_assert(sname);
+	char nc[64];
+	snprintf(nc, sizeof(nc), "NO_COLOR=%s", no_color);
+	char *extra[] = {nc, NULL};
+	char **env = kc_env(extra);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		setpgid(0, 0);
+		int s = open(sname, O_RDWR | O_NOCTTY);
+		if (s < 0)
+			_exit(99);
+		dup2(s, 1);
+		char *argv[] = {RON_BUILD_DIR "/ron-kernel", "--config", k->conf, NULL};
+		kc_apply_env(env);
+		execv(argv[0], argv);
+		_exit(98);
+	}
+	size_t len = 0;
+	int64_t deadline = clock_mono_us() + KC_WAIT_MS * 1000LL;
+	buf[0] = '\0';
+	while (!strstr(buf, "event=status") && len + 1 < cap && clock_mono_us() < deadline) {
+		struct pollfd p = {m, POLLIN, 0};
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		ssize_t n = read(m, buf + len, cap - 1 - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		buf[len] = '\0';
+	}
+	kill(pid, SIGTERM);
+	int st;
+	cr_assert(tl_wait_exit(pid, KC_WAIT_MS, &st));
+	close(m);
+}
+
+Test(control, colour_only_on_a_terminal_and_never_with_no_color)
+{
+	struct kc k;
+	char a[512];
+	static char buf[65536];
+	sim_section(a, sizeof(a), "a", NULL);
+	kc_write(&k, "%s", a);
+	on_pty(&k, "", buf, sizeof(buf));
+	cr_assert(strstr(buf, "state=\033[32mhealthy\033[0m"), "no green healthy on a tty:\n%s",
+		  buf);
+	on_pty(&k, "1", buf, sizeof(buf));
+	cr_assert(strstr(buf, "state=healthy"), "%s", buf);
+	cr_assert_null(strchr(buf, '\033'), "colour with NO_COLOR:\n%s", buf);
+	/* And never through a pipe. */
+	char line[4096];
+	kc_start(&k, NULL);
+	EXPECT(&k, line, "event=all_ready");
+	kc_stop(&k);
+	cr_assert_null(strchr(k.r.log, '\033'), "colour on a pipe");
+}
