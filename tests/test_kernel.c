@@ -607,8 +607,8 @@ Test(kernel, quarantine_survives_a_monitor_replacement)
 			continue;
 		cr_assert_null(strstr(line, "event=spawn_failed"), "%s", line);
 		cr_assert_null(strstr(line, "event=restarting"), "%s", line);
-		if (strstr(line, "event=quarantined")) {
-			cr_assert(strstr(line, "carried over"), "%s", line);
+		if (strstr(line, "event=adopted")) {
+			cr_assert(strstr(line, "state=quarantined"), "%s", line);
 			break;
 		}
 	}
