@@ -48,8 +48,9 @@ static int check(const struct handover *h, char *why, size_t whylen)
 	if ((unsigned)h->state >= ST__COUNT || h->state == ST_STOPPED || h->state == ST_DOWN)
 		return fail(why, whylen, "field \"state\": %s cannot be handed over",
 			    svc_state_name(h->state));
-	if (h->mono_us < 0)
-		return fail(why, whylen, "field \"mono_us\": negative");
+	if (h->mono_us < 0 || h->mono_us > HANDOVER_MONO_MAX)
+		return fail(why, whylen, "field \"mono_us\": %lld outside 0..%lld",
+			    (long long)h->mono_us, HANDOVER_MONO_MAX);
 	bool running = handover_state_has_pid(h->state);
 	if (running && h->pid <= 0)
 		return fail(why, whylen, "field \"pid\": must be > 0 when %s",
@@ -238,7 +239,7 @@ static int decode_object(struct json_object *o, struct handover *h, char *why, s
 	if (st < 0)
 		return fail(why, whylen, "field \"state\": not a state name");
 	h->state = (enum svc_state)st;
-	if (get_int(o, "mono_us", 0, INT64_MAX - 1, &h->mono_us, why, whylen) < 0)
+	if (get_int(o, "mono_us", 0, HANDOVER_MONO_MAX, &h->mono_us, why, whylen) < 0)
 		return -1;
 	if (get_int(o, "pid", 0, INT_MAX, &i, why, whylen) < 0)
 		return -1;

@@ -43,6 +43,7 @@
 #define HANDOVER_TEXT_MAX  32768	 /* an encoded record is shorter; a longer one is refused */
 #define HANDOVER_DUE_MAX   86400000000LL /* us: the longest deadline, a day (RON_QUARANTINE_MS) */
 #define HANDOVER_AGE_MAX   86400000LL	 /* ms: the longest restart window, a day */
+#define HANDOVER_MONO_MAX  (1LL << 62)	 /* us: far beyond any uptime, and no overflow */
 
 struct handover {
 	char service[REPORT_NAME_MAX];
