@@ -61,12 +61,28 @@ struct monitor {
 	int cmd_fd; /* commands from the kernel, one per line; -1 without */
 	char cmd_buf[256];
 	size_t cmd_len;
+	/* The reports of one turn of the loop, written at its end in one write: a
+	 * monitor killed in between leaves the kernel all of them or none, never an
+	 * exit without the decision that followed it. */
+	char out[PIPE_BUF];
+	size_t outlen;
 };
 
 static void title(struct monitor *mo)
 {
 	setproctitle("-ron-monitor: %s %s pid=%d restarts=%u", mo->name,
 		     svc_state_name(mo->m.state), (int)mo->m.pid, mo->m.restarts);
+}
+
+static void reports_flush(struct monitor *mo)
+{
+	/* A short write cannot happen below PIPE_BUF; a full pipe (a stalled
+	 * kernel) drops the reports rather than stalling the service's care, and
+	 * the next heartbeat carries the state again.  EPIPE is acted on once the
+	 * machine has finished the event that wrote it, never from inside it. */
+	if (mo->outlen && write(mo->status_fd, mo->out, mo->outlen) < 0 && errno == EPIPE)
+		mo->parent_gone = true;
+	mo->outlen = 0;
 }
 
 static void op_report(void *ctx, const struct report *r)
@@ -80,12 +96,10 @@ static void op_report(void *ctx, const struct report *r)
 	int n = report_encode(&full, line, sizeof(line));
 	if (n < 0)
 		return;
-	/* A short write cannot happen below PIPE_BUF; a full pipe (a stalled
-	 * kernel) drops the report rather than stalling the service's care, and
-	 * the next heartbeat carries the state again.  EPIPE is acted on once the
-	 * machine has finished the event that wrote it, never from inside it. */
-	if (write(mo->status_fd, line, (size_t)n) < 0 && errno == EPIPE)
-		mo->parent_gone = true;
+	if (mo->outlen + (size_t)n > sizeof(mo->out))
+		reports_flush(mo);
+	memcpy(mo->out + mo->outlen, line, (size_t)n);
+	mo->outlen += (size_t)n;
 	title(mo);
 }
 
@@ -272,6 +286,7 @@ static void on_commands(struct monitor *mo, int64_t now)
 
 static void run(struct monitor *mo, int sfd)
 {
+	reports_flush(mo);
 	while (!mo->finished) {
 		struct pollfd pfd[4];
 		int n = 0, ipid = -1, iprobe = -1, icmd = -1;
@@ -315,6 +330,7 @@ static void run(struct monitor *mo, int sfd)
 		mon_handle(&mo->m, &(struct mon_event){.kind = MEV_TIMER, .now_us = now});
 		if (mo->probe.phase == HEALTH_DONE)
 			probe_done(mo, now);
+		reports_flush(mo);
 		if (mo->parent_gone && !mo->m.exiting)
 			mon_handle(&mo->m, &(struct mon_event){.kind = MEV_PARENT_DIED,
 							       .now_us = clock_mono_us()});
@@ -734,5 +750,6 @@ int main(int argc, char **argv)
 		mon_handle(&mo.m, &(struct mon_event){.kind = MEV_PARENT_DIED, .now_us = now});
 	title(&mo);
 	run(&mo, sfd);
+	reports_flush(&mo);
 	return 0;
 }

@@ -1169,6 +1169,7 @@ Test(monitor, grandchild_of_adopted_service_gone_after_its_crash)
 	start_adopting(pidfd, sim, ticks);
 	mon_event(&r, EV_ADOPTED, WAIT_MS);
 	cr_assert_eq(r.pid, sim);
+	mon_event(&r, EV_READY, WAIT_MS);
 
 	cr_assert_eq(kill(sim, SIGKILL), 0);
 	int st;

@@ -327,8 +327,9 @@ static inline void fuzz_handover_one(const uint8_t *data, size_t size)
 	    .stop_timeout_ms = 5000,
 	    .health_failures = 3,
 	};
-	struct mon_ops ops = {NULL,	      fuzz_mon_spawn,  fuzz_mon_signal, fuzz_mon_probe,
-			      fuzz_mon_cancel, fuzz_mon_report, fuzz_mon_finish};
+	struct mon_ops ops = {NULL,	      fuzz_mon_spawn,  fuzz_mon_signal,
+			      fuzz_mon_probe, fuzz_mon_cancel, fuzz_mon_report,
+			      fuzz_mon_finish};
 	static struct mon m;
 	for (int gone = 0; gone < 2; gone++) {
 		int64_t now = h.mono_us + 1000;
