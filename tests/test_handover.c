@@ -193,8 +193,14 @@ Test(handover, values_out_of_range_are_named)
 {
 	bad("\"v\":1", "\"v\":2", "field \"v\": unsupported version 2");
 	bad("\"service\":\"svc-index\"", "\"service\":\"\"", "field \"service\": empty");
-	bad("\"service\":\"svc-index\"", "\"service\":\"0123456789012345678901234567890123\"",
-	    "field \"service\": longer than 31 bytes");
+	char longname[REPORT_NAME_MAX + 16], want[64];
+	memset(longname, 'a', REPORT_NAME_MAX);
+	longname[REPORT_NAME_MAX] = '\0';
+	char to[REPORT_NAME_MAX + 32];
+	snprintf(to, sizeof(to), "\"service\":\"%s\"", longname);
+	snprintf(want, sizeof(want), "field \"service\": longer than %d bytes",
+		 REPORT_NAME_MAX - 1);
+	bad("\"service\":\"svc-index\"", to, want);
 	bad("\"service\":\"svc-index\"", "\"service\":\"svc\\n\"",
 	    "field \"service\": control character 0x0a");
 	bad("\"service\":\"svc-index\"", "\"service\":\"svc\\u0000x\"",
@@ -291,7 +297,7 @@ static struct report rep(enum report_event ev, enum svc_state st, int64_t mono_u
 
 Test(handover, kernel_keeps_the_deadline_and_history_of_the_reports)
 {
-	kernel_svc_init(&svc, "svc-index", CFG_SVC_INDEX_BIN, CFG_INDEX_SOCK);
+	kernel_svc_init(&svc, "svc-index", NULL);
 	int64_t t = 100000000; /* 100 s */
 	struct report r = rep(EV_SPAWNED, ST_STARTING, t);
 	r.pid = 50;
@@ -356,7 +362,7 @@ Test(handover, kernel_keeps_the_deadline_and_history_of_the_reports)
 
 Test(handover, kernel_record_of_a_reported_pid_that_is_not_running_says_down)
 {
-	kernel_svc_init(&svc, "svc-index", CFG_SVC_INDEX_BIN, CFG_INDEX_SOCK);
+	kernel_svc_init(&svc, "svc-index", NULL);
 	struct report r = rep(EV_STOPPING, ST_STOPPING, 1000000);
 	r.pid = 0; /* a monitor's nonsense: stopping nothing */
 	r.due_us = -1;
@@ -369,7 +375,7 @@ Test(handover, kernel_record_of_a_reported_pid_that_is_not_running_says_down)
 
 Test(handover, kernel_tolerates_wild_report_times)
 {
-	kernel_svc_init(&svc, "svc-index", CFG_SVC_INDEX_BIN, CFG_INDEX_SOCK);
+	kernel_svc_init(&svc, "svc-index", NULL);
 	struct report r = rep(EV_READY, ST_HEALTHY, INT64_MAX);
 	r.pid = 9;
 	r.start = 9;
