@@ -66,8 +66,8 @@ Test(handover, round_trip_every_state_and_a_full_history)
 		for (int i = 0; i < HANDOVER_TIMES_MAX; i++)
 			h.restarts_ago_ms[i] = i * 1000;
 		int n = handover_encode(&h, text, sizeof(text));
-		if (s == ST_STOPPED) {
-			cr_assert_eq(n, -1, "a stopped service is not handed over");
+		if (s == ST_STOPPED || s == ST_DOWN) {
+			cr_assert_eq(n, -1, "a stopped or held-down service is not handed over");
 			continue;
 		}
 		cr_assert_gt(n, 0, "%s", svc_state_name(h.state));
@@ -208,6 +208,8 @@ Test(handover, values_out_of_range_are_named)
 	bad("\"state\":\"degraded\"", "\"state\":\"sleepy\"", "field \"state\": not a state name");
 	bad("\"state\":\"degraded\"", "\"state\":\"stopped\"",
 	    "field \"state\": stopped cannot be handed over");
+	bad("\"state\":\"degraded\"", "\"state\":\"down\"",
+	    "field \"state\": down cannot be handed over");
 	bad("\"mono_us\":5000000000", "\"mono_us\":-1", "field \"mono_us\": -1 outside");
 	bad("\"pid\":4242", "\"pid\":-3", "field \"pid\": -3 outside");
 	bad("\"pid\":4242", "\"pid\":4294967296", "field \"pid\": 4294967296 outside");
