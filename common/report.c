@@ -96,6 +96,8 @@ void report_init(struct report *r, const char *service)
 	r->rtt_us = -1;
 	r->code = -1;
 	r->delay_ms = -1;
+	r->due_us = -1;
+	r->healthy_ms = -1;
 }
 
 /* Adds v (owned) as key; a NULL v is a failed allocation. */
@@ -137,6 +139,11 @@ static struct json_object *report_json(const struct report *r)
 	err |= add(o, "mpid", json_object_new_int(r->mpid));
 	err |= add(o, "ts", json_object_new_int64(r->ts));
 	err |= add(o, "mono_us", json_object_new_int64(r->mono_us));
+	err |= add(o, "due_us", json_object_new_int64(r->due_us));
+	err |= add(o, "healthy_ms", json_object_new_int64(r->healthy_ms));
+	err |= add(o, "streak", json_object_new_int64(r->streak));
+	err |= add(o, "probation", json_object_new_boolean(r->probation));
+	err |= add(o, "recorded", json_object_new_int64(r->recorded));
 	if (err) {
 		json_object_put(o);
 		return NULL;
@@ -294,6 +301,11 @@ static const struct optional {
     {"mpid", K_PID, offsetof(struct report, mpid)},
     {"ts", K_I64, offsetof(struct report, ts)},
     {"mono_us", K_I64, offsetof(struct report, mono_us)},
+    {"due_us", K_I64, offsetof(struct report, due_us)},
+    {"healthy_ms", K_I64, offsetof(struct report, healthy_ms)},
+    {"streak", K_UINT, offsetof(struct report, streak)},
+    {"probation", K_BOOL, offsetof(struct report, probation)},
+    {"recorded", K_UINT, offsetof(struct report, recorded)},
 };
 
 /* Reads one optional field into r; absent leaves r's "none" value. */

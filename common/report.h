@@ -23,6 +23,16 @@
  *   "mpid"     the monitor's own pid
  *   "ts"       wall clock, ms since the epoch
  *   "mono_us"  CLOCK_MONOTONIC, us
+ * and what a replacement monitor needs to resume (handover.h), each time
+ * counted from mono_us:
+ *   "due_us"   the state's running deadline: start timeout (starting), next
+ *              check (healthy, degraded), SIGKILL (stopping), next spawn
+ *              (backoff, quarantined); -1 if none (SIGKILL already sent)
+ *   "healthy_ms" time since the service's first healthy answer, -1 if none
+ *   "streak"   restarts since the service was last stable
+ *   "probation" retrying after a quarantine
+ *   "recorded" restarts the policy has recorded (each "restarting" report that
+ *              raises it adds its mono_us; 0 once the history is cleared)
  * A "check" report follows every health check; the kernel treats it (and
  * every other report) as the monitor's heartbeat. */
 #ifndef RON_REPORT_H
@@ -86,6 +96,11 @@ struct report {
 	pid_t mpid;
 	int64_t ts;
 	int64_t mono_us;
+	int64_t due_us;
+	int64_t healthy_ms;
+	unsigned streak;
+	bool probation;
+	unsigned recorded;
 };
 
 const char *svc_state_name(enum svc_state s);

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "handover.h"
 #include "report.h"
 #include "services.h"
 
@@ -57,6 +58,13 @@ struct kernel_svc {
 	unsigned failures;
 	char reason[REPORT_REASON_MAX];
 	bool ever_healthy;
+	/* What a replacement monitor needs (handover.h), from the same reports. */
+	int64_t due_at_us;	  /* the state's running deadline (monotonic), -1 if none */
+	int64_t healthy_since_us; /* -1 if not healthy since it was spawned */
+	unsigned streak, recorded;
+	bool probation;
+	unsigned ntimes;
+	int64_t restart_times_us[HANDOVER_TIMES_MAX]; /* the policy's restart times, oldest first */
 	int pidfd;	  /* opened and checked against pid + start; -1 if none */
 	pid_t orphan_pid; /* outlived its monitor: reparented to us, ours to reap */
 
@@ -90,6 +98,10 @@ bool kernel_all_ever_healthy(const struct kernel_svc *svcs, int n);
 void kernel_summary(const struct kernel_svc *svcs, int n, char *buf, size_t cap);
 /* "healthy=498 degraded=1 quarantined=1": services per state, states with none left out. */
 void kernel_state_counts(const struct kernel_svc *svcs, int n, char *buf, size_t cap);
+
+/* handover.c: the record a replacement monitor continues from (pure).  Restart
+ * times too old to count anywhere are dropped from s first. */
+void kernel_handover_build(struct kernel_svc *s, int64_t now_us, struct handover *h);
 
 /* policy.c: when to replace a monitor (pure). */
 /* Delay before the next monitor after one that lived lived_ms, updating *streak. */

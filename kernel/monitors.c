@@ -190,6 +190,20 @@ int kernel_mon_start(struct kernel *k, struct kernel_svc *s, int64_t now_us)
 		argv[n++] = "--quarantined";
 		argv[n++] = quarantine;
 	}
+	/* The whole state goes along, so the new monitor continues rather than starts over. */
+	static char record[HANDOVER_TEXT_MAX];
+	static struct handover h;
+	/* A service held down goes over with --down instead. */
+	if (s->reported && s->state != ST_DOWN && s->state != ST_STOPPED) {
+		kernel_handover_build(s, now_us, &h);
+		if (handover_encode(&h, record, sizeof(record)) > 0) {
+			argv[n++] = "--handover";
+			argv[n++] = record;
+		} else {
+			warnx("%s: no hand-over record for the new monitor (state %s)", s->name,
+			      svc_state_name(s->state));
+		}
+	}
 	if (adopt) {
 		snprintf(afd, sizeof(afd), "%d", MON_ADOPT_FD);
 		snprintf(apid, sizeof(apid), "%d", (int)s->pid);

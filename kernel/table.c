@@ -18,7 +18,91 @@ void kernel_svc_init(struct kernel_svc *s, const char *name, const struct svc_de
 	s->pipefd = -1;
 	s->cmdfd = -1;
 	s->restart_at_us = -1;
+	s->due_at_us = -1;
+	s->healthy_since_us = -1;
 	kernel_lines_init(&s->lines);
+}
+
+/* The hand-over part of a report.  Times in it count from the report's own
+ * mono_us, which is on our clock; a wild one (reports are outside input) is
+ * replaced by the time we read it. */
+static void apply_handover(struct kernel_svc *s, const struct report *r, int64_t now_us)
+{
+	int64_t at = r->mono_us > now_us - HANDOVER_DUE_MAX && r->mono_us <= now_us + 1000000
+			 ? r->mono_us
+			 : now_us;
+	int64_t due = r->due_us > HANDOVER_DUE_MAX ? HANDOVER_DUE_MAX : r->due_us;
+	s->due_at_us = due < 0 ? -1 : at + due;
+	int64_t healthy_ms =
+	    r->healthy_ms > HANDOVER_AGE_MAX * 1000 ? HANDOVER_AGE_MAX * 1000 : r->healthy_ms;
+	s->healthy_since_us = r->pid > 0 && healthy_ms >= 0 ? at - healthy_ms * 1000 : -1;
+	s->streak = r->streak;
+	s->probation = r->probation;
+	/* The policy's history cleared, or restarts recorded: each at its report's time. */
+	if (r->recorded < s->recorded) {
+		s->ntimes = 0;
+		s->recorded = 0;
+	}
+	for (unsigned n = 0; s->recorded < r->recorded && n < HANDOVER_TIMES_MAX; n++) {
+		if (s->ntimes == HANDOVER_TIMES_MAX) {
+			memmove(s->restart_times_us, s->restart_times_us + 1,
+				sizeof(s->restart_times_us[0]) * (HANDOVER_TIMES_MAX - 1));
+			s->ntimes--;
+		}
+		s->restart_times_us[s->ntimes++] = at;
+		s->recorded++;
+	}
+	s->recorded = r->recorded;
+}
+
+void kernel_handover_build(struct kernel_svc *s, int64_t now_us, struct handover *h)
+{
+	memset(h, 0, sizeof(*h));
+	strlcpy(h->service, s->name, sizeof(h->service));
+	h->state = s->state;
+	h->mono_us = now_us;
+	bool running = handover_state_has_pid(s->state) && s->pid > 0;
+	if (!running && handover_state_has_pid(s->state))
+		h->state = ST_BACKOFF; /* no process to hand over: it is down */
+	h->pid = running ? s->pid : 0;
+	h->start = running ? s->start : 0;
+	h->uptime_ms = running ? kernel_svc_uptime_ms(s, now_us) : 0;
+	h->healthy_ms = -1;
+	if (running && s->healthy_since_us >= 0 && s->state != ST_STARTING) {
+		h->healthy_ms =
+		    now_us > s->healthy_since_us ? (now_us - s->healthy_since_us) / 1000 : 0;
+		if (h->healthy_ms > h->uptime_ms)
+			h->healthy_ms = h->uptime_ms;
+	} else if (s->state == ST_HEALTHY || s->state == ST_DEGRADED) {
+		h->healthy_ms = 0;
+	}
+	h->failures = s->failures;
+	h->restarts = s->restarts;
+	h->rtt_us = s->rtt_us < -1 ? -1 : s->rtt_us;
+	if (s->due_at_us < 0)
+		h->due_us = h->state == ST_STOPPING ? -1 : 0;
+	else
+		h->due_us = s->due_at_us > now_us ? s->due_at_us - now_us : 0;
+	if (h->due_us > HANDOVER_DUE_MAX)
+		h->due_us = HANDOVER_DUE_MAX;
+	h->streak = s->streak;
+	h->probation = s->probation;
+	/* Older than a day counts in no restart window. */
+	unsigned drop = 0;
+	while (drop < s->ntimes && now_us - s->restart_times_us[drop] > HANDOVER_AGE_MAX * 1000)
+		drop++;
+	memmove(s->restart_times_us, s->restart_times_us + drop,
+		sizeof(s->restart_times_us[0]) * (s->ntimes - drop));
+	s->ntimes -= drop;
+	h->ntimes = s->ntimes;
+	for (unsigned i = 0; i < s->ntimes; i++) {
+		int64_t t = s->restart_times_us[s->ntimes - 1 - i];
+		int64_t age = now_us > t ? (now_us - t) / 1000 : 0;
+		/* Newest first, even if a report's clock stepped back. */
+		h->restarts_ago_ms[i] =
+		    i > 0 && age < h->restarts_ago_ms[i - 1] ? h->restarts_ago_ms[i - 1] : age;
+	}
+	h->recorded = s->recorded > h->ntimes ? s->recorded : h->ntimes;
 }
 
 unsigned kernel_svc_apply(struct kernel_svc *s, const struct report *r, int64_t now_us)
@@ -49,6 +133,7 @@ unsigned kernel_svc_apply(struct kernel_svc *s, const struct report *r, int64_t 
 	if (r->rtt_us >= 0)
 		s->rtt_us = r->rtt_us;
 	s->failures = r->failures;
+	apply_handover(s, r, now_us);
 	if (r->reason[0] || ch & KCH_STATE)
 		strlcpy(s->reason, r->reason, sizeof(s->reason));
 	return ch;

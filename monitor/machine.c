@@ -14,6 +14,23 @@
 #define PROBE_FIRST_MS 1
 #define PROBE_MAX_MS   5
 
+/* The running deadline a replacement monitor must keep (report "due_us"). */
+static int64_t mon_due(const struct mon *m)
+{
+	switch (m->state) {
+	case ST_STARTING: return m->start_deadline_us;
+	case ST_HEALTHY:
+	case ST_DEGRADED: return m->next_check_us;
+	case ST_STOPPING: return m->kill_deadline_us;
+	case ST_BACKOFF:
+	case ST_QUARANTINED: return m->respawn_at_us;
+	case ST_DOWN:
+	case ST_STOPPED:
+	case ST__COUNT: break;
+	}
+	return -1;
+}
+
 /* A report of the service as it stands; the caller adds what the event knows. */
 static void report_now(const struct mon *m, struct report *r, enum report_event ev, int64_t now)
 {
@@ -31,6 +48,13 @@ static void report_now(const struct mon *m, struct report *r, enum report_event 
 		r->delay_ms = (m->respawn_at_us - now) / 1000;
 	if (ev == EV_CHECK)
 		r->ok = m->failures == 0 && m->state == ST_HEALTHY;
+	int64_t due = mon_due(m);
+	r->due_us = due < 0 ? -1 : due > now ? due - now : 0;
+	r->healthy_ms =
+	    m->pid && m->healthy_since_us >= 0 ? (now - m->healthy_since_us) / 1000 : -1;
+	r->streak = m->policy.streak;
+	r->probation = m->policy.probation;
+	r->recorded = m->policy.recorded;
 }
 
 static void send_report(struct mon *m, const struct report *r)
@@ -385,27 +409,82 @@ static void on_held_down(struct mon *m, int64_t now)
 	keep_down(m, now);
 }
 
+static void restore_history(struct mon *m, const struct handover *h, int64_t now)
+{
+	m->restarts = h->restarts;
+	policy_restore(&m->policy, now / 1000, h->streak, h->probation, h->recorded,
+		       h->restarts_ago_ms, h->ntimes);
+}
+
+/* No record to trust: the service may be in any state, so it is starting
+ * until it answers, with a full start timeout from now. */
 static void on_adopted(struct mon *m, const struct mon_event *ev)
 {
 	int64_t now = ev->now_us;
+	if (ev->h)
+		restore_history(m, ev->h, now);
 	m->pid = ev->pid;
 	m->start = ev->start;
 	m->spawned_us = now - ev->age_ms * 1000;
-	m->healthy_since_us = m->spawned_us;
+	m->healthy_since_us = -1;
 	m->failures = 0;
-	m->state = ST_HEALTHY;
+	m->state = ST_STARTING;
+	m->probe_step_ms = PROBE_FIRST_MS;
 	m->next_check_us = now;
-	emit(m, EV_ADOPTED, now, NULL);
+	m->start_deadline_us = now + m->cfg->start_timeout_ms * 1000;
+	emit(m, EV_ADOPTED, now, "%s", ev->reason ? ev->reason : "");
+}
+
+/* Continue where the previous monitor stopped, on the deadlines it had set. */
+static void on_resume(struct mon *m, const struct mon_event *ev)
+{
+	const struct handover *h = ev->h;
+	int64_t now = ev->now_us;
+	int64_t due = h->due_us < 0 ? -1 : h->mono_us + h->due_us;
+	restore_history(m, h, now);
+	m->state = h->state;
+	m->pid = h->pid;
+	m->start = h->start;
+	m->failures = h->failures;
+	m->rtt_us = h->rtt_us;
+	m->spawned_us = h->mono_us - h->uptime_ms * 1000;
+	m->healthy_since_us = h->healthy_ms < 0 ? -1 : h->mono_us - h->healthy_ms * 1000;
+	switch (h->state) {
+	case ST_STARTING:
+		m->start_deadline_us = due;
+		m->probe_step_ms = PROBE_FIRST_MS;
+		m->next_check_us = now;
+		break;
+	case ST_HEALTHY:
+	case ST_DEGRADED: m->next_check_us = due; break;
+	case ST_STOPPING: m->kill_deadline_us = due; break;
+	case ST_BACKOFF:
+	case ST_QUARANTINED: m->respawn_at_us = due; break;
+	case ST_DOWN: /* held down by hand: handed over with --down, never in a record */
+	case ST_STOPPED:
+	case ST__COUNT: break;
+	}
+	if (ev->gone && m->pid) {
+		/* The record is older than what we see: the service ended in between. */
+		struct mon_event ex = {.kind = MEV_EXITED,
+				       .now_us = now,
+				       .code = -1,
+				       .reason = "exited while its monitor was being replaced"};
+		on_exited(m, &ex);
+		return;
+	}
+	emit(m, EV_ADOPTED, now, "resumed %s from the hand-over record", svc_state_name(m->state));
 }
 
 void mon_handle(struct mon *m, const struct mon_event *ev)
 {
 	if (m->state == ST_STOPPED && ev->kind != MEV_SPAWN && ev->kind != MEV_ADOPTED &&
-	    ev->kind != MEV_QUARANTINED && ev->kind != MEV_HELD_DOWN)
+	    ev->kind != MEV_RESUME && ev->kind != MEV_QUARANTINED && ev->kind != MEV_HELD_DOWN)
 		return;
 	switch (ev->kind) {
 	case MEV_SPAWN: spawn(m, ev->now_us); break;
 	case MEV_ADOPTED: on_adopted(m, ev); break;
+	case MEV_RESUME: on_resume(m, ev); break;
 	case MEV_EXITED: on_exited(m, ev); break;
 	case MEV_HEALTH_OK: on_health_ok(m, ev); break;
 	case MEV_HEALTH_FAILED: on_health_failed(m, ev); break;

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "handover.h"
 #include "policy.h"
 #include "report.h"
 
@@ -18,7 +19,9 @@ struct mon_cfg {
 
 enum mon_event_kind {
 	MEV_SPAWN,	   /* start the service for the first time */
-	MEV_ADOPTED,	   /* take over a running service instead */
+	MEV_ADOPTED,	   /* take over a running service with no usable hand-over record:
+			    * check it before calling it anything */
+	MEV_RESUME,	   /* continue from a hand-over record (handover.h) */
 	MEV_EXITED,	   /* the service is gone */
 	MEV_HEALTH_OK,	   /* a health check passed */
 	MEV_HEALTH_FAILED, /* a health check failed */
@@ -42,7 +45,12 @@ struct mon_event {
 				   * MEV_QUARANTINED: how long the quarantine has left */
 	int code, signal;	  /* MEV_EXITED: exit code (-1 if none) or signal (0 if none) */
 	int64_t rtt_us;		  /* MEV_HEALTH_* */
-	const char *reason;	  /* MEV_EXITED, MEV_HEALTH_FAILED */
+	const char *reason;	  /* MEV_EXITED, MEV_HEALTH_FAILED, MEV_ADOPTED */
+	/* MEV_RESUME: the record, already checked (pid and start match the adopted
+	 * service unless gone); MEV_ADOPTED: NULL, or a record whose history
+	 * (restarts, policy) still counts. */
+	const struct handover *h;
+	bool gone; /* MEV_RESUME: the record's service is no longer running */
 };
 
 /* The I/O the machine asks for.  spawn is synchronous: 0 with the pid and

@@ -24,6 +24,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "handover.h"
 #include "health.h"
 #include "machine.h"
 #include "proc.h"
@@ -60,12 +61,28 @@ struct monitor {
 	int cmd_fd; /* commands from the kernel, one per line; -1 without */
 	char cmd_buf[256];
 	size_t cmd_len;
+	/* The reports of one turn of the loop, written at its end in one write: a
+	 * monitor killed in between leaves the kernel all of them or none, never an
+	 * exit without the decision that followed it. */
+	char out[PIPE_BUF];
+	size_t outlen;
 };
 
 static void title(struct monitor *mo)
 {
 	setproctitle("-ron-monitor: %s %s pid=%d restarts=%u", mo->name,
 		     svc_state_name(mo->m.state), (int)mo->m.pid, mo->m.restarts);
+}
+
+static void reports_flush(struct monitor *mo)
+{
+	/* A short write cannot happen below PIPE_BUF; a full pipe (a stalled
+	 * kernel) drops the reports rather than stalling the service's care, and
+	 * the next heartbeat carries the state again.  EPIPE is acted on once the
+	 * machine has finished the event that wrote it, never from inside it. */
+	if (mo->outlen && write(mo->status_fd, mo->out, mo->outlen) < 0 && errno == EPIPE)
+		mo->parent_gone = true;
+	mo->outlen = 0;
 }
 
 static void op_report(void *ctx, const struct report *r)
@@ -79,12 +96,10 @@ static void op_report(void *ctx, const struct report *r)
 	int n = report_encode(&full, line, sizeof(line));
 	if (n < 0)
 		return;
-	/* A short write cannot happen below PIPE_BUF; a full pipe (a stalled
-	 * kernel) drops the report rather than stalling the service's care, and
-	 * the next heartbeat carries the state again.  EPIPE is acted on once the
-	 * machine has finished the event that wrote it, never from inside it. */
-	if (write(mo->status_fd, line, (size_t)n) < 0 && errno == EPIPE)
-		mo->parent_gone = true;
+	if (mo->outlen + (size_t)n > sizeof(mo->out))
+		reports_flush(mo);
+	memcpy(mo->out + mo->outlen, line, (size_t)n);
+	mo->outlen += (size_t)n;
 	title(mo);
 }
 
@@ -271,6 +286,7 @@ static void on_commands(struct monitor *mo, int64_t now)
 
 static void run(struct monitor *mo, int sfd)
 {
+	reports_flush(mo);
 	while (!mo->finished) {
 		struct pollfd pfd[4];
 		int n = 0, ipid = -1, iprobe = -1, icmd = -1;
@@ -314,10 +330,35 @@ static void run(struct monitor *mo, int sfd)
 		mon_handle(&mo->m, &(struct mon_event){.kind = MEV_TIMER, .now_us = now});
 		if (mo->probe.phase == HEALTH_DONE)
 			probe_done(mo, now);
+		reports_flush(mo);
 		if (mo->parent_gone && !mo->m.exiting)
 			mon_handle(&mo->m, &(struct mon_event){.kind = MEV_PARENT_DIED,
 							       .now_us = clock_mono_us()});
 	}
+}
+
+/* --handover: decoded, and checked against what only we can know (our name,
+ * our clock).  A bad record is reported and then ignored: the caller falls
+ * back to checking the service before calling it anything. */
+static int handover_read(const struct monitor *mo, const char *text, int64_t now,
+			 struct handover *h, char *why, size_t whylen)
+{
+	char err[REPORT_REASON_MAX - 40];
+	int rc = handover_decode(text, strlen(text), h, err, sizeof(err));
+	if (rc == 0 && strcmp(h->service, mo->name) != 0) {
+		snprintf(err, sizeof(err), "field \"service\": %s, not %s", h->service, mo->name);
+		rc = -1;
+	}
+	if (rc == 0 && h->mono_us > now) {
+		snprintf(err, sizeof(err), "field \"mono_us\": %lld is in the future (now %lld)",
+			 (long long)h->mono_us, (long long)now);
+		rc = -1;
+	}
+	if (rc < 0) {
+		snprintf(why, whylen, "bad hand-over record: %s", err);
+		fprintf(stderr, "ron-monitor: %s: --handover: %s; not trusted\n", mo->name, err);
+	}
+	return rc;
 }
 
 static void usage(FILE *f)
@@ -326,7 +367,7 @@ static void usage(FILE *f)
 		   "                   [--sock PATH] [--sock-env VAR] [--health v1.health|none]\n"
 		   "                   [--health-service NAME] [--user USER] [--group GROUP]\n"
 		   "                   [--working-dir DIR] [--stop-signal SIG] [--status-fd N]\n"
-		   "                   [--restarts N] [--quarantined MS]\n"
+		   "                   [--restarts N] [--quarantined MS] [--handover RECORD]\n"
 		   "                   [--adopt-pidfd FD --adopt-pid PID "
 		   "--adopt-start TICKS]\n"
 		   "                   [settings]\n\n"
@@ -357,7 +398,9 @@ static void usage(FILE *f)
 		   "                      take over a running service instead of spawning\n"
 		   "  --down              start with the service down (not spawned)\n"
 		   "  --command-fd N      read commands, one per line, from this pipe: stop,\n"
-		   "                      start, restart, lift, signal N\n\n"
+		   "                      start, restart, lift, signal N\n"
+		   "  --handover RECORD   continue from the state, deadlines and restart history\n"
+		   "                      of a monitor that died (a JSON hand-over record)\n\n"
 		   "Settings (flag or environment variable):\n");
 	config_usage(f, CFG_MONITOR);
 	fprintf(f, "\nExit: 0 after the service was stopped as asked (SIGTERM, or the parent\n"
@@ -438,6 +481,7 @@ int main(int argc, char **argv)
 	bool adopt = false;
 	long long quarantined_ms = -1;
 	bool start_down = false;
+	const char *handover_text = NULL;
 
 	/* setproctitle_init copies argv's strings; config_load below takes some
 	 * out of argv, and this keeps the copies reachable (LeakSanitizer).
@@ -477,6 +521,7 @@ int main(int argc, char **argv)
 	    {"stop-signal", required_argument, 0, 'k'},
 	    {"command-fd", required_argument, 0, 'C'},
 	    {"down", no_argument, 0, 'D'},
+	    {"handover", required_argument, 0, 'O'},
 	    {0, 0, 0, 0},
 	};
 	const char *user = NULL, *group = NULL, *sock_env = NULL, *health_service = NULL;
@@ -539,6 +584,7 @@ int main(int argc, char **argv)
 				return EX_USAGE;
 			}
 			break;
+		case 'O': handover_text = optarg; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("ron-monitor %s\n", RON_VERSION); return 0;
 		default: usage(stderr); return EX_USAGE;
@@ -641,6 +687,10 @@ int main(int argc, char **argv)
 			      op_report, op_finish};
 	mon_init(&mo.m, &mo.cfg, &ops, mo.name, restarts, arc4random());
 	int64_t now = clock_mono_us();
+	static struct handover rec;
+	char recwhy[REPORT_REASON_MAX] = "no hand-over record";
+	bool have_rec = handover_text &&
+			handover_read(&mo, handover_text, now, &rec, recwhy, sizeof(recwhy)) == 0;
 	if (adopt) {
 		unsigned long long ticks;
 		if (proc_pidfd_pid(adopt_fd) == adopt_pid &&
@@ -649,11 +699,6 @@ int main(int argc, char **argv)
 			fcntl(adopt_fd, F_SETFD, FD_CLOEXEC);
 			mo.pidfd = adopt_fd;
 			mo.adopted = true;
-			mon_handle(&mo.m, &(struct mon_event){.kind = MEV_ADOPTED,
-							      .now_us = now,
-							      .pid = adopt_pid,
-							      .start = adopt_start,
-							      .age_ms = proc_age_ms(adopt_start)});
 		} else {
 			fprintf(stderr,
 				"ron-monitor: %s: pid %d (start %llu) is gone or not the one "
@@ -672,17 +717,39 @@ int main(int argc, char **argv)
 		fcntl(mo.cmd_fd, F_SETFD, FD_CLOEXEC);
 		fcntl(mo.cmd_fd, F_SETFL, fcntl(mo.cmd_fd, F_GETFL) | O_NONBLOCK);
 	}
-	if (!adopt && start_down)
+	bool same = have_rec && rec.pid == adopt_pid && rec.start == adopt_start;
+	if (adopt && have_rec && !same)
+		snprintf(recwhy, sizeof(recwhy), "hand-over record is of pid %d (start %llu)",
+			 (int)rec.pid, rec.start);
+	if (adopt && same)
+		mon_handle(&mo.m,
+			   &(struct mon_event){.kind = MEV_RESUME, .now_us = now, .h = &rec});
+	else if (adopt)
+		mon_handle(&mo.m, &(struct mon_event){.kind = MEV_ADOPTED,
+						      .now_us = now,
+						      .pid = adopt_pid,
+						      .start = adopt_start,
+						      .age_ms = proc_age_ms(adopt_start),
+						      .h = have_rec ? &rec : NULL,
+						      .reason = recwhy});
+	else if (start_down)
 		mon_handle(&mo.m, &(struct mon_event){.kind = MEV_HELD_DOWN, .now_us = now});
-	else if (!adopt && quarantined_ms >= 0)
+	else if (have_rec)
+		/* A service the record names but we were not handed has ended. */
+		mon_handle(&mo.m, &(struct mon_event){.kind = MEV_RESUME,
+						      .now_us = now,
+						      .h = &rec,
+						      .gone = handover_state_has_pid(rec.state)});
+	else if (quarantined_ms >= 0)
 		mon_handle(&mo.m, &(struct mon_event){.kind = MEV_QUARANTINED,
 						      .now_us = now,
 						      .age_ms = quarantined_ms});
-	else if (!adopt)
+	else
 		mon_handle(&mo.m, &(struct mon_event){.kind = MEV_SPAWN, .now_us = now});
 	if (orphaned)
 		mon_handle(&mo.m, &(struct mon_event){.kind = MEV_PARENT_DIED, .now_us = now});
 	title(&mo);
 	run(&mo, sfd);
+	reports_flush(&mo);
 	return 0;
 }

@@ -30,6 +30,7 @@ static void record(struct policy_state *s, int64_t now_ms)
 	s->head = (s->head + 1) % POLICY_HISTORY;
 	if (s->count < POLICY_HISTORY)
 		s->count++;
+	s->recorded++;
 }
 
 struct policy_decision policy_on_down(const struct policy_cfg *c, struct policy_state *s,
@@ -67,5 +68,19 @@ void policy_lift(struct policy_state *s, bool by_hand)
 	s->count = 0;
 	s->head = 0;
 	s->streak = 0;
+	s->recorded = 0;
 	s->probation = !by_hand;
+}
+
+void policy_restore(struct policy_state *s, int64_t now_ms, unsigned streak, bool probation,
+		    unsigned recorded, const int64_t *ages_ms, unsigned n)
+{
+	memset(s, 0, sizeof(*s));
+	if (n > POLICY_HISTORY)
+		n = POLICY_HISTORY;
+	for (unsigned i = n; i-- > 0;)
+		record(s, now_ms - ages_ms[i]);
+	s->streak = streak;
+	s->probation = probation;
+	s->recorded = recorded;
 }

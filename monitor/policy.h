@@ -20,7 +20,8 @@ struct policy_state {
 	unsigned streak;		  /* restarts since the service was last stable */
 	int64_t times_ms[POLICY_HISTORY]; /* ring of restart times, monotonic ms */
 	unsigned head, count;
-	bool probation; /* retrying after quarantine: the next failure quarantines again */
+	bool probation;	   /* retrying after quarantine: the next failure quarantines again */
+	unsigned recorded; /* restarts recorded since the history was last cleared */
 };
 
 enum policy_verdict { POLICY_RESTART, POLICY_QUARANTINE };
@@ -41,5 +42,9 @@ struct policy_decision policy_on_down(const struct policy_cfg *c, struct policy_
 unsigned policy_recent(const struct policy_cfg *c, const struct policy_state *s, int64_t now_ms);
 /* Quarantine ends: by its timer (on probation) or lifted by hand (a fresh start). */
 void policy_lift(struct policy_state *s, bool by_hand);
+/* The history handed over from another monitor: restart times as ages (ms
+ * before now_ms), newest first. */
+void policy_restore(struct policy_state *s, int64_t now_ms, unsigned streak, bool probation,
+		    unsigned recorded, const int64_t *ages_ms, unsigned n);
 
 #endif

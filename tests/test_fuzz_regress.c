@@ -163,6 +163,16 @@ Test(fuzz_regress, reports_seed_corpus)
 	cr_assert_geq(replay("reports", fuzz_reports_one), 20);
 }
 
+static void handover_one(const uint8_t *data, size_t len)
+{
+	fuzz_handover_one(data, len);
+}
+
+Test(fuzz_regress, handover_seed_corpus)
+{
+	cr_assert_geq(replay("handover", handover_one), 10);
+}
+
 /* The WIRE.md reply vectors are healthy through both paths of the harness. */
 Test(fuzz_regress, wire_vectors_are_healthy)
 {

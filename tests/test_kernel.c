@@ -607,8 +607,8 @@ Test(kernel, quarantine_survives_a_monitor_replacement)
 			continue;
 		cr_assert_null(strstr(line, "event=spawn_failed"), "%s", line);
 		cr_assert_null(strstr(line, "event=restarting"), "%s", line);
-		if (strstr(line, "event=quarantined")) {
-			cr_assert(strstr(line, "carried over"), "%s", line);
+		if (strstr(line, "event=adopted")) {
+			cr_assert(strstr(line, "state=quarantined"), "%s", line);
 			break;
 		}
 	}
@@ -888,4 +888,283 @@ Test(kernel, shutdown_kills_stragglers)
 	cr_assert_lt(clock_mono_us() - t0, (int64_t)(STOP_MS + 2000) * 2 * 1000 + 5000000);
 	cr_assert(all_gone(&ps), "a straggler outlived the kernel");
 	cr_assert_neq(access(tl_path("run/ron-kernel.pid"), F_OK), 0);
+}
+
+/* --- hand-over: a monitor killed in each state changes nothing the service sees ---------- */
+
+/* Two runs of one scenario, with and without the kill, are compared event by event.  Lines
+ * are stamped when the kernel prints them and the runs are separate, so a deadline may land
+ * this much apart between them on a loaded 2-core machine; the monitor itself keeps it to
+ * the millisecond (machine/resume_* tests). */
+#define HANDOVER_SLACK_MS 150
+
+struct hv_event {
+	char event[24], state[24];
+	int restarts; /* -1 if the line has none */
+	long long delay_ms;
+	int64_t t_ms;
+};
+
+struct hv_run {
+	struct hv_event ev[64];
+	int n;
+	int kills;
+};
+
+/* One scenario: SIGUSR1 (svc-sim hangs) to svc-index on the first line matching usr1_on,
+ * kill its monitor on the kill_on-th... line matching kill_on, stop at the end_nth line
+ * matching end_on; the time from the from_nth line matching from to the next line matching
+ * to is compared between the runs and with expect_ms (-1: the from line's delay_ms). */
+struct hv_scenario {
+	const char *name;
+	const char *env[6];
+	const char *usr1_on, *kill_on;
+	bool kill_every; /* kill on every kill_on line, not only the first */
+	const char *end_on;
+	int end_nth;
+	const char *from, *to;
+	int from_nth;
+	long long expect_ms;
+	const char *adopted_state; /* state the first adopted line must carry */
+};
+
+static const char *hv_field(const char *line, const char *key, char *buf, size_t cap)
+{
+	char k[40];
+	snprintf(k, sizeof(k), " %s=", key);
+	const char *p = strstr(line, k);
+	if (!p)
+		return NULL;
+	p += strlen(k);
+	size_t n = strcspn(p, " ");
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(buf, p, n);
+	buf[n] = '\0';
+	return buf;
+}
+
+/* Milliseconds of the day from "2026-11-28T02:49:09.862Z ...". */
+static int64_t hv_time(const char *line)
+{
+	int h, m, s, ms;
+	cr_assert_eq(sscanf(line + 11, "%2d:%2d:%2d.%3d", &h, &m, &s, &ms), 4, "%s", line);
+	return ((h * 60 + m) * 60 + s) * 1000LL + ms;
+}
+
+static bool hv_match(const char *line, const char *event)
+{
+	char want[64];
+	snprintf(want, sizeof(want), " event=%s ", event);
+	return strstr(line, want) && strstr(line, " service=svc-index ");
+}
+
+static void hv_run(const struct hv_scenario *sc, bool kill_monitor, struct hv_run *run)
+{
+	char line[4096], buf[64], *extra[8];
+	int ne = 0, ends = 0;
+	bool usr1_done = false, killed_once = false;
+	bool ready[3] = {false, false, false};
+	for (int i = 0; sc->env[i]; i++)
+		extra[ne++] = (char *)sc->env[i];
+	extra[ne] = NULL;
+	memset(run, 0, sizeof(*run));
+	kt_start(&k1, extra);
+	while (ends < sc->end_nth) {
+		cr_assert(tl_next_line(&k1.r, line, sizeof(line), WAIT_MS), "%s: log:\n%s",
+			  sc->name, k1.r.log);
+		for (int i = 0; i < 3; i++) {
+			char want[64];
+			snprintf(want, sizeof(want), " event=ready service=%s ", names[i]);
+			ready[i] |= strstr(line, want) != NULL;
+		}
+		cr_assert(!strstr(line, " event=all_ready") || (ready[0] && ready[1] && ready[2]),
+			  "%s: all_ready before every service answered:\n%s", sc->name, k1.r.log);
+		if (!strstr(line, " service=svc-index "))
+			continue;
+		if (hv_match(line, "adopted") && kill_monitor && !killed_once &&
+		    sc->adopted_state) {
+			killed_once = true;
+			cr_assert(strstr(line, sc->adopted_state), "%s: %s", sc->name, line);
+		}
+		/* What a monitor replacement adds is left out of the comparison. */
+		if (!hv_field(line, "state", buf, sizeof(buf)) || hv_match(line, "adopted"))
+			continue;
+		cr_assert_lt(run->n, 64);
+		struct hv_event *e = &run->ev[run->n++];
+		hv_field(line, "event", e->event, sizeof(e->event));
+		hv_field(line, "state", e->state, sizeof(e->state));
+		e->restarts = hv_field(line, "restarts", buf, sizeof(buf)) ? atoi(buf) : -1;
+		e->delay_ms = hv_field(line, "delay_ms", buf, sizeof(buf)) ? atoll(buf) : -1;
+		e->t_ms = hv_time(line);
+		if (sc->usr1_on && !usr1_done && hv_match(line, sc->usr1_on)) {
+			usr1_done = true;
+			cr_assert(hv_field(line, "pid", buf, sizeof(buf)));
+			cr_assert_eq(kill(atoi(buf), SIGUSR1), 0);
+		}
+		if (kill_monitor && hv_match(line, sc->kill_on) &&
+		    (sc->kill_every || run->kills == 0)) {
+			cr_assert(hv_field(line, "mpid", buf, sizeof(buf)));
+			if (kill(atoi(buf), SIGKILL) == 0)
+				run->kills++;
+		}
+		if (hv_match(line, sc->end_on))
+			ends++;
+	}
+	cr_assert(!kill_monitor || run->kills > 0, "%s: the monitor was never killed", sc->name);
+	kt_stop(&k1, SIGTERM);
+}
+
+/* Milliseconds from the from_nth "from" event to the next "to" event. */
+static long long hv_interval(const struct hv_scenario *sc, const struct hv_run *run,
+			     long long *expect)
+{
+	int seen = 0;
+	for (int i = 0; i < run->n; i++) {
+		if (strcmp(run->ev[i].event, sc->from) != 0 || ++seen < sc->from_nth)
+			continue;
+		*expect = sc->expect_ms >= 0 ? sc->expect_ms : run->ev[i].delay_ms;
+		for (int j = i + 1; j < run->n; j++)
+			if (strcmp(run->ev[j].event, sc->to) == 0)
+				return run->ev[j].t_ms - run->ev[i].t_ms;
+		break;
+	}
+	cr_assert_fail("%s: no %s -> %s in the run", sc->name, sc->from, sc->to);
+	return -1;
+}
+
+static void hv_compare(const struct hv_scenario *sc)
+{
+	static struct hv_run ref, got;
+	hv_run(sc, false, &ref);
+	hv_run(sc, true, &got);
+	for (int i = 0; i < ref.n && i < got.n; i++) {
+		const struct hv_event *a = &ref.ev[i], *b = &got.ev[i];
+		cr_assert(strcmp(a->event, b->event) == 0 && strcmp(a->state, b->state) == 0 &&
+			      a->restarts == b->restarts,
+			  "%s: event %d: %s/%s restarts=%d without the kill, %s/%s restarts=%d "
+			  "with it\n%s",
+			  sc->name, i, a->event, a->state, a->restarts, b->event, b->state,
+			  b->restarts, k1.r.log);
+	}
+	cr_assert_eq(ref.n, got.n, "%s: %d events without the kill, %d with it", sc->name, ref.n,
+		     got.n);
+	if (!sc->from)
+		return;
+	long long want_ref, want_got;
+	long long t_ref = hv_interval(sc, &ref, &want_ref),
+		  t_got = hv_interval(sc, &got, &want_got);
+	cr_log_info("%s: %s -> %s: %lld ms without the kill, %lld ms with it (deadline %lld/%lld)",
+		    sc->name, sc->from, sc->to, t_ref, t_got, want_ref, want_got);
+	/* Each run keeps its own deadline (the jitter of a backoff differs between runs). */
+	long long late_ref = t_ref - want_ref, late_got = t_got - want_got;
+	cr_assert(llabs(late_got - late_ref) <= HANDOVER_SLACK_MS,
+		  "%s: %s -> %s off its deadline by %lld ms without the kill, %lld ms with it",
+		  sc->name, sc->from, sc->to, late_ref, late_got);
+	cr_assert(llabs(late_got) <= HANDOVER_SLACK_MS, "%s: %lld ms off the deadline", sc->name,
+		  late_got);
+}
+
+static const struct hv_scenario hv_table[] = {
+    {.name = "starting",
+     .env = {"SIM_START_DELAY_MS=1500"},
+     .kill_on = "spawned",
+     .end_on = "ready",
+     .end_nth = 1,
+     .from = "spawned",
+     .to = "ready",
+     .from_nth = 1,
+     .expect_ms = 1500,
+     .adopted_state = "state=starting"},
+    {.name = "healthy",
+     .usr1_on = "ready",
+     .kill_on = "ready",
+     .end_on = "ready",
+     .end_nth = 2,
+     .from = "degraded",
+     .to = "unhealthy",
+     .from_nth = 1,
+     .expect_ms = 1000, /* two more checks: 2 x (timeout 200 + interval 300) */
+     .adopted_state = "state=healthy"},
+    {.name = "degraded",
+     .usr1_on = "ready",
+     .kill_on = "degraded",
+     .end_on = "ready",
+     .end_nth = 2,
+     .from = "degraded",
+     .to = "unhealthy",
+     .from_nth = 1,
+     .expect_ms = 1000,
+     .adopted_state = "state=degraded"},
+    {.name = "stopping",
+     .env = {"SIM_IGNORE_SIGTERM=1"},
+     .usr1_on = "ready",
+     .kill_on = "stopping",
+     .end_on = "ready",
+     .end_nth = 2,
+     .from = "stopping",
+     .to = "stopping",
+     .from_nth = 1,
+     .expect_ms = STOP_MS,
+     .adopted_state = "state=stopping"},
+    {.name = "backoff",
+     .env = {"SIM_EXIT_ON_START=3", "RON_BACKOFF_MIN_MS=1000", "RON_RESTART_CAP=100"},
+     .kill_on = "restarting",
+     .end_on = "restarting",
+     .end_nth = 2,
+     .from = "restarting",
+     .to = "spawned",
+     .from_nth = 1,
+     .expect_ms = -1,
+     .adopted_state = "state=backoff"},
+    {.name = "quarantined",
+     .env = {"SIM_EXIT_ON_START=3", "RON_RESTART_CAP=2", "RON_QUARANTINE_MS=1500"},
+     .kill_on = "quarantined",
+     .end_on = "quarantined",
+     .end_nth = 2,
+     .from = "quarantined",
+     .to = "restarting",
+     .from_nth = 1,
+     .expect_ms = -1,
+     .adopted_state = "state=quarantined"},
+};
+
+Test(kernel, handover_starting)
+{
+	hv_compare(&hv_table[0]);
+}
+Test(kernel, handover_healthy)
+{
+	hv_compare(&hv_table[1]);
+}
+Test(kernel, handover_degraded)
+{
+	hv_compare(&hv_table[2]);
+}
+Test(kernel, handover_stopping)
+{
+	hv_compare(&hv_table[3]);
+}
+Test(kernel, handover_backoff)
+{
+	hv_compare(&hv_table[4]);
+}
+Test(kernel, handover_quarantined)
+{
+	hv_compare(&hv_table[5]);
+}
+
+/* A crash loop whose monitor dies after every crash is quarantined after exactly as many
+ * restarts as one whose monitor lives: the restart history goes along with the service. */
+Test(kernel, handover_crash_loop_killing_each_monitor)
+{
+	static const struct hv_scenario sc = {
+	    .name = "crash loop",
+	    .env = {"SIM_EXIT_ON_START=3", "RON_RESTART_CAP=3", "RON_BACKOFF_MAX_MS=200"},
+	    .kill_on = "exited",
+	    .kill_every = true,
+	    .end_on = "quarantined",
+	    .end_nth = 1,
+	};
+	hv_compare(&sc);
 }

@@ -363,10 +363,13 @@ Test(machine, adopted_service_is_checked_at_once)
 	cr_assert_eq(last()->event, EV_ADOPTED);
 	cr_assert_eq(last()->pid, 4242);
 	cr_assert_eq(last()->uptime_ms, 3000);
+	/* Nothing handed over says it is healthy: not until it answers. */
+	cr_assert_eq(last()->state, ST_STARTING);
 	cr_assert_eq(f.spawns, 0);
 	cr_assert_eq(mon_deadline(&m), 5000000);
 	tick(5000, 1);
 	cr_assert_eq(m.state, ST_HEALTHY);
+	cr_assert(reported(EV_READY));
 	cr_assert_eq(last()->event, EV_CHECK);
 	cr_assert(last()->ok);
 }
@@ -403,4 +406,187 @@ Test(machine, quarantine_taken_over_waits_then_retries_on_probation)
 	cr_assert_eq(m.state, ST_STARTING);
 	mon_handle(&m, &(struct mon_event){.kind = MEV_EXITED, .now_us = 3001000, .code = 1});
 	cr_assert_eq(m.state, ST_QUARANTINED, "the retry after a quarantine is on probation");
+}
+
+/* --- resuming from a hand-over record --------------------------------------------------- */
+
+static struct handover rec(enum svc_state st, int64_t mono_ms, int64_t due_ms)
+{
+	struct handover h;
+	memset(&h, 0, sizeof(h));
+	strcpy(h.service, "svc-x");
+	h.state = st;
+	h.mono_us = mono_ms * 1000;
+	h.due_us = due_ms < 0 ? -1 : due_ms * 1000;
+	h.healthy_ms = -1;
+	h.rtt_us = -1;
+	if (handover_state_has_pid(st)) {
+		h.pid = 4242;
+		h.start = 77;
+		h.uptime_ms = 2000;
+		if (st != ST_STARTING)
+			h.healthy_ms = 1500;
+	}
+	return h;
+}
+
+static void resume(const struct handover *h, int64_t now_ms, bool gone)
+{
+	mon_handle(&m, &(struct mon_event){
+			   .kind = MEV_RESUME, .now_us = now_ms * 1000, .h = h, .gone = gone});
+}
+
+Test(machine, resume_starting_keeps_its_start_deadline_and_is_ready_only_on_an_answer)
+{
+	struct handover h = rec(ST_STARTING, 10000, 800); /* start timeout ends at 10800 */
+	resume(&h, 10050, false);
+	cr_assert_eq(last()->event, EV_ADOPTED);
+	cr_assert_eq(last()->state, ST_STARTING);
+	cr_assert_eq(last()->uptime_ms, 2050);
+	cr_assert_eq(last()->due_us, 750000);
+	cr_assert_eq(f.spawns, 0);
+	tick(10050, 0); /* not listening yet: no failure counted, no report */
+	cr_assert_eq(m.state, ST_STARTING);
+	cr_assert_eq(m.failures, 0);
+	send(MEV_TIMER, 10799);
+	if (m.probing)
+		health(false, 10799, "connect: Connection refused");
+	cr_assert_eq(m.state, ST_STARTING);
+	send(MEV_TIMER, 10800);
+	cr_assert(reported(EV_UNHEALTHY), "the predecessor's start deadline, not a new one");
+	cr_assert_eq(m.state, ST_STOPPING);
+}
+
+Test(machine, resume_healthy_checks_at_the_recorded_time_and_keeps_stability)
+{
+	struct handover h = rec(ST_HEALTHY, 20000, 400);
+	h.restarts = 2;
+	resume(&h, 20100, false);
+	cr_assert_eq(last()->state, ST_HEALTHY);
+	cr_assert_eq(last()->restarts, 2);
+	cr_assert_eq(mon_deadline(&m), 20400 * 1000);
+	tick(20399, 1);
+	cr_assert_eq(f.probes, 0, "not before the recorded check");
+	tick(20400, 1);
+	cr_assert_eq(f.probes, 1);
+	/* Healthy for 1.5 s before the hand-over: stable, so a crash restarts at once. */
+	mon_handle(&m, &(struct mon_event){.kind = MEV_EXITED, .now_us = 20500000, .code = 1});
+	cr_assert_eq(find(EV_RESTARTING)->delay_ms, 0);
+	cr_assert_eq(f.spawns, 1);
+}
+
+Test(machine, resume_degraded_keeps_its_failures)
+{
+	struct handover h = rec(ST_DEGRADED, 30000, 100);
+	h.failures = 2;
+	resume(&h, 30010, false);
+	cr_assert_eq(last()->state, ST_DEGRADED);
+	cr_assert_eq(last()->failures, 2);
+	tick(30100, 0);
+	cr_assert(reported(EV_UNHEALTHY), "the third failure in a row, counting the old ones");
+}
+
+Test(machine, resume_stopping_kills_at_the_original_deadline_without_a_second_sigterm)
+{
+	struct handover h = rec(ST_STOPPING, 40000, 300);
+	resume(&h, 40020, false);
+	cr_assert_eq(last()->state, ST_STOPPING);
+	cr_assert_eq(f.nsignals, 0, "SIGTERM was sent by the predecessor");
+	send(MEV_TIMER, 40299);
+	cr_assert_eq(f.nsignals, 0);
+	send(MEV_TIMER, 40300);
+	cr_assert_eq(f.nsignals, 1);
+	cr_assert_eq(f.signals[0], SIGKILL);
+	/* After the exit it restarts as if no monitor had died. */
+	mon_handle(&m, &(struct mon_event){.kind = MEV_EXITED, .now_us = 40301000, .signal = 9});
+	cr_assert(reported(EV_RESTARTING));
+}
+
+Test(machine, resume_stopping_after_sigkill_waits_for_the_exit)
+{
+	struct handover h = rec(ST_STOPPING, 40000, -1);
+	resume(&h, 40020, false);
+	send(MEV_TIMER, 99000);
+	cr_assert_eq(f.nsignals, 0, "SIGKILL was already sent");
+	cr_assert_eq(m.state, ST_STOPPING);
+}
+
+Test(machine, resume_backoff_spawns_at_the_original_time)
+{
+	struct handover h = rec(ST_BACKOFF, 50000, 700);
+	resume(&h, 50030, false);
+	cr_assert_eq(last()->event, EV_ADOPTED);
+	cr_assert_eq(last()->state, ST_BACKOFF);
+	send(MEV_TIMER, 50699);
+	cr_assert_eq(f.spawns, 0);
+	send(MEV_TIMER, 50700);
+	cr_assert_eq(f.spawns, 1);
+	cr_assert_eq(m.state, ST_STARTING);
+}
+
+Test(machine, resume_quarantined_keeps_probation)
+{
+	struct handover h = rec(ST_QUARANTINED, 60000, 1000);
+	h.probation = false;
+	resume(&h, 60010, false);
+	cr_assert_eq(last()->state, ST_QUARANTINED);
+	send(MEV_TIMER, 60999);
+	cr_assert_eq(f.spawns, 0);
+	send(MEV_TIMER, 61000);
+	cr_assert_eq(f.spawns, 1);
+	mon_handle(&m, &(struct mon_event){.kind = MEV_EXITED, .now_us = 61001000, .code = 1});
+	cr_assert_eq(m.state, ST_QUARANTINED, "the retry after the quarantine is on probation");
+}
+
+Test(machine, resume_counts_the_handed_over_restarts_toward_quarantine)
+{
+	/* cap 5: four restarts in the window already, the service crashed in the gap. */
+	struct handover h = rec(ST_STARTING, 70000, 5000);
+	h.restarts = 4;
+	h.streak = 4;
+	h.recorded = 4;
+	h.ntimes = 4;
+	for (int i = 0; i < 4; i++)
+		h.restarts_ago_ms[i] = 1000 * (i + 1);
+	resume(&h, 70010, false);
+	mon_handle(&m, &(struct mon_event){.kind = MEV_EXITED, .now_us = 70020000, .code = 1});
+	cr_assert_eq(last()->event, EV_RESTARTING);
+	cr_assert_eq(last()->restarts, 5);
+	cr_assert_eq(last()->streak, 5);
+	cr_assert_eq(last()->recorded, 5);
+	cr_assert_geq(last()->delay_ms, 600,
+		      "the streak goes on (800 ms less up to a quarter): %lld",
+		      (long long)last()->delay_ms);
+	send(MEV_TIMER, 70020 + last()->delay_ms);
+	mon_handle(&m, &(struct mon_event){.kind = MEV_EXITED, .now_us = 75000000, .code = 1});
+	cr_assert_eq(m.state, ST_QUARANTINED,
+		     "five restarts within the window, as without a hand-over");
+}
+
+Test(machine, resume_of_a_service_that_ended_in_between_goes_down_by_the_policy)
+{
+	struct handover h = rec(ST_HEALTHY, 80000, 300);
+	h.restarts = 1;
+	h.recorded = 1;
+	h.ntimes = 1;
+	h.restarts_ago_ms[0] = 3000;
+	resume(&h, 80050, true);
+	cr_assert_eq(f.reports[0].event, EV_EXITED);
+	cr_assert_eq(f.reports[0].pid, 4242);
+	cr_assert(strstr(f.reports[0].reason, "while its monitor was being replaced"));
+	cr_assert(!reported(EV_ADOPTED));
+	cr_assert_eq(find(EV_RESTARTING)->restarts, 2);
+	cr_assert_eq(find(EV_RESTARTING)->delay_ms, 0, "it had been healthy 1.5 s: stable");
+	cr_assert_eq(f.spawns, 1);
+}
+
+Test(machine, reports_carry_what_a_successor_needs)
+{
+	start_healthy(0);
+	const struct report *r = last();
+	cr_assert_eq(r->due_us, 1000 * 1000, "next check in one interval");
+	cr_assert_eq(r->healthy_ms, 0);
+	send(MEV_STOP, 10);
+	cr_assert_eq(last()->state, ST_STOPPING);
+	cr_assert_eq(last()->due_us, 5000 * 1000, "SIGKILL after the stop timeout");
 }

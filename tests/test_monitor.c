@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "handover.h"
 #include "proc.h"
 #include "report.h"
 #include "testlib.h"
@@ -1080,7 +1081,11 @@ Test(monitor, adopts_a_running_service_and_respawns_after_its_death)
 		     r.reason);
 	cr_assert_eq(r.pid, sim);
 	cr_assert_eq(r.start, ticks);
-	cr_assert_eq(r.state, ST_HEALTHY);
+	/* Without a hand-over record nothing is known of it: healthy only once it answers. */
+	cr_assert_eq(r.state, ST_STARTING);
+	cr_assert(strstr(r.reason, "no hand-over record"), "%s", r.reason);
+	mon_event(&r, EV_READY, WAIT_MS);
+	cr_assert_eq(r.pid, sim);
 
 	/* The same process keeps serving: passing checks, nothing spawned. */
 	for (int ok = 0; ok < 3;) {
@@ -1164,6 +1169,7 @@ Test(monitor, grandchild_of_adopted_service_gone_after_its_crash)
 	start_adopting(pidfd, sim, ticks);
 	mon_event(&r, EV_ADOPTED, WAIT_MS);
 	cr_assert_eq(r.pid, sim);
+	mon_event(&r, EV_READY, WAIT_MS);
 
 	cr_assert_eq(kill(sim, SIGKILL), 0);
 	int st;
@@ -1259,4 +1265,148 @@ Test(monitor, reader_gone_before_a_restart_leaves_no_service)
 	char kv[600];
 	snprintf(kv, sizeof(kv), "RON_STORAGE_SOCK=%s", tl_path("svc-storage.sock"));
 	cr_assert(tl_wait_for(none_with_env, kv, WAIT_MS), "a service of the monitor outlived it");
+}
+
+/* --- --handover ----------------------------------------------------------------------------- */
+
+/* A record of svc-storage in state st for the process pid/ticks (0: none). */
+static const char *handover_arg(enum svc_state st, pid_t pid, unsigned long long ticks,
+				int64_t due_ms)
+{
+	static struct handover h;
+	static char text[HANDOVER_TEXT_MAX];
+	memset(&h, 0, sizeof(h));
+	strcpy(h.service, "svc-storage");
+	h.state = st;
+	h.mono_us = clock_mono_us();
+	h.pid = pid;
+	h.start = ticks;
+	h.uptime_ms = pid ? 2000 : 0;
+	h.healthy_ms = st == ST_HEALTHY || st == ST_DEGRADED ? 1500 : -1;
+	h.rtt_us = -1;
+	h.due_us = due_ms * 1000;
+	h.restarts = 2;
+	cr_assert_gt(handover_encode(&h, text, sizeof(text)), 0);
+	return text;
+}
+
+static void start_adopting_with(int pidfd, pid_t pid, unsigned long long ticks, const char *rec)
+{
+	static char fd_s[16], pid_s[16], ticks_s[32];
+	snprintf(fd_s, sizeof(fd_s), "%d", pidfd);
+	snprintf(pid_s, sizeof(pid_s), "%d", (int)pid);
+	snprintf(ticks_s, sizeof(ticks_s), "%llu", ticks);
+	const char *args[] = {"--adopt-pidfd", fd_s,	     "--adopt-pid", pid_s, "--adopt-start",
+			      ticks_s,	       "--handover", rec,	    NULL};
+	mon_start(args, NULL);
+	close(pidfd);
+}
+
+Test(monitor, adopts_with_a_record_in_its_recorded_state)
+{
+	struct report r;
+	int pidfd;
+	unsigned long long ticks;
+	pid_t sim = start_foreign_sim(&pidfd, &ticks, NULL);
+	start_adopting_with(pidfd, sim, ticks, handover_arg(ST_HEALTHY, sim, ticks, 50));
+	cr_assert(mon_next(&r, WAIT_MS), "no report\n%s", mon_err);
+	cr_assert_eq(r.event, EV_ADOPTED, "%s (%s)", report_event_name(r.event), r.reason);
+	cr_assert_eq(r.state, ST_HEALTHY);
+	cr_assert_eq(r.pid, sim);
+	cr_assert_eq(r.restarts, 2, "the restart count comes with the record");
+	cr_assert(strstr(r.reason, "hand-over record"), "%s", r.reason);
+	cr_assert(mon_next(&r, WAIT_MS), "no check\n%s", mon_err);
+	cr_assert_eq(r.event, EV_CHECK, "%s (%s)", report_event_name(r.event), r.reason);
+	cr_assert_eq(r.pid, sim);
+}
+
+/* A bad record is an error naming the field, and the service is checked before it is
+ * called anything. */
+Test(monitor, bad_record_is_named_and_the_service_checked_first)
+{
+	struct report r;
+	int pidfd;
+	unsigned long long ticks;
+	pid_t sim = start_foreign_sim(&pidfd, &ticks, NULL);
+	char rec[4096];
+	snprintf(rec, sizeof(rec), "%s", handover_arg(ST_HEALTHY, sim, ticks, 50));
+	char *p = strstr(rec, "\"state\":\"healthy\"");
+	cr_assert(p);
+	memcpy(p, "\"state\":\"healthX\"", 17);
+	start_adopting_with(pidfd, sim, ticks, rec);
+	cr_assert(mon_next(&r, WAIT_MS), "no report\n%s", mon_err);
+	cr_assert_eq(r.event, EV_ADOPTED);
+	cr_assert_eq(r.state, ST_STARTING, "never healthy before a healthy answer");
+	cr_assert(strstr(r.reason, "bad hand-over record: field \"state\""), "%s", r.reason);
+	mon_event(&r, EV_READY, WAIT_MS);
+	cr_assert_eq(r.pid, sim);
+	drain_err();
+	cr_assert(strstr(mon_err, "--handover: field \"state\": not a state name"), "%s", mon_err);
+}
+
+Test(monitor, record_from_the_future_is_refused)
+{
+	struct report r;
+	int pidfd;
+	unsigned long long ticks;
+	pid_t sim = start_foreign_sim(&pidfd, &ticks, NULL);
+	char rec[4096];
+	snprintf(rec, sizeof(rec), "%s", handover_arg(ST_HEALTHY, sim, ticks, 50));
+	char *p = strstr(rec, "\"mono_us\":"), fut[4096];
+	cr_assert(p);
+	/* Two more digits: a hundred times now, far in the future. */
+	snprintf(fut, sizeof(fut), "%.*s99%s", (int)(p + 10 - rec), rec, p + 10);
+	start_adopting_with(pidfd, sim, ticks, fut);
+	cr_assert(mon_next(&r, WAIT_MS), "no report\n%s", mon_err);
+	cr_assert_eq(r.state, ST_STARTING);
+	cr_assert(strstr(r.reason, "field \"mono_us\""), "%s", r.reason);
+	cr_assert(strstr(r.reason, "in the future"), "%s", r.reason);
+}
+
+Test(monitor, record_of_a_service_that_ended_meanwhile_loses_to_what_it_sees)
+{
+	struct report r;
+	/* pid 1 is running, but it is not the record's process (start time 1) and was not
+	 * handed over: the recorded service is gone. */
+	mon_start((const char *[]){"--handover", handover_arg(ST_HEALTHY, 1, 1, 50), NULL}, NULL);
+	cr_assert(mon_next(&r, WAIT_MS), "no report\n%s", mon_err);
+	cr_assert_eq(r.event, EV_EXITED, "%s (%s)", report_event_name(r.event), r.reason);
+	cr_assert_eq(r.pid, 1);
+	mon_event(&r, EV_RESTARTING, WAIT_MS);
+	cr_assert_eq(r.restarts, 3, "the count goes on from the record's 2");
+	mon_event(&r, EV_SPAWNED, WAIT_MS);
+	cr_assert_gt(r.pid, 1);
+	/* The exited report named pid 1: never signalled, never waited for. */
+	cr_assert(tl_pid_alive(1));
+}
+
+Test(monitor, record_in_backoff_spawns_at_its_time)
+{
+	struct report r;
+	int64_t t0 = clock_mono_us();
+	mon_start((const char *[]){"--handover", handover_arg(ST_BACKOFF, 0, 0, 300), NULL}, NULL);
+	cr_assert(mon_next(&r, WAIT_MS), "no report\n%s", mon_err);
+	cr_assert_eq(r.event, EV_ADOPTED);
+	cr_assert_eq(r.state, ST_BACKOFF);
+	mon_event(&r, EV_SPAWNED, WAIT_MS);
+	cr_assert_geq(r.mono_us - t0, 300000, "spawned %lld us after the record was written",
+		      (long long)(r.mono_us - t0));
+}
+
+Test(monitor, record_of_another_service_is_refused)
+{
+	struct report r;
+	int pidfd;
+	unsigned long long ticks;
+	pid_t sim = start_foreign_sim(&pidfd, &ticks, NULL);
+	char rec[4096];
+	snprintf(rec, sizeof(rec), "%s", handover_arg(ST_HEALTHY, sim, ticks, 50));
+	char *p = strstr(rec, "svc-storage");
+	cr_assert(p);
+	memcpy(p, "svc-overlay", 11);
+	start_adopting_with(pidfd, sim, ticks, rec);
+	cr_assert(mon_next(&r, WAIT_MS), "no report\n%s", mon_err);
+	cr_assert_eq(r.state, ST_STARTING);
+	cr_assert(strstr(r.reason, "field \"service\": svc-overlay, not svc-storage"), "%s",
+		  r.reason);
 }

@@ -16,8 +16,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "handover.h"
 #include "health.h"
 #include "kernel.h"
+#include "machine.h"
 #include "report.h"
 #include "wire.h"
 
@@ -394,6 +396,86 @@ static inline int fuzz_config_one(const uint8_t *data, size_t size)
 	free(out);
 	svctab_free(&t);
 	return 1;
+}
+
+/* --- hand-over records ----------------------------------------------------------------- */
+
+static inline int fuzz_mon_spawn(void *ctx, pid_t *pid, unsigned long long *start, char *why,
+				 size_t whylen)
+{
+	*pid = 77;
+	*start = 7;
+	return 0;
+}
+static inline void fuzz_mon_signal(void *ctx, int sig) {}
+static inline void fuzz_mon_probe(void *ctx) {}
+static inline void fuzz_mon_cancel(void *ctx) {}
+static inline void fuzz_mon_report(void *ctx, const struct report *r)
+{
+	char line[REPORT_LINE_MAX];
+	FUZZ_CHECK((unsigned)r->state < ST__COUNT, "state %d", (int)r->state);
+	FUZZ_CHECK(report_encode(r, line, sizeof(line)) > 0, "a report of a resumed monitor");
+}
+static inline void fuzz_mon_finish(void *ctx) {}
+
+/* A --handover argument as ron-monitor reads it: decoded and checked; a record it
+ * accepts encodes back to the same, and a monitor resumed from it (the service alive
+ * or gone) runs its deadlines without undefined behaviour. */
+static inline void fuzz_handover_one(const uint8_t *data, size_t size)
+{
+	static struct handover h, back;
+	static char text[HANDOVER_TEXT_MAX];
+	char why[256];
+	why[0] = '\0';
+	if (handover_decode((const char *)data, size, &h, why, sizeof(why)) < 0) {
+		FUZZ_CHECK(why[0] != '\0' && memchr(why, '\0', sizeof(why)), "no reason");
+		return;
+	}
+	FUZZ_TERMINATED(h.service);
+	FUZZ_CHECK((unsigned)h.state < ST__COUNT && h.state != ST_STOPPED, "state %d",
+		   (int)h.state);
+	FUZZ_CHECK(h.ntimes <= HANDOVER_TIMES_MAX, "%u times", h.ntimes);
+	int n = handover_encode(&h, text, sizeof(text));
+	FUZZ_CHECK(n > 0, "an accepted record does not encode");
+	FUZZ_CHECK(handover_decode(text, (size_t)n, &back, why, sizeof(why)) == 0,
+		   "own record refused: %s: %s", why, text);
+	FUZZ_CHECK(memcmp(&h, &back, sizeof(h)) == 0, "round trip changed a field: %s", text);
+
+	static const struct mon_cfg cfg = {
+	    .policy = {.backoff_min_ms = 100,
+		       .backoff_max_ms = 30000,
+		       .stable_ms = 1000,
+		       .window_ms = 60000,
+		       .quarantine_ms = 300000,
+		       .cap = 5},
+	    .health_interval_ms = 1000,
+	    .health_timeout_ms = 500,
+	    .start_timeout_ms = 10000,
+	    .stop_timeout_ms = 5000,
+	    .health_failures = 3,
+	};
+	struct mon_ops ops = {NULL,	      fuzz_mon_spawn,  fuzz_mon_signal,
+			      fuzz_mon_probe, fuzz_mon_cancel, fuzz_mon_report,
+			      fuzz_mon_finish};
+	static struct mon m;
+	for (int gone = 0; gone < 2; gone++) {
+		int64_t now = h.mono_us + 1000;
+		mon_init(&m, &cfg, &ops, h.service, 0, 1);
+		mon_handle(&m, &(struct mon_event){
+				   .kind = MEV_RESUME, .now_us = now, .h = &h, .gone = gone});
+		for (int i = 0; i < 4 && m.state != ST_STOPPED; i++) {
+			int64_t d = mon_deadline(&m);
+			if (d < 0)
+				break;
+			now = d > now ? d : now;
+			mon_handle(&m, &(struct mon_event){.kind = MEV_TIMER, .now_us = now});
+			if (m.probing)
+				mon_handle(&m, &(struct mon_event){.kind = MEV_HEALTH_FAILED,
+								   .now_us = now,
+								   .rtt_us = 1,
+								   .reason = "fuzz"});
+		}
+	}
 }
 
 #endif
