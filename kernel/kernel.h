@@ -132,6 +132,10 @@ struct kernel_status_meta {
 	pid_t kernel_pid;
 	const char *state; /* running | stopping | stopped */
 	int64_t status_interval_ms;
+	/* Who wrote it, provably: a probe or the next kernel trusts a pid only with these. */
+	unsigned long long kernel_start; /* the kernel's start time, /proc/PID/stat field 22 */
+	const char *boot_id;		 /* "" if unknown */
+	unsigned long long output_dropped; /* output lines dropped since start */
 };
 struct json_object;
 /* The table as status.json holds it (a new object). */
@@ -196,6 +200,8 @@ struct kernel {
 	bool json;
 	bool color; /* stdout is a terminal, NO_COLOR unset, text lines */
 	pid_t pid;
+	unsigned long long start; /* our start time, for status.json */
+	char boot_id[64];
 	const char *run_dir;
 	char monitor_bin[CFG_STR_MAX];
 	struct svc_table tab;
@@ -234,6 +240,8 @@ void kernel_emit_status(struct kernel *k, int64_t now_us);
 /* SIGUSR1: the status line and one line per service with every field. */
 void kernel_emit_full(struct kernel *k, int64_t now_us);
 void kernel_publish(struct kernel *k, int64_t now_us);
+/* What status.json says of the kernel itself, in the given state. */
+struct kernel_status_meta kernel_status_meta(const struct kernel *k, const char *state);
 /* "exited code=1", or the signal's name, as fields; returns how many it added. */
 int kernel_wait_fields(int wstatus, struct kernel_field *f, char *sigbuf, size_t siglen);
 

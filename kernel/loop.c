@@ -265,8 +265,7 @@ int kernel_run(struct kernel *k)
 	k->stopping = true;
 	kernel_control_close(k);
 	/* The final table: what the next kernel will find, with no one left to stop. */
-	struct kernel_status_meta m = {k->pid, "stopped",
-				       config_num(&k->cfg, CFG_STATUS_INTERVAL_MS)};
+	struct kernel_status_meta m = kernel_status_meta(k, "stopped");
 	char why[CFG_STR_MAX + 64];
 	if (kernel_status_write(k->run_dir, &m, k->svc, k->nsvc, now, why, sizeof(why)) < 0)
 		warnx("status.json: %s", why);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "kernel.h"
+#include "proc.h"
 #include "sockpath.h"
 
 static void usage(FILE *f)
@@ -281,6 +282,11 @@ int main(int argc, char **argv)
 	}
 
 	k.pid = getpid();
+	/* Without both, a probe could not tell us from a process that took our pid. */
+	if (proc_start_ticks(k.pid, &k.start) < 0)
+		errx(71, "read our own start time from /proc/%d/stat", (int)k.pid);
+	if (proc_boot_id(k.boot_id, sizeof(k.boot_id)) < 0)
+		k.boot_id[0] = '\0';
 	k.json = config_num(&k.cfg, CFG_LOG_FORMAT) == CFG_LOG_JSON;
 	const char *no_color = getenv("NO_COLOR");
 	k.color = !k.json && isatty(STDOUT_FILENO) && !(no_color && no_color[0]);

@@ -77,14 +77,21 @@ int kernel_wait_fields(int wstatus, struct kernel_field *f, char *sigbuf, size_t
 	return 0;
 }
 
+struct kernel_status_meta kernel_status_meta(const struct kernel *k, const char *state)
+{
+	return (struct kernel_status_meta){
+	    .kernel_pid = k->pid,
+	    .state = state,
+	    .status_interval_ms = config_num(&k->cfg, CFG_STATUS_INTERVAL_MS),
+	    .kernel_start = k->start,
+	    .boot_id = k->boot_id,
+	};
+}
+
 void kernel_publish(struct kernel *k, int64_t now_us)
 {
 	char why[CFG_STR_MAX + 64], summary[256];
-	struct kernel_status_meta m = {
-	    .kernel_pid = k->pid,
-	    .state = k->stopping ? "stopping" : "running",
-	    .status_interval_ms = config_num(&k->cfg, CFG_STATUS_INTERVAL_MS),
-	};
+	struct kernel_status_meta m = kernel_status_meta(k, k->stopping ? "stopping" : "running");
 	if (kernel_status_write(k->run_dir, &m, k->svc, k->nsvc, now_us, why, sizeof(why)) < 0)
 		warnx("status.json: %s", why);
 	k->dirty = false;

@@ -889,3 +889,77 @@ Test(kernel, shutdown_kills_stragglers)
 	cr_assert(all_gone(&ps), "a straggler outlived the kernel");
 	cr_assert_neq(access(tl_path("run/ron-kernel.pid"), F_OK), 0);
 }
+
+/* Rewrites fields of status.json (atomically, as the kernel does): wall-clock
+ * stamp and monotonic heartbeat, each shifted by the given milliseconds. */
+static void kt_shift_status(int64_t wall_shift_ms, int64_t mono_shift_ms)
+{
+	char path[600], tmp[600];
+	snprintf(path, sizeof(path), "%s/run/status.json", tl_dir());
+	snprintf(tmp, sizeof(tmp), "%s/run/.status.json.test", tl_dir());
+	json_object *o = json_object_from_file(path), *v;
+	cr_assert(o, "read %s", path);
+	cr_assert(json_object_object_get_ex(o, "updated_ms", &v));
+	json_object_object_add(o, "updated_ms",
+			       json_object_new_int64(json_object_get_int64(v) + wall_shift_ms));
+	cr_assert(json_object_object_get_ex(o, "mono_ms", &v), "no heartbeat in status.json");
+	json_object_object_add(o, "mono_ms",
+			       json_object_new_int64(json_object_get_int64(v) + mono_shift_ms));
+	cr_assert_eq(json_object_to_file(tmp, o), 0);
+	cr_assert_eq(rename(tmp, path), 0);
+	json_object_put(o);
+}
+
+/* --check judges liveness by the kernel's pid, start time and monotonic
+ * heartbeat: a wall-clock step either way changes nothing, a stale heartbeat
+ * with a fresh wall-clock stamp is still stuck. */
+Test(kernel, check_ignores_wall_clock_stamp)
+{
+	struct row rows[3];
+	char *extra[] = {"RON_STATUS_INTERVAL_MS=3600000", NULL};
+	kt_start_ready(&k1, extra, rows);
+	struct check_want w = {0, "ok", ""};
+	cr_assert(tl_wait_for(check_is, &w, WAIT_MS), "--check not 0 with all healthy: %s", w.out);
+	/* Stopped, it cannot rewrite the file under us. */
+	cr_assert_eq(kill(k1.pid, SIGSTOP), 0);
+	kt_shift_status(-3600000, 0);
+	cr_assert(check_is(&w), "wall-clock stamp 1 h old: %s", w.out);
+	kt_shift_status(2 * 3600000, 0);
+	cr_assert(check_is(&w), "wall-clock stamp 1 h ahead: %s", w.out);
+	/* Three status intervals and a second without a heartbeat is stuck. */
+	kt_shift_status(-3600000, -(3 * 3600000 + 2000));
+	w = (struct check_want){1, "stuck", ""};
+	cr_assert(check_is(&w), "stale heartbeat, fresh wall-clock stamp: %s", w.out);
+	cr_assert_eq(kill(k1.pid, SIGCONT), 0);
+	kt_stop(&k1, SIGTERM);
+}
+
+/* Probes take no lock: a kernel restarted after a crash (its pidfile left
+ * behind, unlocked) while --check runs in a loop, as a container's health check
+ * does, never finds the pidfile busy. */
+Test(kernel, check_loop_never_blocks_a_start, .timeout = 300)
+{
+	char line[4096], script[1024];
+	snprintf(script, sizeof(script),
+		 "while :; do %s/ron-kernel --check >/dev/null 2>&1; rc=$?;"
+		 " [ $rc -le 1 ] || { echo \"--check exited $rc\" >&2; exit 3; }; done",
+		 RON_BUILD_DIR);
+	char *argv[] = {"/bin/sh", "-c", script, NULL};
+	/* Several loops: each holds a probe's moment open more often. */
+	pid_t probers[3];
+	for (int i = 0; i < 3; i++)
+		probers[i] = tl_spawn(argv, kt_env(NULL), NULL, NULL);
+	for (int i = 0; i < 100; i++) {
+		int st;
+		kt_start(&k1, NULL);
+		bool started = tl_expect(&k1.r, line, sizeof(line), WAIT_MS, "event=start", NULL);
+		cr_assert(tl_wait_exit(k1.pid, 0, &st) || kill(k1.pid, SIGKILL) == 0);
+		cr_assert(tl_wait_exit(k1.pid, WAIT_MS, &st) || !started, "start %d: no exit", i);
+		cr_assert(started, "start %d refused while --check ran:\n%s", i, k1.r.log);
+		close(k1.r.fd);
+	}
+	for (int i = 0; i < 3; i++) {
+		int st;
+		cr_assert_not(tl_wait_exit(probers[i], 0, &st), "a --check loop ended: %#x", st);
+	}
+}
