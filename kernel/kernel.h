@@ -133,8 +133,8 @@ struct kernel_status_meta {
 	const char *state; /* running | stopping | stopped */
 	int64_t status_interval_ms;
 	/* Who wrote it, provably: a probe or the next kernel trusts a pid only with these. */
-	unsigned long long kernel_start; /* the kernel's start time, /proc/PID/stat field 22 */
-	const char *boot_id;		 /* "" if unknown */
+	unsigned long long kernel_start;   /* the kernel's start time, /proc/PID/stat field 22 */
+	const char *boot_id;		   /* "" if unknown */
 	unsigned long long output_dropped; /* output lines dropped since start */
 };
 struct json_object;
@@ -192,6 +192,45 @@ struct control_client {
 	int64_t deadline_us;
 };
 
+/* outq.c: standard output as a bounded queue drained when writable. */
+enum kernel_out_kind { KOUT_EVENT, KOUT_STATUS, KOUT__COUNT };
+enum kernel_out_how {
+	KOUT_WRITE,    /* a regular file: plain writes */
+	KOUT_NONBLOCK, /* our own non-blocking description of a pipe or terminal */
+	KOUT_SEND,     /* a socket: send(MSG_DONTWAIT) */
+	KOUT_CHUNKED,  /* a shared blocking pipe: one PIPE_BUF write per POLLOUT */
+};
+struct kernel_outq {
+	int fd;
+	bool own_fd;
+	enum kernel_out_how how;
+	char *buf; /* a ring of cap bytes: len of them from head on */
+	size_t cap, head, len;
+	bool dropping; /* lines are being dropped until half the queue is free */
+	bool broken;   /* the reader is gone: every line is dropped */
+	unsigned long long dropped[KOUT__COUNT]; /* since the last drop notice */
+	unsigned long long dropped_total;	 /* since start */
+	int64_t drop_since_ms;			 /* wall clock of the first drop not yet told */
+};
+int kernel_outq_init(struct kernel_outq *q, size_t cap);
+void kernel_outq_free(struct kernel_outq *q);
+/* Queues one line, or counts it dropped (false) when the queue is full. */
+bool kernel_outq_push(struct kernel_outq *q, enum kernel_out_kind kind, const char *line,
+		      size_t len);
+/* Copies the next whole lines, at most max bytes, into chunk; returns how many bytes. */
+size_t kernel_outq_peek(const struct kernel_outq *q, char *chunk, size_t max);
+void kernel_outq_consume(struct kernel_outq *q, size_t n);
+/* True when lines were dropped and the queue has room again to say so. */
+bool kernel_outq_drops_pending(const struct kernel_outq *q);
+void kernel_outq_drops_taken(struct kernel_outq *q);
+/* Chooses how to write to fd (see enum kernel_out_how); -1 if fd is not open. */
+int kernel_outq_open(struct kernel_outq *q, int fd);
+/* Writes what the reader takes now without waiting (KOUT_CHUNKED: one chunk, and
+ * only when poll said writable); returns the writes made, with *err set to the
+ * errno that broke the output for good, else 0. */
+int kernel_outq_write(struct kernel_outq *q, bool writable, int *err);
+bool kernel_outq_wants_poll(const struct kernel_outq *q);
+
 /* The running kernel: everything its event loop touches. */
 struct pidfh;
 struct pollfd;
@@ -215,6 +254,7 @@ struct kernel {
 	bool release_due; /* a service became ready or quarantined: held ones may start */
 	char last_summary[256];
 	bool dirty; /* status.json is behind the table */
+	struct kernel_outq out;
 	bool stopping, killed;
 	int64_t stop_deadline_us, kill_deadline_us;
 	int64_t next_status_us, next_watchdog_us;
@@ -232,8 +272,15 @@ struct kernel {
 };
 
 /* output.c: stdout lines and status.json. */
-/* One line to stdout, coloured on a terminal (k->color). */
+/* One event line to stdout, coloured on a terminal (k->color). */
 void kernel_print(struct kernel *k, const char *line);
+/* Queues one line of a kind for stdout (formatted elsewhere; coloured here). */
+void kernel_out_line(struct kernel *k, enum kernel_out_kind kind, const char *line, int len);
+/* Writes what stdout takes now (writable: poll said so); after a drop, once there
+ * is room again, queues the line that says how many were lost. */
+void kernel_out_flush(struct kernel *k, bool writable);
+/* At exit: writes until the queue is empty or the reader took nothing for a second. */
+void kernel_out_drain(struct kernel *k);
 void kernel_emit(struct kernel *k, enum kernel_level level, const char *event,
 		 const struct kernel_field *f, int nf);
 void kernel_emit_status(struct kernel *k, int64_t now_us);

@@ -290,6 +290,11 @@ int main(int argc, char **argv)
 	k.json = config_num(&k.cfg, CFG_LOG_FORMAT) == CFG_LOG_JSON;
 	const char *no_color = getenv("NO_COLOR");
 	k.color = !k.json && isatty(STDOUT_FILENO) && !(no_color && no_color[0]);
+	if (kernel_outq_init(&k.out, (size_t)config_num(&k.cfg, CFG_OUTPUT_QUEUE_BYTES)) < 0)
+		err(71, "allocate the output queue (RON_OUTPUT_QUEUE_BYTES=%s)",
+		    config_str(&k.cfg, CFG_OUTPUT_QUEUE_BYTES));
+	if (kernel_outq_open(&k.out, STDOUT_FILENO) < 0)
+		warn("standard output");
 	k.sigfd = -1;
 	table_init(&k);
 	if (check_dirs(&k, why, sizeof(why)) < 0)
@@ -321,5 +326,7 @@ int main(int argc, char **argv)
 	pidfile_remove(k.pfh);
 	struct kernel_field g[] = {KF_NUM("code", 0)};
 	kernel_emit(&k, KL_INFO, "exit", g, 1);
+	kernel_out_drain(&k);
+	kernel_outq_free(&k.out);
 	return 0;
 }

@@ -323,8 +323,8 @@ static void on_line(void *arg, const char *line, size_t len, bool overlong)
 		svc_verify(k, s);
 	char out[KERNEL_LINE_MAX];
 	/* Stamped when printed, so the lines of all monitors read in order. */
-	if (kernel_fmt_report(k->json, clock_wall_ms(), &r, out, sizeof(out)) > 0)
-		kernel_print(k, out);
+	kernel_out_line(k, KOUT_EVENT, out,
+			kernel_fmt_report(k->json, clock_wall_ms(), &r, out, sizeof(out)));
 	/* A passing check changes nothing status.json needs before the next tick. */
 	if (ch || r.event != EV_CHECK || !r.ok)
 		k->dirty = true;

@@ -307,7 +307,8 @@ int kernel_status_check(const char *run_dir, FILE *out)
 		fprintf(out, "ron-kernel pid %d is %s\n", (int)pid, get_str(o, "state"));
 	} else if (age > 3 * interval + 1000) {
 		/* The kernel rewrites it every status interval: silence means it is stuck. */
-		fprintf(out, "ron-kernel pid %d is stuck: no heartbeat in status.json for %lld ms\n",
+		fprintf(out,
+			"ron-kernel pid %d is stuck: no heartbeat in status.json for %lld ms\n",
 			(int)pid, (long long)age);
 	} else if (!a || json_object_array_length(a) == 0) {
 		fprintf(out, "status.json names no services\n");
