@@ -137,6 +137,7 @@ static struct json_object *report_json(const struct report *r)
 	err |= add(o, "mpid", json_object_new_int(r->mpid));
 	err |= add(o, "ts", json_object_new_int64(r->ts));
 	err |= add(o, "mono_us", json_object_new_int64(r->mono_us));
+	err |= add(o, "seq", json_object_new_uint64(r->seq));
 	if (err) {
 		json_object_put(o);
 		return NULL;
@@ -294,6 +295,7 @@ static const struct optional {
     {"mpid", K_PID, offsetof(struct report, mpid)},
     {"ts", K_I64, offsetof(struct report, ts)},
     {"mono_us", K_I64, offsetof(struct report, mono_us)},
+    {"seq", K_U64, offsetof(struct report, seq)},
 };
 
 /* Reads one optional field into r; absent leaves r's "none" value. */

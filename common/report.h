@@ -23,6 +23,9 @@
  *   "mpid"     the monitor's own pid
  *   "ts"       wall clock, ms since the epoch
  *   "mono_us"  CLOCK_MONOTONIC, us
+ *   "seq"      the monitor's report number, 1 up; 0 (or absent) if it does not
+ *              count.  A report that could not be written is replaced by the
+ *              next one, so a jump tells the reader how many it missed.
  * A "check" report follows every health check; the kernel treats it (and
  * every other report) as the monitor's heartbeat. */
 #ifndef RON_REPORT_H
@@ -86,6 +89,7 @@ struct report {
 	pid_t mpid;
 	int64_t ts;
 	int64_t mono_us;
+	unsigned long long seq;
 };
 
 const char *svc_state_name(enum svc_state s);

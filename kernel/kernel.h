@@ -71,6 +71,7 @@ struct kernel_svc {
 	bool retiring;			/* removed by reload: dropped once its monitor has exited */
 	const struct svc_def *next_def; /* changed by reload: restarted with this */
 	struct kernel_lines lines;
+	unsigned long long last_seq; /* of its monitor's last report, 0 before the first */
 	int64_t mon_started_us, last_report_us, restart_at_us;
 	unsigned mon_streak;   /* monitors in a row that died young */
 	unsigned mon_replaced; /* monitors started after the first */

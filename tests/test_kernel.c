@@ -1037,3 +1037,64 @@ Test(kernel, check_loop_never_blocks_a_start, .timeout = 300)
 		cr_assert_not(tl_wait_exit(probers[i], 0, &st), "a --check loop ended: %#x", st);
 	}
 }
+
+/* The pid of mpid's child (its service), 0 if none. */
+static pid_t child_of(pid_t mpid)
+{
+	char path[64], buf[256];
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)mpid, (int)mpid);
+	return tl_read_file(path, buf, sizeof(buf)) > 0 ? (pid_t)atoi(buf) : 0;
+}
+
+struct new_child {
+	pid_t mpid, old;
+};
+
+static bool child_changed(void *arg)
+{
+	struct new_child *c = arg;
+	pid_t now = child_of(c->mpid);
+	return now > 0 && now != c->old;
+}
+
+static bool svc_index_is(void *arg)
+{
+	struct row now;
+	return kt_row("svc-index", &now) && now.pid == *(pid_t *)arg &&
+	       strcmp(now.state, "healthy") == 0;
+}
+
+/* A kernel that does not read for a while (stopped for less than the silence
+ * limit): the monitor's pipe fills, its reports are replaced by later ones,
+ * and once the kernel runs again it reports the gap and shows the latest state. */
+Test(kernel, stalled_kernel_gets_the_latest_report_and_the_gap)
+{
+	struct row rows[3], now;
+	char line[4096];
+	/* Silence limit 7 s; restarts at once and never quarantined. */
+	char *extra[] = {"RON_HEALTH_INTERVAL_MS=2000", "RON_HEALTH_TIMEOUT_MS=1000",
+			 "RON_BACKOFF_MIN_MS=0",	"RON_BACKOFF_MAX_MS=0",
+			 "RON_RESTART_CAP=1000",	NULL};
+	kt_start_ready(&k1, extra, rows);
+	cr_assert_eq(kill(k1.pid, SIGSTOP), 0);
+	/* 150 crashes of about four reports each: well over the pipe's 64 KiB. */
+	struct new_child c = {rows[0].mpid, 0};
+	for (int i = 0; i < 150; i++) {
+		cr_assert(tl_wait_for(child_changed, &c, WAIT_MS), "no new svc-index after kill %d",
+			  i);
+		c.old = child_of(c.mpid);
+		kill(c.old, SIGKILL);
+	}
+	cr_assert(tl_wait_for(child_changed, &c, WAIT_MS), "no svc-index after the last kill");
+	pid_t last = child_of(c.mpid);
+	cr_assert_eq(kill(k1.pid, SIGCONT), 0);
+
+	EXPECT(&k1, line, "event=reports_missed", "service=svc-index", "missed=");
+	cr_assert(tl_wait_for(svc_index_is, &last, WAIT_MS), "status.json never showed pid %d",
+		  (int)last);
+	cr_assert(kt_row("svc-index", &now));
+	cr_assert_eq(now.mpid, rows[0].mpid, "the monitor was replaced");
+	cr_assert_null(strstr(k1.r.log, "event=monitor_frozen"), "%s", k1.r.log);
+	cr_assert_eq(count_services(0), 1);
+	kt_stop(&k1, SIGTERM);
+}
