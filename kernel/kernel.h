@@ -142,7 +142,8 @@ struct json_object;
 /* The table as status.json holds it (a new object). */
 struct json_object *kernel_status_json(const struct kernel_status_meta *m,
 				       const struct kernel_svc *svcs, int n, int64_t now_us);
-int kernel_status_write(const char *run_dir, const struct kernel_status_meta *m,
+/* Written in the run directory open as dirfd; run_dir names it in messages. */
+int kernel_status_write(int dirfd, const char *run_dir, const struct kernel_status_meta *m,
 			const struct kernel_svc *svcs, int n, int64_t now_us, char *why,
 			size_t whylen);
 /* The pid + start pairs (services and monitors) of the last status.json; returns how many. */
@@ -151,7 +152,8 @@ struct kernel_stale {
 	pid_t pid;
 	unsigned long long start;
 };
-int kernel_status_stale(const char *run_dir, struct kernel_stale *out, int max);
+/* Only from a status.json of this boot (its boot_id), read through dirfd. */
+int kernel_status_stale(int dirfd, struct kernel_stale *out, int max);
 /* ron-kernel --status and --check: exit statuses. */
 int kernel_status_print(const char *run_dir, FILE *out);
 int kernel_status_check(const char *run_dir, FILE *out);
@@ -162,6 +164,17 @@ int kernel_status_check(const char *run_dir, FILE *out);
 int kernel_dir_safe(const char *path, char *why, size_t whylen);
 void kernel_dirname(const char *path, char *buf, size_t cap);
 void kernel_pidfile_path(const char *run_dir, char *buf, size_t cap);
+#define KERNEL_PIDFILE "ron-kernel.pid"
+/* The directory walked from / (or .) one component at a time, never following a
+ * symlink, missing ones made 0700: an O_PATH descriptor of it, or -1 with why.
+ * Empty components (a trailing or doubled slash) and "." are skipped, ".." is
+ * refused; every directory on the way is root's or ours, and one that others may
+ * write is sticky with our entry in it; the last is ours and writable by no one
+ * else.  Every later use goes through the descriptor. */
+int kernel_dir_open(const char *path, char *why, size_t whylen);
+/* Creates and locks ron-kernel.pid in dirfd and writes our pid: its fd, or -1 with
+ * errno (EEXIST: another kernel holds it, its pid in *other). */
+int kernel_pidfile_lock(int dirfd, pid_t *other);
 
 /* userdirs.c: the socket directory of a service that runs as another user is made
  * (if missing) and given to that user, mode 0700; it may not be the run directory,
@@ -248,7 +261,8 @@ struct kernel {
 	struct kernel_svc *svc; /* one per enabled service of tab, in its order */
 	int nsvc;
 	int *slot; /* tab index -> svc index, -1 for a disabled service */
-	struct pidfh *pfh;
+	int run_fd;  /* the run directory, as kernel_dir_open checked it */
+	int pid_fd;  /* the locked pidfile */
 	int sigfd;
 	struct kernel_notify notify;
 	bool ready_sent;

@@ -78,7 +78,7 @@ json_object *kernel_status_json(const struct kernel_status_meta *m, const struct
 	return o;
 }
 
-int kernel_status_write(const char *run_dir, const struct kernel_status_meta *m,
+int kernel_status_write(int dirfd, const char *run_dir, const struct kernel_status_meta *m,
 			const struct kernel_svc *svcs, int n, int64_t now_us, char *why,
 			size_t whylen)
 {
@@ -89,7 +89,8 @@ int kernel_status_write(const char *run_dir, const struct kernel_status_meta *m,
 	const char *text = json_object_to_json_string_ext(o, JSON_FLAGS);
 	size_t len = strlen(text);
 	int rc = -1;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	int fd = openat(dirfd, ".status.json.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+			0644);
 	if (fd < 0) {
 		snprintf(why, whylen, "open %s: %s", tmp, strerror(errno));
 		goto out;
@@ -112,7 +113,7 @@ int kernel_status_write(const char *run_dir, const struct kernel_status_meta *m,
 		snprintf(why, whylen, "write %s: %s", tmp, strerror(nl != 1 ? nl_errno : errno));
 		goto out;
 	}
-	if (rename(tmp, path) < 0) {
+	if (renameat(dirfd, ".status.json.tmp", dirfd, "status.json") < 0) {
 		snprintf(why, whylen, "rename %s to %s: %s", tmp, path, strerror(errno));
 		goto out;
 	}
@@ -127,6 +128,21 @@ static json_object *status_read(const char *run_dir)
 	char path[CFG_STR_MAX + 32];
 	snprintf(path, sizeof(path), "%s/status.json", run_dir);
 	json_object *o = json_object_from_file(path);
+	if (o && !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* status.json of the run directory open as dirfd, by descriptor, never by path. */
+static json_object *status_read_at(int dirfd)
+{
+	int fd = openat(dirfd, "status.json", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return NULL;
+	json_object *o = json_object_from_fd(fd);
+	close(fd);
 	if (o && !json_object_is_type(o, json_type_object)) {
 		json_object_put(o);
 		return NULL;
@@ -156,11 +172,18 @@ static json_object *get_services(json_object *o)
 	return a;
 }
 
-int kernel_status_stale(const char *run_dir, struct kernel_stale *out, int max)
+int kernel_status_stale(int dirfd, struct kernel_stale *out, int max)
 {
-	json_object *o = status_read(run_dir);
+	json_object *o = status_read_at(dirfd);
 	if (!o)
 		return 0;
+	/* A pid and start time mean nothing in another boot; without the boot id
+	 * nothing in the file can be proven ours. */
+	char boot[64];
+	if (proc_boot_id(boot, sizeof(boot)) < 0 || strcmp(get_str(o, "boot_id"), boot) != 0) {
+		json_object_put(o);
+		return 0;
+	}
 	int n = 0;
 	json_object *a = get_services(o);
 	for (size_t i = 0; a && i < json_object_array_length(a); i++) {
