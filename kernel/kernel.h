@@ -260,9 +260,9 @@ struct kernel {
 	struct svc_table tab;
 	struct kernel_svc *svc; /* one per enabled service of tab, in its order */
 	int nsvc;
-	int *slot; /* tab index -> svc index, -1 for a disabled service */
-	int run_fd;  /* the run directory, as kernel_dir_open checked it */
-	int pid_fd;  /* the locked pidfile */
+	int *slot;  /* tab index -> svc index, -1 for a disabled service */
+	int run_fd; /* the run directory, as kernel_dir_open checked it */
+	int pid_fd; /* the locked pidfile */
 	int sigfd;
 	struct kernel_notify notify;
 	bool ready_sent;

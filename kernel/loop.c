@@ -275,7 +275,8 @@ int kernel_run(struct kernel *k)
 	/* The final table: what the next kernel will find, with no one left to stop. */
 	struct kernel_status_meta m = kernel_status_meta(k, "stopped");
 	char why[CFG_STR_MAX + 64];
-	if (kernel_status_write(k->run_fd, k->run_dir, &m, k->svc, k->nsvc, now, why, sizeof(why)) < 0)
+	if (kernel_status_write(k->run_fd, k->run_dir, &m, k->svc, k->nsvc, now, why, sizeof(why)) <
+	    0)
 		warnx("status.json: %s", why);
 	return 0;
 }

@@ -109,8 +109,8 @@ void kernel_emit_status(struct kernel *k, int64_t now_us)
 	char line[KERNEL_LINE_MAX];
 	kernel_out_line(k, KOUT_STATUS, line,
 			kernel_fmt_status(k->json, clock_wall_ms(), k->svc, k->nsvc,
-					  (int)config_num(&k->cfg, CFG_STATUS_DETAIL), now_us,
-					  line, sizeof(line)));
+					  (int)config_num(&k->cfg, CFG_STATUS_DETAIL), now_us, line,
+					  sizeof(line)));
 }
 
 void kernel_emit_full(struct kernel *k, int64_t now_us)
@@ -169,7 +169,8 @@ void kernel_publish(struct kernel *k, int64_t now_us)
 {
 	char why[CFG_STR_MAX + 64], summary[256];
 	struct kernel_status_meta m = kernel_status_meta(k, k->stopping ? "stopping" : "running");
-	if (kernel_status_write(k->run_fd, k->run_dir, &m, k->svc, k->nsvc, now_us, why, sizeof(why)) < 0)
+	if (kernel_status_write(k->run_fd, k->run_dir, &m, k->svc, k->nsvc, now_us, why,
+				sizeof(why)) < 0)
 		warnx("status.json: %s", why);
 	k->dirty = false;
 

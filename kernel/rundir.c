@@ -83,8 +83,9 @@ int kernel_dir_open(const char *path, char *why, size_t whylen)
 			continue;
 		}
 		if (strcmp(comp, "..") == 0) {
-			snprintf(why, whylen, "unsafe directory %s: \"..\" in the path (name the "
-					      "directory itself)",
+			snprintf(why, whylen,
+				 "unsafe directory %s: \"..\" in the path (name the "
+				 "directory itself)",
 				 path);
 			close(fd);
 			return -1;
@@ -118,9 +119,10 @@ int kernel_dir_open(const char *path, char *why, size_t whylen)
 			return -1;
 		}
 		if (next_comp && st.st_uid != 0 && st.st_uid != me) {
-			snprintf(why, whylen,
-				 "unsafe directory %s: owned by uid %u, neither root nor us (uid %u)",
-				 shown, (unsigned)st.st_uid, (unsigned)me);
+			snprintf(
+			    why, whylen,
+			    "unsafe directory %s: owned by uid %u, neither root nor us (uid %u)",
+			    shown, (unsigned)st.st_uid, (unsigned)me);
 			close(fd);
 			return -1;
 		}
@@ -135,14 +137,15 @@ int kernel_dir_open(const char *path, char *why, size_t whylen)
 	}
 	const char *name = shown[0] ? shown : "/";
 	if (st.st_uid != me) {
-		snprintf(why, whylen, "unsafe directory %s: owned by uid %u, not by us (uid %u)", name,
-			 (unsigned)st.st_uid, (unsigned)me);
+		snprintf(why, whylen, "unsafe directory %s: owned by uid %u, not by us (uid %u)",
+			 name, (unsigned)st.st_uid, (unsigned)me);
 		close(fd);
 		return -1;
 	}
 	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
 		snprintf(why, whylen, "unsafe directory %s: writable by %s (mode %04o)", name,
-			 st.st_mode & S_IWOTH ? "others" : "its group", (unsigned)(st.st_mode & 07777));
+			 st.st_mode & S_IWOTH ? "others" : "its group",
+			 (unsigned)(st.st_mode & 07777));
 		close(fd);
 		return -1;
 	}

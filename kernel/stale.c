@@ -58,7 +58,8 @@ static bool stale_ours(const struct kernel *k, pid_t pid)
 		return false;
 	ssize_t len = read(fd, env, sizeof(env));
 	close(fd);
-	for (ssize_t off = 0; off + n <= len; off += (ssize_t)strnlen(env + off, (size_t)(len - off)) + 1)
+	for (ssize_t off = 0; off + n <= len;
+	     off += (ssize_t)strnlen(env + off, (size_t)(len - off)) + 1)
 		if (memcmp(env + off, want, (size_t)n) == 0)
 			return true;
 	return false;

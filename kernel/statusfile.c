@@ -89,8 +89,8 @@ int kernel_status_write(int dirfd, const char *run_dir, const struct kernel_stat
 	const char *text = json_object_to_json_string_ext(o, JSON_FLAGS);
 	size_t len = strlen(text);
 	int rc = -1;
-	int fd = openat(dirfd, ".status.json.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-			0644);
+	int fd = openat(dirfd, ".status.json.tmp",
+			O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0) {
 		snprintf(why, whylen, "open %s: %s", tmp, strerror(errno));
 		goto out;

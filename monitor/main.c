@@ -350,8 +350,8 @@ static void run(struct monitor *mo, int sfd)
  * as the kernel would wait for a silent monitor before calling it frozen. */
 static void report_last(struct monitor *mo)
 {
-	int64_t deadline = clock_mono_us() +
-			   (3 * mo->cfg.health_interval_ms + mo->cfg.health_timeout_ms) * 1000;
+	int64_t deadline =
+	    clock_mono_us() + (3 * mo->cfg.health_interval_ms + mo->cfg.health_timeout_ms) * 1000;
 	while (mo->pending_len && !mo->parent_gone) {
 		struct pollfd p = {mo->status_fd, POLLOUT, 0};
 		int64_t now = clock_mono_us();

@@ -1098,3 +1098,16 @@ Test(kernel, stalled_kernel_gets_the_latest_report_and_the_gap)
 	cr_assert_eq(count_services(0), 1);
 	kt_stop(&k1, SIGTERM);
 }
+
+/* Empty components and "." in RON_RUN_DIR are harmless: the kernel runs in the
+ * directory meant. */
+Test(kernel, run_dir_doubled_slashes_normalised)
+{
+	struct row rows[3];
+	char kv[700];
+	snprintf(kv, sizeof(kv), "RON_RUN_DIR=%s//./run/", tl_dir());
+	char *extra[] = {kv, NULL};
+	kt_start_ready(&k1, extra, rows);
+	cr_assert_eq(access(tl_path("run/ron-kernel.pid"), F_OK), 0);
+	kt_stop(&k1, SIGTERM);
+}
