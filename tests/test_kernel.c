@@ -1111,3 +1111,41 @@ Test(kernel, run_dir_doubled_slashes_normalised)
 	cr_assert_eq(access(tl_path("run/ron-kernel.pid"), F_OK), 0);
 	kt_stop(&k1, SIGTERM);
 }
+
+/* The stale clean-up signals only what it can prove was started under this run
+ * directory: a status.json of this boot naming an unrelated process (its pid and
+ * start time right) leaves that process alone. */
+Test(kernel, stale_cleanup_leaves_unproven_processes_alone)
+{
+	struct row rows[3];
+	char json[2048], path[64], stat[1024], boot[64] = "", pidstr[32];
+	char *vargv[] = {"/bin/sleep", "1000", NULL};
+	char *venv[] = {"RON_RUN_DIR=", NULL};
+	pid_t victim = tl_spawn(vargv, venv, NULL, NULL);
+	unsigned long long ticks = 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)victim);
+	cr_assert_gt(tl_read_file(path, stat, sizeof(stat)), 0);
+	const char *p = strrchr(stat, ')');
+	for (int field = 2; p && field < 22; field++)
+		p = strchr(p + 1, ' ');
+	cr_assert(p && sscanf(p, " %llu", &ticks) == 1);
+	cr_assert_gt(tl_read_file("/proc/sys/kernel/random/boot_id", boot, sizeof(boot)), 0);
+	boot[strcspn(boot, "\n")] = '\0';
+	snprintf(json, sizeof(json),
+		 "{\"v\":1,\"kernel_pid\":1,\"kernel_start\":1,\"boot_id\":\"%s\",\"state\":"
+		 "\"running\",\"services\":[{\"service\":\"svc-index\",\"state\":\"healthy\","
+		 "\"pid\":%d,\"start\":%llu,\"mpid\":0,\"mstart\":0}]}\n",
+		 boot, (int)victim, ticks);
+	cr_assert_eq(mkdir(tl_path("run"), 0700), 0);
+	FILE *f = fopen(tl_path("run/status.json"), "w");
+	cr_assert(f);
+	fputs(json, f);
+	fclose(f);
+	kt_start_ready(&k1, NULL, rows);
+	snprintf(pidstr, sizeof(pidstr), "pid=%d ", (int)victim);
+	cr_assert(strstr(k1.r.log, "event=stale_unproven") && strstr(k1.r.log, pidstr),
+		  "no stale_unproven line for pid %d:\n%s", (int)victim, k1.r.log);
+	cr_assert_null(strstr(k1.r.log, "event=stale_stopping"), "%s", k1.r.log);
+	cr_assert(tl_pid_alive(victim), "the unrelated process was signalled");
+	kt_stop(&k1, SIGTERM);
+}
