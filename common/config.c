@@ -74,6 +74,9 @@ const struct cfg_setting cfg_table[CFG__COUNT] = {
     [CFG_QUARANTINE_MS] = {"RON_QUARANTINE_MS", "quarantine-ms", CFG_MS, "300000", 100, 86400000,
 			   NULL, false, CFG_BOTH,
 			   "time before a quarantined service is retried once"},
+    [CFG_OUTPUT_QUEUE_BYTES] = {"RON_OUTPUT_QUEUE_BYTES", "output-queue-bytes", CFG_COUNT,
+				"1048576", 4096, 1073741824, NULL, false, CFG_KERNEL,
+				"lines waiting for a slow reader of stdout; beyond, dropped"},
 };
 
 /* Cross-field rules: a < b (strict) or a <= b. */

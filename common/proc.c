@@ -42,6 +42,18 @@ const char *proc_stat_fields(pid_t pid, char *buf, size_t len, char *comm, size_
 	return close_paren + 1;
 }
 
+int proc_boot_id(char *buf, size_t len)
+{
+	char id[64];
+	if (read_small("/proc/sys/kernel/random/boot_id", id, sizeof(id)) < 0)
+		return -1;
+	id[strcspn(id, "\n")] = '\0';
+	if (strlen(id) + 1 > len)
+		return -1;
+	memcpy(buf, id, strlen(id) + 1);
+	return 0;
+}
+
 int proc_start_ticks(pid_t pid, unsigned long long *ticks)
 {
 	char buf[1024];

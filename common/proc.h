@@ -18,6 +18,8 @@ long long proc_age_ms(unsigned long long start_ticks);
 /* A pidfd for pid whose start time matches `start`: the fd, or -1 with errno
  * (ESRCH: gone, or a different process now has that pid). */
 int proc_pidfd_verified(pid_t pid, unsigned long long start);
+/* This boot's id (/proc/sys/kernel/random/boot_id, 36 characters) into buf; 0, or -1. */
+int proc_boot_id(char *buf, size_t len);
 /* True once the process behind a pidfd has exited. */
 bool proc_pidfd_exited(int pidfd);
 /* The pid a pidfd refers to (from /proc/self/fdinfo), or -1. */

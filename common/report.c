@@ -144,6 +144,7 @@ static struct json_object *report_json(const struct report *r)
 	err |= add(o, "streak", json_object_new_int64(r->streak));
 	err |= add(o, "probation", json_object_new_boolean(r->probation));
 	err |= add(o, "recorded", json_object_new_int64(r->recorded));
+	err |= add(o, "seq", json_object_new_uint64(r->seq));
 	if (err) {
 		json_object_put(o);
 		return NULL;
@@ -306,6 +307,7 @@ static const struct optional {
     {"streak", K_UINT, offsetof(struct report, streak)},
     {"probation", K_BOOL, offsetof(struct report, probation)},
     {"recorded", K_UINT, offsetof(struct report, recorded)},
+    {"seq", K_U64, offsetof(struct report, seq)},
 };
 
 /* Reads one optional field into r; absent leaves r's "none" value. */

@@ -33,6 +33,9 @@
  *   "probation" retrying after a quarantine
  *   "recorded" restarts the policy has recorded (each "restarting" report that
  *              raises it adds its mono_us; 0 once the history is cleared)
+ *   "seq"      the monitor's report number, 1 up; 0 (or absent) if it does not
+ *              count.  A report that could not be written is replaced by the
+ *              next one, so a jump tells the reader how many it missed.
  * A "check" report follows every health check; the kernel treats it (and
  * every other report) as the monitor's heartbeat. */
 #ifndef RON_REPORT_H
@@ -101,6 +104,7 @@ struct report {
 	unsigned streak;
 	bool probation;
 	unsigned recorded;
+	unsigned long long seq;
 };
 
 const char *svc_state_name(enum svc_state s);

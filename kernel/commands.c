@@ -229,8 +229,7 @@ static json_object *do_services(struct kernel *k, enum verb v, json_object *req,
 
 static json_object *do_status(struct kernel *k, int64_t now_us)
 {
-	struct kernel_status_meta m = {k->pid, k->stopping ? "stopping" : "running",
-				       config_num(&k->cfg, CFG_STATUS_INTERVAL_MS)};
+	struct kernel_status_meta m = kernel_status_meta(k, k->stopping ? "stopping" : "running");
 	json_object *o = kernel_status_json(&m, k->svc, k->nsvc, now_us), *a;
 	if (!o)
 		return reply_error("out of memory");

@@ -79,6 +79,7 @@ struct kernel_svc {
 	bool retiring;			/* removed by reload: dropped once its monitor has exited */
 	const struct svc_def *next_def; /* changed by reload: restarted with this */
 	struct kernel_lines lines;
+	unsigned long long last_seq; /* of its monitor's last report, 0 before the first */
 	int64_t mon_started_us, last_report_us, restart_at_us;
 	unsigned mon_streak;   /* monitors in a row that died young */
 	unsigned mon_replaced; /* monitors started after the first */
@@ -144,12 +145,17 @@ struct kernel_status_meta {
 	pid_t kernel_pid;
 	const char *state; /* running | stopping | stopped */
 	int64_t status_interval_ms;
+	/* Who wrote it, provably: a probe or the next kernel trusts a pid only with these. */
+	unsigned long long kernel_start;   /* the kernel's start time, /proc/PID/stat field 22 */
+	const char *boot_id;		   /* "" if unknown */
+	unsigned long long output_dropped; /* output lines dropped since start */
 };
 struct json_object;
 /* The table as status.json holds it (a new object). */
 struct json_object *kernel_status_json(const struct kernel_status_meta *m,
 				       const struct kernel_svc *svcs, int n, int64_t now_us);
-int kernel_status_write(const char *run_dir, const struct kernel_status_meta *m,
+/* Written in the run directory open as dirfd; run_dir names it in messages. */
+int kernel_status_write(int dirfd, const char *run_dir, const struct kernel_status_meta *m,
 			const struct kernel_svc *svcs, int n, int64_t now_us, char *why,
 			size_t whylen);
 /* The pid + start pairs (services and monitors) of the last status.json; returns how many. */
@@ -158,7 +164,8 @@ struct kernel_stale {
 	pid_t pid;
 	unsigned long long start;
 };
-int kernel_status_stale(const char *run_dir, struct kernel_stale *out, int max);
+/* Only from a status.json of this boot (its boot_id), read through dirfd. */
+int kernel_status_stale(int dirfd, struct kernel_stale *out, int max);
 /* ron-kernel --status and --check: exit statuses. */
 int kernel_status_print(const char *run_dir, FILE *out);
 int kernel_status_check(const char *run_dir, FILE *out);
@@ -169,6 +176,17 @@ int kernel_status_check(const char *run_dir, FILE *out);
 int kernel_dir_safe(const char *path, char *why, size_t whylen);
 void kernel_dirname(const char *path, char *buf, size_t cap);
 void kernel_pidfile_path(const char *run_dir, char *buf, size_t cap);
+#define KERNEL_PIDFILE "ron-kernel.pid"
+/* The directory walked from / (or .) one component at a time, never following a
+ * symlink, missing ones made 0700: an O_PATH descriptor of it, or -1 with why.
+ * Empty components (a trailing or doubled slash) and "." are skipped, ".." is
+ * refused; every directory on the way is root's or ours, and one that others may
+ * write is sticky with our entry in it; the last is ours and writable by no one
+ * else.  Every later use goes through the descriptor. */
+int kernel_dir_open(const char *path, char *why, size_t whylen);
+/* Creates and locks ron-kernel.pid in dirfd and writes our pid: its fd, or -1 with
+ * errno (EEXIST: another kernel holds it, its pid in *other). */
+int kernel_pidfile_lock(int dirfd, pid_t *other);
 
 /* userdirs.c: the socket directory of a service that runs as another user is made
  * (if missing) and given to that user, mode 0700; it may not be the run directory,
@@ -200,6 +218,45 @@ struct control_client {
 	int64_t deadline_us;
 };
 
+/* outq.c: standard output as a bounded queue drained when writable. */
+enum kernel_out_kind { KOUT_EVENT, KOUT_STATUS, KOUT__COUNT };
+enum kernel_out_how {
+	KOUT_WRITE,    /* a regular file: plain writes */
+	KOUT_NONBLOCK, /* our own non-blocking description of a pipe or terminal */
+	KOUT_SEND,     /* a socket: send(MSG_DONTWAIT) */
+	KOUT_CHUNKED,  /* a shared blocking pipe: one PIPE_BUF write per POLLOUT */
+};
+struct kernel_outq {
+	int fd;
+	bool own_fd;
+	enum kernel_out_how how;
+	char *buf; /* a ring of cap bytes: len of them from head on */
+	size_t cap, head, len;
+	bool dropping; /* lines are being dropped until half the queue is free */
+	bool broken;   /* the reader is gone: every line is dropped */
+	unsigned long long dropped[KOUT__COUNT]; /* since the last drop notice */
+	unsigned long long dropped_total;	 /* since start */
+	int64_t drop_since_ms;			 /* wall clock of the first drop not yet told */
+};
+int kernel_outq_init(struct kernel_outq *q, size_t cap);
+void kernel_outq_free(struct kernel_outq *q);
+/* Queues one line, or counts it dropped (false) when the queue is full. */
+bool kernel_outq_push(struct kernel_outq *q, enum kernel_out_kind kind, const char *line,
+		      size_t len);
+/* Copies the next whole lines, at most max bytes, into chunk; returns how many bytes. */
+size_t kernel_outq_peek(const struct kernel_outq *q, char *chunk, size_t max);
+void kernel_outq_consume(struct kernel_outq *q, size_t n);
+/* True when lines were dropped and the queue has room again to say so. */
+bool kernel_outq_drops_pending(const struct kernel_outq *q);
+void kernel_outq_drops_taken(struct kernel_outq *q);
+/* Chooses how to write to fd (see enum kernel_out_how); -1 if fd is not open. */
+int kernel_outq_open(struct kernel_outq *q, int fd);
+/* Writes what the reader takes now without waiting (KOUT_CHUNKED: one chunk, and
+ * only when poll said writable); returns the writes made, with *err set to the
+ * errno that broke the output for good, else 0. */
+int kernel_outq_write(struct kernel_outq *q, bool writable, int *err);
+bool kernel_outq_wants_poll(const struct kernel_outq *q);
+
 /* The running kernel: everything its event loop touches. */
 struct pidfh;
 struct pollfd;
@@ -208,19 +265,23 @@ struct kernel {
 	bool json;
 	bool color; /* stdout is a terminal, NO_COLOR unset, text lines */
 	pid_t pid;
+	unsigned long long start; /* our start time, for status.json */
+	char boot_id[64];
 	const char *run_dir;
 	char monitor_bin[CFG_STR_MAX];
 	struct svc_table tab;
 	struct kernel_svc *svc; /* one per enabled service of tab, in its order */
 	int nsvc;
-	int *slot; /* tab index -> svc index, -1 for a disabled service */
-	struct pidfh *pfh;
+	int *slot;  /* tab index -> svc index, -1 for a disabled service */
+	int run_fd; /* the run directory, as kernel_dir_open checked it */
+	int pid_fd; /* the locked pidfile */
 	int sigfd;
 	struct kernel_notify notify;
 	bool ready_sent;
 	bool release_due; /* a service became ready or quarantined: held ones may start */
 	char last_summary[256];
 	bool dirty; /* status.json is behind the table */
+	struct kernel_outq out;
 	bool stopping, killed;
 	int64_t stop_deadline_us, kill_deadline_us;
 	int64_t next_status_us, next_watchdog_us;
@@ -238,14 +299,23 @@ struct kernel {
 };
 
 /* output.c: stdout lines and status.json. */
-/* One line to stdout, coloured on a terminal (k->color). */
+/* One event line to stdout, coloured on a terminal (k->color). */
 void kernel_print(struct kernel *k, const char *line);
+/* Queues one line of a kind for stdout (formatted elsewhere; coloured here). */
+void kernel_out_line(struct kernel *k, enum kernel_out_kind kind, const char *line, int len);
+/* Writes what stdout takes now (writable: poll said so); after a drop, once there
+ * is room again, queues the line that says how many were lost. */
+void kernel_out_flush(struct kernel *k, bool writable);
+/* At exit: writes until the queue is empty or the reader took nothing for a second. */
+void kernel_out_drain(struct kernel *k);
 void kernel_emit(struct kernel *k, enum kernel_level level, const char *event,
 		 const struct kernel_field *f, int nf);
 void kernel_emit_status(struct kernel *k, int64_t now_us);
 /* SIGUSR1: the status line and one line per service with every field. */
 void kernel_emit_full(struct kernel *k, int64_t now_us);
 void kernel_publish(struct kernel *k, int64_t now_us);
+/* What status.json says of the kernel itself, in the given state. */
+struct kernel_status_meta kernel_status_meta(const struct kernel *k, const char *state);
 /* "exited code=1", or the signal's name, as fields; returns how many it added. */
 int kernel_wait_fields(int wstatus, struct kernel_field *f, char *sigbuf, size_t siglen);
 

@@ -225,10 +225,16 @@ int kernel_run(struct kernel *k)
 
 		struct pollfd *p = k->pfd;
 		struct kernel_svc **who = k->who;
-		int np = 0;
+		int np = 0, iout = -1;
 		p[np++] = (struct pollfd){k->sigfd, POLLIN, 0};
 		int nctl = kernel_control_pollfds(k, p + np);
 		np += nctl;
+		kernel_out_flush(k, false);
+		if (kernel_outq_wants_poll(&k->out)) {
+			iout = np;
+			who[np] = NULL;
+			p[np++] = (struct pollfd){k->out.fd, POLLOUT, 0};
+		}
 		for (int i = 0; i < k->nsvc; i++) {
 			if (k->svc[i].pipefd < 0)
 				continue;
@@ -252,8 +258,10 @@ int kernel_run(struct kernel *k)
 			continue;
 		}
 		now = clock_mono_us();
+		if (iout >= 0 && p[iout].revents)
+			kernel_out_flush(k, true);
 		for (int i = 1 + nctl; i < np; i++)
-			if (p[i].revents)
+			if (p[i].revents && i != iout)
 				kernel_mon_read(k, who[i], now);
 		if (p[0].revents)
 			on_signals(k, now);
@@ -268,10 +276,10 @@ int kernel_run(struct kernel *k)
 	k->stopping = true;
 	kernel_control_close(k);
 	/* The final table: what the next kernel will find, with no one left to stop. */
-	struct kernel_status_meta m = {k->pid, "stopped",
-				       config_num(&k->cfg, CFG_STATUS_INTERVAL_MS)};
+	struct kernel_status_meta m = kernel_status_meta(k, "stopped");
 	char why[CFG_STR_MAX + 64];
-	if (kernel_status_write(k->run_dir, &m, k->svc, k->nsvc, now, why, sizeof(why)) < 0)
+	if (kernel_status_write(k->run_fd, k->run_dir, &m, k->svc, k->nsvc, now, why, sizeof(why)) <
+	    0)
 		warnx("status.json: %s", why);
 	return 0;
 }

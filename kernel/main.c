@@ -1,7 +1,6 @@
 /* ron-kernel: supervises the services of its table (svc-index, svc-overlay and
  * svc-storage, or those of a config file) through one ron-monitor each; start-up
  * checks here, the event loop in loop.c. */
-#include <bsd/libutil.h>
 #include <bsd/string.h>
 #include <err.h>
 #include <errno.h>
@@ -14,6 +13,7 @@
 #include <unistd.h>
 
 #include "kernel.h"
+#include "proc.h"
 #include "sockpath.h"
 
 static void usage(FILE *f)
@@ -100,7 +100,8 @@ static void sock_name(const struct kernel *k, const struct svc_def *d, char *buf
 static int check_dirs(struct kernel *k, char *why, size_t whylen)
 {
 	char w[CFG_STR_MAX + 128];
-	if (kernel_dir_safe(k->run_dir, w, sizeof(w)) < 0) {
+	k->run_fd = kernel_dir_open(k->run_dir, w, sizeof(w));
+	if (k->run_fd < 0) {
 		snprintf(why, whylen, "RON_RUN_DIR=%s: %s", k->run_dir, w);
 		return -1;
 	}
@@ -209,21 +210,14 @@ static void lock_pidfile(struct kernel *k)
 	char path[CFG_STR_MAX + 32];
 	pid_t other = 0;
 	kernel_pidfile_path(k->run_dir, path, sizeof(path));
-	k->pfh = pidfile_open(path, 0644, &other);
-	if (!k->pfh) {
+	k->pid_fd = kernel_pidfile_lock(k->run_fd, &other);
+	if (k->pid_fd < 0) {
 		if (errno == EEXIST)
 			errx(KERNEL_EX_RUNNING,
 			     "another ron-kernel (pid %d) is running: it holds %s", (int)other,
 			     path);
 		err(KERNEL_EX_CONFIG, "pidfile %s", path);
 	}
-	/* Monitors must not inherit the lock, or it would outlive a killed kernel. */
-	int fd = pidfile_fileno(k->pfh);
-	int fl = fcntl(fd, F_GETFD);
-	if (fl < 0 || fcntl(fd, F_SETFD, fl | FD_CLOEXEC) < 0)
-		err(1, "FD_CLOEXEC on pidfile %s", path);
-	if (pidfile_write(k->pfh) < 0)
-		err(1, "write pidfile %s", path);
 }
 
 /* A command for the running kernel (the first word that is not a setting) needs
@@ -309,9 +303,19 @@ int main(int argc, char **argv)
 	}
 
 	k.pid = getpid();
+	/* Without both, a probe could not tell us from a process that took our pid. */
+	if (proc_start_ticks(k.pid, &k.start) < 0)
+		errx(71, "read our own start time from /proc/%d/stat", (int)k.pid);
+	if (proc_boot_id(k.boot_id, sizeof(k.boot_id)) < 0)
+		k.boot_id[0] = '\0';
 	k.json = config_num(&k.cfg, CFG_LOG_FORMAT) == CFG_LOG_JSON;
 	const char *no_color = getenv("NO_COLOR");
 	k.color = !k.json && isatty(STDOUT_FILENO) && !(no_color && no_color[0]);
+	if (kernel_outq_init(&k.out, (size_t)config_num(&k.cfg, CFG_OUTPUT_QUEUE_BYTES)) < 0)
+		err(71, "allocate the output queue (RON_OUTPUT_QUEUE_BYTES=%s)",
+		    config_str(&k.cfg, CFG_OUTPUT_QUEUE_BYTES));
+	if (kernel_outq_open(&k.out, STDOUT_FILENO) < 0)
+		warn("standard output");
 	k.sigfd = -1;
 	table_init(&k);
 	if (check_dirs(&k, why, sizeof(why)) < 0)
@@ -340,8 +344,12 @@ int main(int argc, char **argv)
 	kernel_stale_stop(&k);
 	kernel_run(&k);
 
-	pidfile_remove(k.pfh);
+	if (unlinkat(k.run_fd, KERNEL_PIDFILE, 0) < 0)
+		warn("remove %s/%s", k.run_dir, KERNEL_PIDFILE);
+	close(k.pid_fd);
 	struct kernel_field g[] = {KF_NUM("code", 0)};
 	kernel_emit(&k, KL_INFO, "exit", g, 1);
+	kernel_out_drain(&k);
+	kernel_outq_free(&k.out);
 	return 0;
 }

@@ -253,6 +253,7 @@ int kernel_mon_start(struct kernel *k, struct kernel_svc *s, int64_t now_us)
 		s->mstart = 0;
 	s->pipefd = p[0];
 	kernel_lines_init(&s->lines);
+	s->last_seq = 0;
 	s->mon = KMON_RUNNING;
 	s->mon_started_us = s->last_report_us = now_us;
 	s->restart_at_us = -1;
@@ -332,13 +333,23 @@ static void on_line(void *arg, const char *line, size_t len, bool overlong)
 	/* Stamped when read, not when poll returned: a stall in writing our own
 	 * output must not make every monitor look silent. */
 	s->last_report_us = clock_mono_us();
+	/* The monitor keeps only its latest report while its pipe is full: a jump in
+	 * the numbers is what was replaced, the state itself is not lost. */
+	if (r.seq && s->last_seq && r.seq > s->last_seq + 1) {
+		struct kernel_field f[] = {KF_STR("service", s->name), KF_NUM("mpid", s->mpid),
+					   KF_NUM("missed", r.seq - s->last_seq - 1),
+					   KF_STR("reason", "status pipe was full")};
+		kernel_emit(k, KL_WARN, "reports_missed", f, 4);
+	}
+	if (r.seq)
+		s->last_seq = r.seq;
 	unsigned ch = kernel_svc_apply(s, &r, c->now_us);
 	if (ch & KCH_PID)
 		svc_verify(k, s);
 	char out[KERNEL_LINE_MAX];
 	/* Stamped when printed, so the lines of all monitors read in order. */
-	if (kernel_fmt_report(k->json, clock_wall_ms(), &r, out, sizeof(out)) > 0)
-		kernel_print(k, out);
+	kernel_out_line(k, KOUT_EVENT, out,
+			kernel_fmt_report(k->json, clock_wall_ms(), &r, out, sizeof(out)));
 	/* A passing check changes nothing status.json needs before the next tick. */
 	if (ch || r.event != EV_CHECK || !r.ok)
 		k->dirty = true;

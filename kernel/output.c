@@ -1,6 +1,8 @@
 /* Where the kernel's lines go: events and status lines to stdout, the table to
  * status.json, the summary to systemd; one place so the three never disagree. */
 #include <err.h>
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -11,30 +13,104 @@
 
 void kernel_print(struct kernel *k, const char *line)
 {
+	kernel_out_line(k, KOUT_EVENT, line, (int)strlen(line));
+}
+
+/* How long the reader may take nothing at exit before the rest is given up. */
+#define DRAIN_STALL_MS 1000
+
+void kernel_out_line(struct kernel *k, enum kernel_out_kind kind, const char *line, int len)
+{
+	if (len <= 0)
+		return;
+	char buf[KERNEL_LINE_MAX * 2];
 	if (k->color) {
-		char buf[KERNEL_LINE_MAX * 2];
 		kernel_color_line(line, buf, sizeof(buf));
-		fputs(buf, stdout);
-	} else {
-		fputs(line, stdout);
+		line = buf;
+		len = (int)strlen(buf);
 	}
+	bool was_dropping = k->out.dropping;
+	/* status.json, written regardless, tells of a drop as it starts. */
+	if (!kernel_outq_push(&k->out, kind, line, (size_t)len) && !was_dropping)
+		k->dirty = true;
+	kernel_out_flush(k, false);
+}
+
+void kernel_out_flush(struct kernel *k, bool writable)
+{
+	struct kernel_outq *q = &k->out;
+	int err;
+	kernel_outq_write(q, writable, &err);
+	if (err)
+		warnx("standard output: %s; event and status lines are dropped from now on "
+		      "(status.json stays current)",
+		      strerror(err));
+	if (!kernel_outq_drops_pending(q))
+		return;
+	char since[40], line[KERNEL_LINE_MAX];
+	clock_iso8601(q->drop_since_ms, since, sizeof(since));
+	unsigned long long events = q->dropped[KOUT_EVENT], status = q->dropped[KOUT_STATUS];
+	struct kernel_field f[] = {KF_NUM("lines", events + status), KF_NUM("events", events),
+				   KF_NUM("status", status), KF_STR("since", since),
+				   KF_STR("reason", "standard output could not keep up")};
+	kernel_outq_drops_taken(q);
+	k->dirty = true;
+	int n = kernel_fmt_line(k->json, clock_wall_ms(), KL_WARN, "output_dropped", f, 5, line,
+				sizeof(line));
+	if (n > 0)
+		kernel_out_line(k, KOUT_EVENT, line, n);
+}
+
+void kernel_out_drain(struct kernel *k)
+{
+	struct kernel_outq *q = &k->out;
+	bool writable = false;
+	for (;;) {
+		kernel_out_flush(k, writable);
+		if (!kernel_outq_wants_poll(q))
+			break;
+		struct pollfd p = {q->fd, POLLOUT, 0};
+		int rc = poll(&p, 1, DRAIN_STALL_MS);
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc <= 0) {
+			warnx("standard output: the reader took nothing for %d ms; %zu bytes of "
+			      "event lines not written",
+			      DRAIN_STALL_MS, q->len);
+			break;
+		}
+		writable = true;
+	}
+	if (q->dropped_total)
+		warnx("standard output: %llu lines dropped in all (it could not keep up)",
+		      q->dropped_total);
 }
 
 void kernel_emit(struct kernel *k, enum kernel_level level, const char *event,
 		 const struct kernel_field *f, int nf)
 {
 	char line[KERNEL_LINE_MAX];
-	if (kernel_fmt_line(k->json, clock_wall_ms(), level, event, f, nf, line, sizeof(line)) > 0)
-		kernel_print(k, line);
+	kernel_out_line(
+	    k, KOUT_EVENT, line,
+	    kernel_fmt_line(k->json, clock_wall_ms(), level, event, f, nf, line, sizeof(line)));
+}
+
+static void emit_kind(struct kernel *k, enum kernel_out_kind kind, enum kernel_level level,
+		      const char *event, const struct kernel_field *f, int nf)
+{
+	char line[KERNEL_LINE_MAX];
+	kernel_out_line(
+	    k, kind, line,
+	    kernel_fmt_line(k->json, clock_wall_ms(), level, event, f, nf, line, sizeof(line)));
 }
 
 void kernel_emit_status(struct kernel *k, int64_t now_us)
 {
 	char line[KERNEL_LINE_MAX];
-	if (kernel_fmt_status(k->json, clock_wall_ms(), k->svc, k->nsvc,
-			      (int)config_num(&k->cfg, CFG_STATUS_DETAIL), now_us, line,
-			      sizeof(line)) > 0)
-		kernel_print(k, line);
+	kernel_out_line(k, KOUT_STATUS, line,
+			kernel_fmt_status(k->json, clock_wall_ms(), k->svc, k->nsvc,
+					  (int)config_num(&k->cfg, CFG_STATUS_DETAIL), now_us, line,
+					  sizeof(line)));
 }
 
 void kernel_emit_full(struct kernel *k, int64_t now_us)
@@ -59,7 +135,7 @@ void kernel_emit_full(struct kernel *k, int64_t now_us)
 		    KF_NUM("monitors_replaced", s->mon_replaced),
 		    KF_STR("reason", s->reason),
 		};
-		kernel_emit(k, KL_INFO, "service", f, (int)(sizeof(f) / sizeof(f[0])));
+		emit_kind(k, KOUT_STATUS, KL_INFO, "service", f, (int)(sizeof(f) / sizeof(f[0])));
 	}
 }
 
@@ -77,15 +153,24 @@ int kernel_wait_fields(int wstatus, struct kernel_field *f, char *sigbuf, size_t
 	return 0;
 }
 
+struct kernel_status_meta kernel_status_meta(const struct kernel *k, const char *state)
+{
+	return (struct kernel_status_meta){
+	    .kernel_pid = k->pid,
+	    .state = state,
+	    .status_interval_ms = config_num(&k->cfg, CFG_STATUS_INTERVAL_MS),
+	    .kernel_start = k->start,
+	    .boot_id = k->boot_id,
+	    .output_dropped = k->out.dropped_total,
+	};
+}
+
 void kernel_publish(struct kernel *k, int64_t now_us)
 {
 	char why[CFG_STR_MAX + 64], summary[256];
-	struct kernel_status_meta m = {
-	    .kernel_pid = k->pid,
-	    .state = k->stopping ? "stopping" : "running",
-	    .status_interval_ms = config_num(&k->cfg, CFG_STATUS_INTERVAL_MS),
-	};
-	if (kernel_status_write(k->run_dir, &m, k->svc, k->nsvc, now_us, why, sizeof(why)) < 0)
+	struct kernel_status_meta m = kernel_status_meta(k, k->stopping ? "stopping" : "running");
+	if (kernel_status_write(k->run_fd, k->run_dir, &m, k->svc, k->nsvc, now_us, why,
+				sizeof(why)) < 0)
 		warnx("status.json: %s", why);
 	k->dirty = false;
 

@@ -48,7 +48,8 @@ static bool def_same(const struct svc_def *a, const struct config *ca, const str
 
 int kernel_pollset_fit(struct kernel *k)
 {
-	int need = 1 + 1 + CONTROL_CLIENTS_MAX + k->nsvc;
+	/* The signalfd, the control socket, stdout, the clients, the status pipes. */
+	int need = 1 + 1 + 1 + CONTROL_CLIENTS_MAX + k->nsvc;
 	if (need <= k->pfd_cap)
 		return 0;
 	struct pollfd *p = realloc(k->pfd, sizeof(*p) * (size_t)need);

@@ -2,6 +2,9 @@
  * its last status.json records them) are stopped before any new one starts. */
 #include <err.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
 #include <poll.h>
 #include <signal.h>
 #include <unistd.h>
@@ -41,14 +44,43 @@ static bool stale_wait(const int *fds, int n, int64_t deadline_us)
 	}
 }
 
+/* Started under this run directory: its environment names it (the kernel exports
+ * RON_RUN_DIR to every monitor and service).  A process of another user, whose
+ * environment we cannot read, is not proven ours. */
+static bool stale_ours(const struct kernel *k, pid_t pid)
+{
+	static char env[65536];
+	char path[64], want[CFG_STR_MAX + 16];
+	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+	int n = snprintf(want, sizeof(want), "RON_RUN_DIR=%s", k->run_dir) + 1;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ssize_t len = read(fd, env, sizeof(env));
+	close(fd);
+	for (ssize_t off = 0; off + n <= len;
+	     off += (ssize_t)strnlen(env + off, (size_t)(len - off)) + 1)
+		if (memcmp(env + off, want, (size_t)n) == 0)
+			return true;
+	return false;
+}
+
 void kernel_stale_stop(struct kernel *k)
 {
 	static struct kernel_stale st[STALE_MAX];
 	static int fds[STALE_MAX];
-	int n = kernel_status_stale(k->run_dir, st, STALE_MAX), live = 0;
+	int n = kernel_status_stale(k->run_fd, st, STALE_MAX), live = 0;
 	for (int i = 0; i < n; i++) {
 		/* pid + start time: a recycled pid belongs to someone else and is left alone. */
 		fds[i] = st[i].start ? proc_pidfd_verified(st[i].pid, st[i].start) : -1;
+		if (fds[i] >= 0 && !stale_ours(k, st[i].pid)) {
+			struct kernel_field f[] = {
+			    KF_STR("what", st[i].what), KF_NUM("pid", st[i].pid),
+			    KF_STR("reason", "not started under this run directory: left alone")};
+			kernel_emit(k, KL_WARN, "stale_unproven", f, 3);
+			close(fds[i]);
+			fds[i] = -1;
+		}
 		if (fds[i] < 0)
 			continue;
 		live++;

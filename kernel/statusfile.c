@@ -7,11 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include "clock.h"
 #include "kernel.h"
+#include "proc.h"
 
 #define JSON_FLAGS (JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE)
 
@@ -45,10 +45,15 @@ json_object *kernel_status_json(const struct kernel_status_meta *m, const struct
 	kernel_summary(svcs, n, summary, sizeof(summary));
 	add_int(o, "v", 1);
 	add_int(o, "kernel_pid", m->kernel_pid);
+	add_int(o, "kernel_start", (int64_t)m->kernel_start);
+	add_str(o, "boot_id", m->boot_id ? m->boot_id : "");
 	add_str(o, "state", m->state);
 	add_str(o, "updated", ts);
 	add_int(o, "updated_ms", wall);
+	/* The heartbeat --check judges by: a clock step moves updated_ms, never this. */
+	add_int(o, "mono_ms", clock_mono_us() / 1000);
 	add_int(o, "status_interval_ms", m->status_interval_ms);
+	add_int(o, "output_dropped", (int64_t)m->output_dropped);
 	add_str(o, "summary", summary);
 	json_object *a = json_object_new_array();
 	for (int i = 0; i < n; i++) {
@@ -73,7 +78,7 @@ json_object *kernel_status_json(const struct kernel_status_meta *m, const struct
 	return o;
 }
 
-int kernel_status_write(const char *run_dir, const struct kernel_status_meta *m,
+int kernel_status_write(int dirfd, const char *run_dir, const struct kernel_status_meta *m,
 			const struct kernel_svc *svcs, int n, int64_t now_us, char *why,
 			size_t whylen)
 {
@@ -84,7 +89,8 @@ int kernel_status_write(const char *run_dir, const struct kernel_status_meta *m,
 	const char *text = json_object_to_json_string_ext(o, JSON_FLAGS);
 	size_t len = strlen(text);
 	int rc = -1;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	int fd = openat(dirfd, ".status.json.tmp",
+			O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0) {
 		snprintf(why, whylen, "open %s: %s", tmp, strerror(errno));
 		goto out;
@@ -107,7 +113,7 @@ int kernel_status_write(const char *run_dir, const struct kernel_status_meta *m,
 		snprintf(why, whylen, "write %s: %s", tmp, strerror(nl != 1 ? nl_errno : errno));
 		goto out;
 	}
-	if (rename(tmp, path) < 0) {
+	if (renameat(dirfd, ".status.json.tmp", dirfd, "status.json") < 0) {
 		snprintf(why, whylen, "rename %s to %s: %s", tmp, path, strerror(errno));
 		goto out;
 	}
@@ -122,6 +128,21 @@ static json_object *status_read(const char *run_dir)
 	char path[CFG_STR_MAX + 32];
 	snprintf(path, sizeof(path), "%s/status.json", run_dir);
 	json_object *o = json_object_from_file(path);
+	if (o && !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* status.json of the run directory open as dirfd, by descriptor, never by path. */
+static json_object *status_read_at(int dirfd)
+{
+	int fd = openat(dirfd, "status.json", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return NULL;
+	json_object *o = json_object_from_fd(fd);
+	close(fd);
 	if (o && !json_object_is_type(o, json_type_object)) {
 		json_object_put(o);
 		return NULL;
@@ -151,11 +172,18 @@ static json_object *get_services(json_object *o)
 	return a;
 }
 
-int kernel_status_stale(const char *run_dir, struct kernel_stale *out, int max)
+int kernel_status_stale(int dirfd, struct kernel_stale *out, int max)
 {
-	json_object *o = status_read(run_dir);
+	json_object *o = status_read_at(dirfd);
 	if (!o)
 		return 0;
+	/* A pid and start time mean nothing in another boot; without the boot id
+	 * nothing in the file can be proven ours. */
+	char boot[64];
+	if (proc_boot_id(boot, sizeof(boot)) < 0 || strcmp(get_str(o, "boot_id"), boot) != 0) {
+		json_object_put(o);
+		return 0;
+	}
 	int n = 0;
 	json_object *a = get_services(o);
 	for (size_t i = 0; a && i < json_object_array_length(a); i++) {
@@ -194,42 +222,56 @@ static void fmt_duration(int64_t ms, char *buf, size_t cap)
 			 (long long)(ms % 3600000) / 60000);
 }
 
-/* The pid of a live kernel holding the pidfile: 1 with *pid, 0 if none, and why. */
-static int kernel_alive(const char *run_dir, pid_t *pid, char *why, size_t whylen)
+/* Whether the kernel that wrote status.json o still runs: 1 with *pid, or 0 and why.
+ * Decided from the pid, its start time and the boot id recorded there, never by
+ * a lock: a probe holding even a shared lock on the pidfile could make a kernel
+ * starting at that moment think another one runs. */
+static int kernel_alive(json_object *o, pid_t *pid, char *why, size_t whylen)
 {
-	char path[CFG_STR_MAX + 32], buf[32];
-	kernel_pidfile_path(run_dir, path, sizeof(path));
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0) {
-		snprintf(why, whylen, "ron-kernel is not running: no pidfile %s (%s)", path,
-			 strerror(errno));
+	char boot[64];
+	unsigned long long ticks;
+	*pid = (pid_t)get_int(o, "kernel_pid");
+	unsigned long long start = (unsigned long long)get_int(o, "kernel_start");
+	const char *recorded = get_str(o, "boot_id");
+	if (*pid <= 0 || start == 0) {
+		snprintf(why, whylen, "ron-kernel is not running: status.json names no kernel");
 		return 0;
 	}
-	/* pidfile_open holds an exclusive flock while the kernel lives. */
-	if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
-		close(fd);
-		snprintf(why, whylen, "ron-kernel is not running: pidfile %s is not locked", path);
+	if (recorded[0] && proc_boot_id(boot, sizeof(boot)) == 0 && strcmp(boot, recorded) != 0) {
+		snprintf(why, whylen,
+			 "ron-kernel is not running: status.json of pid %d is from an earlier boot",
+			 (int)*pid);
 		return 0;
 	}
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	*pid = (pid_t)atoi(buf);
+	if (proc_start_ticks(*pid, &ticks) < 0 || ticks != start) {
+		snprintf(why, whylen, "ron-kernel is not running: pid %d has exited", (int)*pid);
+		return 0;
+	}
 	return 1;
+}
+
+/* Milliseconds since status.json o was written: on the monotonic clock when it is
+ * from this boot, else (only for show) by its wall-clock stamp. */
+static int64_t status_age_ms(json_object *o)
+{
+	char boot[64];
+	if (proc_boot_id(boot, sizeof(boot)) == 0 && strcmp(boot, get_str(o, "boot_id")) == 0)
+		return clock_mono_us() / 1000 - get_int(o, "mono_ms");
+	return clock_wall_ms() - get_int(o, "updated_ms");
 }
 
 int kernel_status_print(const char *run_dir, FILE *out)
 {
 	char why[CFG_STR_MAX + 128], path[CFG_STR_MAX + 32];
 	pid_t pid = 0;
-	bool alive = kernel_alive(run_dir, &pid, why, sizeof(why));
 	json_object *o = status_read(run_dir);
 	if (!o) {
 		snprintf(path, sizeof(path), "%s/status.json", run_dir);
 		fprintf(out, "no status: cannot read %s\n", path);
 		return 1;
 	}
-	int64_t age = clock_wall_ms() - get_int(o, "updated_ms");
+	bool alive = kernel_alive(o, &pid, why, sizeof(why));
+	int64_t age = status_age_ms(o);
 	char agebuf[32];
 	fmt_duration(age, agebuf, sizeof(agebuf));
 	if (alive)
@@ -269,28 +311,27 @@ int kernel_status_check(const char *run_dir, FILE *out)
 {
 	char why[CFG_STR_MAX + 128];
 	pid_t pid = 0;
-	if (!kernel_alive(run_dir, &pid, why, sizeof(why))) {
-		fprintf(out, "%s\n", why);
-		return 1;
-	}
 	json_object *o = status_read(run_dir);
 	if (!o) {
-		fprintf(out, "ron-kernel pid %d has written no readable status.json yet\n",
-			(int)pid);
+		fprintf(out, "ron-kernel is not running: no readable %s/status.json\n", run_dir);
+		return 1;
+	}
+	if (!kernel_alive(o, &pid, why, sizeof(why))) {
+		fprintf(out, "%s\n", why);
+		json_object_put(o);
 		return 1;
 	}
 	int rc = 1;
-	int64_t age = clock_wall_ms() - get_int(o, "updated_ms");
+	/* Alive and from this boot: the monotonic heartbeat is comparable. */
+	int64_t age = clock_mono_us() / 1000 - get_int(o, "mono_ms");
 	int64_t interval = get_int(o, "status_interval_ms");
 	json_object *a = get_services(o);
-	if (get_int(o, "kernel_pid") != pid) {
-		fprintf(out, "status.json is from pid %lld, not the running ron-kernel pid %d\n",
-			(long long)get_int(o, "kernel_pid"), (int)pid);
-	} else if (strcmp(get_str(o, "state"), "running") != 0) {
+	if (strcmp(get_str(o, "state"), "running") != 0) {
 		fprintf(out, "ron-kernel pid %d is %s\n", (int)pid, get_str(o, "state"));
 	} else if (age > 3 * interval + 1000) {
 		/* The kernel rewrites it every status interval: silence means it is stuck. */
-		fprintf(out, "ron-kernel pid %d is stuck: status.json last updated %lld ms ago\n",
+		fprintf(out,
+			"ron-kernel pid %d is stuck: no heartbeat in status.json for %lld ms\n",
 			(int)pid, (long long)age);
 	} else if (!a || json_object_array_length(a) == 0) {
 		fprintf(out, "status.json names no services\n");

@@ -66,7 +66,28 @@ struct monitor {
 	 * exit without the decision that followed it. */
 	char out[PIPE_BUF];
 	size_t outlen;
+	/* Reports are numbered; a turn's reports the pipe could not take wait here,
+	 * replaced by the next turn's: the reader learns the latest state, and the gap
+	 * from the numbers. */
+	unsigned long long seq;
+	char pending[PIPE_BUF];
+	size_t pending_len;
 };
+
+/* Writes the waiting report if the pipe takes it now. */
+static void report_flush(struct monitor *mo)
+{
+	if (!mo->pending_len)
+		return;
+	ssize_t w = write(mo->status_fd, mo->pending, mo->pending_len);
+	if (w < 0 && errno == EAGAIN)
+		return;
+	/* Below PIPE_BUF a write is whole or not at all; EPIPE is acted on once the
+	 * machine has finished the event that wrote it, never from inside it. */
+	if (w < 0 && errno == EPIPE)
+		mo->parent_gone = true;
+	mo->pending_len = 0;
+}
 
 static void title(struct monitor *mo)
 {
@@ -74,15 +95,17 @@ static void title(struct monitor *mo)
 		     svc_state_name(mo->m.state), (int)mo->m.pid, mo->m.restarts);
 }
 
+/* The turn's reports go out, or wait in place of any older ones still waiting: a
+ * full pipe (a stalled kernel) must not stall the service's care. */
 static void reports_flush(struct monitor *mo)
 {
-	/* A short write cannot happen below PIPE_BUF; a full pipe (a stalled
-	 * kernel) drops the reports rather than stalling the service's care, and
-	 * the next heartbeat carries the state again.  EPIPE is acted on once the
-	 * machine has finished the event that wrote it, never from inside it. */
-	if (mo->outlen && write(mo->status_fd, mo->out, mo->outlen) < 0 && errno == EPIPE)
-		mo->parent_gone = true;
+	if (!mo->outlen)
+		return;
+	report_flush(mo);
+	memcpy(mo->pending, mo->out, mo->outlen);
+	mo->pending_len = mo->outlen;
 	mo->outlen = 0;
+	report_flush(mo);
 }
 
 static void op_report(void *ctx, const struct report *r)
@@ -93,6 +116,7 @@ static void op_report(void *ctx, const struct report *r)
 
 	full.mpid = getpid();
 	full.ts = clock_wall_ms();
+	full.seq = ++mo->seq;
 	int n = report_encode(&full, line, sizeof(line));
 	if (n < 0)
 		return;
@@ -288,8 +312,8 @@ static void run(struct monitor *mo, int sfd)
 {
 	reports_flush(mo);
 	while (!mo->finished) {
-		struct pollfd pfd[4];
-		int n = 0, ipid = -1, iprobe = -1, icmd = -1;
+		struct pollfd pfd[5];
+		int n = 0, ipid = -1, iprobe = -1, icmd = -1, ireport = -1;
 		int64_t now = clock_mono_us();
 		int64_t deadline = mon_deadline(&mo->m);
 		bool probing = mo->probe.phase != HEALTH_IDLE && mo->probe.phase != HEALTH_DONE;
@@ -311,11 +335,17 @@ static void run(struct monitor *mo, int sfd)
 		}
 		if (mo->probe.phase == HEALTH_DONE)
 			deadline = now;
+		if (mo->pending_len) {
+			ireport = n;
+			pfd[n++] = (struct pollfd){mo->status_fd, POLLOUT, 0};
+		}
 		if (poll(pfd, (nfds_t)n, clock_poll_timeout(deadline, now)) < 0 && errno != EINTR) {
 			fprintf(stderr, "ron-monitor: %s: poll: %s\n", mo->name, strerror(errno));
 			exit(EX_OSERR);
 		}
 		now = clock_mono_us();
+		if (ireport >= 0 && pfd[ireport].revents)
+			report_flush(mo);
 		if (pfd[0].revents)
 			on_signal(mo, sfd, now);
 		if (icmd >= 0 && pfd[icmd].revents && mo->cmd_fd >= 0)
@@ -359,6 +389,27 @@ static int handover_read(const struct monitor *mo, const char *text, int64_t now
 		fprintf(stderr, "ron-monitor: %s: --handover: %s; not trusted\n", mo->name, err);
 	}
 	return rc;
+}
+
+/* The final report must reach a reader that was only slow: wait for it as long
+ * as the kernel would wait for a silent monitor before calling it frozen. */
+static void report_last(struct monitor *mo)
+{
+	reports_flush(mo);
+	int64_t deadline =
+	    clock_mono_us() + (3 * mo->cfg.health_interval_ms + mo->cfg.health_timeout_ms) * 1000;
+	while (mo->pending_len && !mo->parent_gone) {
+		struct pollfd p = {mo->status_fd, POLLOUT, 0};
+		int64_t now = clock_mono_us();
+		if (now >= deadline) {
+			fprintf(stderr, "ron-monitor: %s: the final report was not read in time\n",
+				mo->name);
+			return;
+		}
+		if (poll(&p, 1, clock_poll_timeout(deadline, now)) < 0 && errno != EINTR)
+			return;
+		report_flush(mo);
+	}
 }
 
 static void usage(FILE *f)
@@ -750,6 +801,6 @@ int main(int argc, char **argv)
 		mon_handle(&mo.m, &(struct mon_event){.kind = MEV_PARENT_DIED, .now_us = now});
 	title(&mo);
 	run(&mo, sfd);
-	reports_flush(&mo);
+	report_last(&mo);
 	return 0;
 }

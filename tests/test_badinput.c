@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <grp.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -747,4 +748,152 @@ Test(badinput, monitor_reports_wrong_corr_id_as_the_reason)
 Test(badinput, monitor_reports_a_slow_reply_as_a_timeout)
 {
 	monitor_gets_reason(FK_DELAY, 1000, "timeout after 80 ms waiting for reply");
+}
+
+/* --- the path walk: every component, never by path again ---------------------------------- */
+
+Test(badinput, run_dir_trailing_slash_on_a_symlink_refused)
+{
+	char path[700];
+	cr_assert_eq(mkdir(tl_path("safe"), 0700), 0);
+	cr_assert_eq(symlink(tl_path("safe"), tl_path("to-safe")), 0);
+	/* A trailing slash made lstat(2) follow the link, so it passed for a directory. */
+	const char *tails[] = {"/", "//", "/."};
+	for (int i = 0; i < 3; i++) {
+		char kv[800];
+		snprintf(path, sizeof(path), "%s%s", tl_path("to-safe"), tails[i]);
+		snprintf(kv, sizeof(kv), "RON_RUN_DIR=%s", path);
+		const char *vars[] = {kv, NULL};
+		expect_78(KERNEL, vars, NULL, "symbolic link");
+		expect_78(KERNEL, vars, NULL, tl_path("to-safe"));
+	}
+}
+
+Test(badinput, run_dir_symlinked_parent_refused)
+{
+	char kv[800];
+	cr_assert_eq(mkdir(tl_path("real"), 0700), 0);
+	cr_assert_eq(symlink(tl_path("real"), tl_path("link")), 0);
+	snprintf(kv, sizeof(kv), "RON_RUN_DIR=%s/run", tl_path("link"));
+	const char *vars[] = {kv, NULL};
+	expect_78(KERNEL, vars, NULL, "symbolic link");
+	expect_78(KERNEL, vars, NULL, tl_path("link"));
+	cr_assert_neq(access(tl_path("real/run"), F_OK), 0, "made a directory behind the link");
+	/* The same for a socket's directory. */
+	snprintf(kv, sizeof(kv), "RON_INDEX_SOCK=%s/sub/svc-index.sock", tl_path("link"));
+	expect_78(KERNEL, vars, NULL, "RON_INDEX_SOCK");
+	expect_78(KERNEL, vars, NULL, "symbolic link");
+}
+
+Test(badinput, run_dir_dotdot_refused)
+{
+	char kv[800];
+	cr_assert_eq(mkdir(tl_path("a"), 0700), 0);
+	snprintf(kv, sizeof(kv), "RON_RUN_DIR=%s/../run", tl_path("a"));
+	const char *vars[] = {kv, NULL};
+	expect_78(KERNEL, vars, NULL, "\"..\" in the path");
+}
+
+#define NOBODY 65534
+
+/* A directory on the way that another user owns: they could swap what lies below. */
+Test(badinput, run_dir_under_another_users_directory_refused)
+{
+	if (geteuid() != 0)
+		cr_skip_test("needs root to make a directory of another user");
+	char kv[800];
+	cr_assert_eq(mkdir(tl_path("theirs"), 0755), 0);
+	cr_assert_eq(chown(tl_path("theirs"), NOBODY, NOBODY), 0);
+	snprintf(kv, sizeof(kv), "RON_RUN_DIR=%s/run", tl_path("theirs"));
+	const char *vars[] = {kv, NULL};
+	expect_78(KERNEL, vars, NULL, "owned by uid 65534, neither root nor us");
+}
+
+static pid_t racer;
+
+static void racer_stop(void)
+{
+	if (racer > 0) {
+		kill(racer, SIGKILL);
+		waitpid(racer, NULL, 0);
+		racer = 0;
+	}
+}
+
+static void bi_teardown_racer(void)
+{
+	racer_stop();
+	bi_teardown();
+}
+
+/* The attack of issue 13: an unprivileged user who owns a parent of the run
+ * directory swaps it with a directory of theirs (renameat2 RENAME_EXCHANGE in a
+ * loop) holding a status.json that names a victim by pid and start time.  A kernel
+ * started as root meanwhile must refuse, and never signal the victim. */
+Test(badinput, renameat2_exchange_racer_is_harmless, .fini = bi_teardown_racer)
+{
+	if (geteuid() != 0)
+		cr_skip_test("needs root: the racer runs as another user");
+	char att[700], run[800], decoy[800], kv[900], json[2048];
+	/* The racer must reach its directory through ours. */
+	cr_assert_eq(chmod(tl_dir(), 0711), 0);
+	snprintf(att, sizeof(att), "%s", tl_path("att"));
+	snprintf(run, sizeof(run), "%s/run", att);
+	snprintf(decoy, sizeof(decoy), "%s/decoy", att);
+	cr_assert_eq(mkdir(att, 0755), 0);
+	cr_assert_eq(mkdir(run, 0700), 0); /* as an administrator made it once */
+	cr_assert_eq(mkdir(decoy, 0700), 0);
+
+	char *vargv[] = {"/bin/sleep", "1000", NULL};
+	char *venv[] = {"RON_RUN_DIR=", NULL};
+	pid_t victim = tl_spawn(vargv, venv, NULL, NULL);
+	unsigned long long ticks = 0;
+	char path[64], stat[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)victim);
+	cr_assert_gt(tl_read_file(path, stat, sizeof(stat)), 0);
+	const char *p = strrchr(stat, ')');
+	for (int field = 2; p && field < 22; field++)
+		p = strchr(p + 1, ' ');
+	cr_assert(p && sscanf(p, " %llu", &ticks) == 1);
+	char boot[64] = "";
+	cr_assert_gt(tl_read_file("/proc/sys/kernel/random/boot_id", boot, sizeof(boot)), 0);
+	boot[strcspn(boot, "\n")] = '\0';
+	snprintf(json, sizeof(json),
+		 "{\"v\":1,\"kernel_pid\":1,\"kernel_start\":1,\"boot_id\":\"%s\",\"state\":"
+		 "\"running\",\"services\":[{\"service\":\"svc-index\",\"state\":\"healthy\","
+		 "\"pid\":%d,\"start\":%llu,\"mpid\":%d,\"mstart\":%llu}]}\n",
+		 boot, (int)victim, ticks, (int)victim, ticks);
+	char file[900];
+	snprintf(file, sizeof(file), "%s/status.json", decoy);
+	FILE *f = fopen(file, "w");
+	cr_assert(f);
+	fputs(json, f);
+	fclose(f);
+	cr_assert_eq(chown(decoy, NOBODY, NOBODY), 0);
+	cr_assert_eq(chown(file, NOBODY, NOBODY), 0);
+	cr_assert_eq(chown(att, NOBODY, NOBODY), 0);
+
+	racer = fork();
+	cr_assert_geq(racer, 0);
+	if (racer == 0) {
+		if (setgroups(0, NULL) < 0 || setgid(NOBODY) < 0 || setuid(NOBODY) < 0)
+			_exit(2);
+		for (;;)
+			if (renameat2(AT_FDCWD, run, AT_FDCWD, decoy, RENAME_EXCHANGE) < 0)
+				_exit(3);
+	}
+	snprintf(kv, sizeof(kv), "RON_RUN_DIR=%s", run);
+	const char *vars[] = {kv, NULL};
+	for (int i = 0; i < 20; i++) {
+		char out[4096], err[4096];
+		int st = bi_run(KERNEL, vars, NULL, out, sizeof(out), err, sizeof(err));
+		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 78, "start %d: status %#x: %s", i, st,
+			  err);
+		cr_assert(strstr(err, "owned by uid 65534"), "start %d: %s", i, err);
+		cr_assert(tl_pid_alive(victim), "the victim was signalled");
+	}
+	int st;
+	cr_assert_eq(waitpid(racer, &st, WNOHANG), 0, "the racer stopped: %#x", st);
+	racer_stop();
+	cr_assert(tl_pid_alive(victim), "the victim was signalled");
 }

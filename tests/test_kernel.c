@@ -328,76 +328,150 @@ Test(kernel, monitor_stopped_is_replaced)
 	kt_stop(&k1, SIGTERM);
 }
 
-/* The kernel sleeps in write(1, ...): its stdout pipe is full. */
-static bool stdout_blocked(void *unused)
+/* A number at the top level of status.json, -1 if there is none. */
+static long long kt_status_num(const char *key)
 {
-	char path[64], buf[256];
-	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)k1.pid);
-	long nr, fd;
-	return tl_read_file(path, buf, sizeof(buf)) > 0 &&
-	       sscanf(buf, "%ld 0x%lx", &nr, &fd) == 2 && nr == SYS_write && fd == 1;
+	char path[600];
+	snprintf(path, sizeof(path), "%s/run/status.json", tl_dir());
+	json_object *o = json_object_from_file(path), *v;
+	long long n = -1;
+	if (o && json_object_object_get_ex(o, key, &v))
+		n = json_object_get_int64(v);
+	json_object_put(o);
+	return n;
 }
 
-static bool past(void *deadline)
+static bool dropped_above(void *arg)
 {
-	return clock_mono_us() >= *(int64_t *)deadline;
+	return kt_status_num("output_dropped") > *(long long *)arg;
 }
 
-struct respawn {
+/* Reaped: not even a zombie is left. */
+static bool pid_gone(void *arg)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d", *(pid_t *)arg);
+	return access(path, F_OK) != 0;
+}
+
+struct adoption {
 	const char *name;
-	pid_t old;
+	pid_t pid, old_mpid;
 };
 
-static bool respawned_or_full(void *arg)
+static bool adopted(void *arg)
 {
-	struct respawn *r = arg;
+	struct adoption *a = arg;
 	struct row now;
-	return stdout_blocked(NULL) ||
-	       (kt_row(r->name, &now) && now.pid != r->old && strcmp(now.state, "healthy") == 0);
+	return kt_row(a->name, &now) && now.pid == a->pid && now.mpid > 0 &&
+	       now.mpid != a->old_mpid && strcmp(now.state, "healthy") == 0;
 }
 
-/* A reader of the kernel's stdout that stalls (a slow journald, a paused
- * terminal) blocks the kernel while it relays a monitor's report; the
- * monitors' reports wait in their pipes meanwhile and must not be taken for
- * silence once the kernel runs again. */
-Test(kernel, stdout_stall_does_not_look_like_frozen_monitors)
+/* SIGUSR1 waits in pid's signalfd: sent but not yet taken. */
+static bool usr1_pending(void *arg)
 {
-	struct row rows[3], now;
-	char line[4096];
-	char *extra[] = {"RON_STATUS_INTERVAL_MS=3600000", "RON_RESTART_CAP=1000", NULL};
-	kt_start_ready(&k1, extra, rows);
-	cr_assert_gt(fcntl(k1.r.fd, F_SETPIPE_SZ, 4096), 0, "F_SETPIPE_SZ: %s", strerror(errno));
+	char path[64], buf[4096];
+	snprintf(path, sizeof(path), "/proc/%d/status", *(pid_t *)arg);
+	if (tl_read_file(path, buf, sizeof(buf)) <= 0)
+		return false;
+	const char *p = strstr(buf, "ShdPnd:");
+	unsigned long long mask = p ? strtoull(p + 7, NULL, 16) : 0;
+	return mask & (1ULL << (SIGUSR1 - 1));
+}
 
-	/* Fill the unread pipe with event lines (service crashes and restarts),
-	 * so the kernel blocks in the middle of relaying reports. */
-	for (int i = 0; !stdout_blocked(NULL); i++) {
-		cr_assert_lt(i, 200, "the kernel never blocked on its stdout");
-		struct respawn r = {names[i % 3], 0};
-		struct row row;
-		if (!kt_row(r.name, &row) || row.pid <= 0 || strcmp(row.state, "healthy") != 0)
-			continue;
-		r.old = row.pid;
-		cr_assert_eq(kill(row.pid, SIGKILL), 0);
-		cr_assert(tl_wait_for(respawned_or_full, &r, WAIT_MS), "%s not respawned", r.name);
+static bool usr1_taken(void *arg)
+{
+	return !usr1_pending(arg);
+}
+
+/* SIGUSR1s, each taken before the next is sent (pending ones would merge into one),
+ * until the kernel has dropped more than `above` lines of output. */
+static long long kt_flood_until_dropped(pid_t kernel, long long above)
+{
+	for (int i = 0; i < 3000; i++) {
+		cr_assert_eq(kill(kernel, SIGUSR1), 0);
+		cr_assert(tl_wait_for(usr1_taken, &kernel, WAIT_MS), "SIGUSR1 %d not taken", i);
+		if (i >= 299 && tl_wait_for(dropped_above, &above, 100))
+			return kt_status_num("output_dropped");
 	}
-	/* The stall itself: three times the 1100 ms silence limit of these settings. */
-	int64_t until = clock_mono_us() + 3 * 1100 * 1000;
-	cr_assert(tl_wait_for(past, &until, WAIT_MS));
+	cr_assert_fail("no output dropped after 3000 SIGUSR1s with stdout unread (%lld, %lld)",
+		       above, kt_status_num("output_dropped"));
+	return -1;
+}
 
-	/* Read again; a status line asked for now comes after anything the stall caused. */
-	cr_assert_eq(kill(k1.pid, SIGUSR1), 0);
-	do {
-		cr_assert(tl_next_line(&k1.r, line, sizeof(line), WAIT_MS),
-			  "no output after the stall");
-		cr_assert_null(strstr(line, "event=monitor_frozen"), "%s", line);
-		cr_assert_null(strstr(line, "event=monitor_lost"), "%s", line);
-	} while (!strstr(line, "event=status"));
-	cr_assert(tl_wait_for(all_healthy, NULL, WAIT_MS));
+/* Standard output a FIFO whose reader reads nothing (a stalled journald, a
+ * Ctrl-S terminal): the kernel's own lines queue up and then are dropped, but
+ * supervision goes on, and once the reader reads again one line says how many
+ * were lost. */
+Test(kernel, stdout_fifo_nobody_reads)
+{
+	static struct tl_lines r;
+	char line[4096], fifo[600];
+	struct row rows[3];
+	struct pids ps = {.n = 0};
+	snprintf(fifo, sizeof(fifo), "%s/out.fifo", tl_dir());
+	cr_assert_eq(mkfifo(fifo, 0600), 0);
+	/* Read and write: a reader exists, so the kernel's open does not wait. */
+	int rd = open(fifo, O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	cr_assert_geq(rd, 0);
+	cr_assert_gt(fcntl(rd, F_SETPIPE_SZ, 4096), 0, "F_SETPIPE_SZ: %s", strerror(errno));
+	char *extra[] = {"RON_OUTPUT_QUEUE_BYTES=16384", "RON_STATUS_INTERVAL_MS=3600000", NULL};
+	char *argv[] = {"/bin/sh", "-c", "exec \"$0\" >\"$1\"", RON_BUILD_DIR "/ron-kernel",
+			fifo,	   NULL};
+	pid_t kernel = tl_spawn(argv, kt_env(extra), NULL, NULL);
+	cr_assert(tl_wait_for(all_healthy, NULL, WAIT_MS), "status.json never showed 3 healthy");
+	for (int i = 0; i < 3; i++)
+		cr_assert(kt_row(names[i], &rows[i]));
+
+	long long dropped = kt_flood_until_dropped(kernel, 0);
+	/* Supervision goes on: a killed monitor is reaped and replaced, its service
+	 * adopted, within the usual time. */
+	struct adoption a = {"svc-index", rows[0].pid, rows[0].mpid};
+	cr_assert_eq(kill(rows[0].mpid, SIGKILL), 0);
+	cr_assert(tl_wait_for(pid_gone, &rows[0].mpid, 10000), "killed monitor not reaped");
+	cr_assert(tl_wait_for(adopted, &a, 10000), "svc-index not adopted by a new monitor");
+	cr_assert_eq(count_services(0), 1);
+
+	/* The reader reads again: the queue drains and one line gives the count. */
+	tl_lines_init(&r, rd);
+	cr_assert(tl_expect(&r, line, sizeof(line), WAIT_MS, "event=output_dropped", NULL),
+		  "no output_dropped line once the FIFO was read:\n%.4000s", r.log);
+	long long lines = -1, events = -1, status = -1;
+	const char *p = strstr(line, " lines="), *q = strstr(line, " events="),
+		   *t = strstr(line, " status=");
+	cr_assert(p && q && t && strstr(line, " since="), "%s", line);
+	lines = atoll(p + 7);
+	events = atoll(q + 8);
+	status = atoll(t + 8);
+	cr_assert_gt(lines, 0, "%s", line);
+	cr_assert_eq(lines, events + status, "%s", line);
+	cr_assert_geq(dropped, 1);
+	cr_assert_leq(lines, kt_status_num("output_dropped"), "%s", line);
+	/* Output flows again, and tells of the new monitor. */
+	struct row now;
+	char mpid[32];
+	cr_assert(kt_row("svc-index", &now));
+	snprintf(mpid, sizeof(mpid), " mpid=%d ", (int)now.mpid);
+	cr_assert_eq(kill(kernel, SIGUSR1), 0);
+	cr_assert(tl_expect(&r, line, sizeof(line), WAIT_MS, "event=service", "service=svc-index",
+			    mpid, NULL),
+		  "no output after the drain:\n%.4000s", r.log);
+
+	/* Unread again and full: SIGTERM still stops everything. */
 	for (int i = 0; i < 3; i++) {
 		cr_assert(kt_row(names[i], &now));
-		cr_assert_eq(now.mpid, rows[i].mpid, "the monitor of %s was replaced", names[i]);
+		ps.p[ps.n++] = now.pid;
+		ps.p[ps.n++] = now.mpid;
 	}
-	kt_stop(&k1, SIGTERM);
+	kt_flood_until_dropped(kernel, kt_status_num("output_dropped"));
+	int st;
+	cr_assert_eq(kill(kernel, SIGTERM), 0);
+	cr_assert(tl_wait_exit(kernel, WAIT_MS, &st), "kernel did not exit on SIGTERM");
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "kernel exit status %#x", st);
+	cr_assert(all_gone(&ps), "a process outlived the kernel");
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(count_services(i), 0);
+	close(rd);
 }
 
 static void stops_everything(int sig)
@@ -1167,4 +1241,190 @@ Test(kernel, handover_crash_loop_killing_each_monitor)
 	    .end_nth = 1,
 	};
 	hv_compare(&sc);
+}
+
+/* Rewrites fields of status.json (atomically, as the kernel does): wall-clock
+ * stamp and monotonic heartbeat, each shifted by the given milliseconds. */
+static void kt_shift_status(int64_t wall_shift_ms, int64_t mono_shift_ms)
+{
+	char path[600], tmp[600];
+	snprintf(path, sizeof(path), "%s/run/status.json", tl_dir());
+	snprintf(tmp, sizeof(tmp), "%s/run/.status.json.test", tl_dir());
+	json_object *o = json_object_from_file(path), *v;
+	cr_assert(o, "read %s", path);
+	cr_assert(json_object_object_get_ex(o, "updated_ms", &v));
+	json_object_object_add(o, "updated_ms",
+			       json_object_new_int64(json_object_get_int64(v) + wall_shift_ms));
+	cr_assert(json_object_object_get_ex(o, "mono_ms", &v), "no heartbeat in status.json");
+	json_object_object_add(o, "mono_ms",
+			       json_object_new_int64(json_object_get_int64(v) + mono_shift_ms));
+	cr_assert_eq(json_object_to_file(tmp, o), 0);
+	cr_assert_eq(rename(tmp, path), 0);
+	json_object_put(o);
+}
+
+/* --check judges liveness by the kernel's pid, start time and monotonic
+ * heartbeat: a wall-clock step either way changes nothing, a stale heartbeat
+ * with a fresh wall-clock stamp is still stuck. */
+Test(kernel, check_ignores_wall_clock_stamp)
+{
+	struct row rows[3];
+	char *extra[] = {"RON_STATUS_INTERVAL_MS=3600000", NULL};
+	kt_start_ready(&k1, extra, rows);
+	struct check_want w = {0, "ok", ""};
+	cr_assert(tl_wait_for(check_is, &w, WAIT_MS), "--check not 0 with all healthy: %s", w.out);
+	/* Stopped, it cannot rewrite the file under us. */
+	cr_assert_eq(kill(k1.pid, SIGSTOP), 0);
+	kt_shift_status(-3600000, 0);
+	cr_assert(check_is(&w), "wall-clock stamp 1 h old: %s", w.out);
+	kt_shift_status(2 * 3600000, 0);
+	cr_assert(check_is(&w), "wall-clock stamp 1 h ahead: %s", w.out);
+	/* Three status intervals and a second without a heartbeat is stuck. */
+	kt_shift_status(-3600000, -(3 * 3600000 + 2000));
+	w = (struct check_want){1, "stuck", ""};
+	cr_assert(check_is(&w), "stale heartbeat, fresh wall-clock stamp: %s", w.out);
+	cr_assert_eq(kill(k1.pid, SIGCONT), 0);
+	kt_stop(&k1, SIGTERM);
+}
+
+/* Probes take no lock: a kernel restarted after a crash (its pidfile left
+ * behind, unlocked) while --check runs in a loop, as a container's health check
+ * does, never finds the pidfile busy. */
+Test(kernel, check_loop_never_blocks_a_start, .timeout = 300)
+{
+	char line[4096], script[1024];
+	snprintf(script, sizeof(script),
+		 "while :; do %s/ron-kernel --check >/dev/null 2>&1; rc=$?;"
+		 " [ $rc -le 1 ] || { echo \"--check exited $rc\" >&2; exit 3; }; done",
+		 RON_BUILD_DIR);
+	char *argv[] = {"/bin/sh", "-c", script, NULL};
+	/* Several loops: each holds a probe's moment open more often. */
+	pid_t probers[3];
+	for (int i = 0; i < 3; i++)
+		probers[i] = tl_spawn(argv, kt_env(NULL), NULL, NULL);
+	for (int i = 0; i < 100; i++) {
+		int st;
+		kt_start(&k1, NULL);
+		bool started = tl_expect(&k1.r, line, sizeof(line), WAIT_MS, "event=start", NULL);
+		cr_assert(tl_wait_exit(k1.pid, 0, &st) || kill(k1.pid, SIGKILL) == 0);
+		cr_assert(tl_wait_exit(k1.pid, WAIT_MS, &st) || !started, "start %d: no exit", i);
+		cr_assert(started, "start %d refused while --check ran:\n%s", i, k1.r.log);
+		close(k1.r.fd);
+	}
+	for (int i = 0; i < 3; i++) {
+		int st;
+		cr_assert_not(tl_wait_exit(probers[i], 0, &st), "a --check loop ended: %#x", st);
+	}
+}
+
+/* The pid of mpid's child (its service), 0 if none. */
+static pid_t child_of(pid_t mpid)
+{
+	char path[64], buf[256];
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)mpid, (int)mpid);
+	return tl_read_file(path, buf, sizeof(buf)) > 0 ? (pid_t)atoi(buf) : 0;
+}
+
+struct new_child {
+	pid_t mpid, old;
+};
+
+static bool child_changed(void *arg)
+{
+	struct new_child *c = arg;
+	pid_t now = child_of(c->mpid);
+	return now > 0 && now != c->old;
+}
+
+static bool svc_index_is(void *arg)
+{
+	struct row now;
+	return kt_row("svc-index", &now) && now.pid == *(pid_t *)arg &&
+	       strcmp(now.state, "healthy") == 0;
+}
+
+/* A kernel that does not read for a while (stopped for less than the silence
+ * limit): the monitor's pipe fills, its reports are replaced by later ones,
+ * and once the kernel runs again it reports the gap and shows the latest state. */
+Test(kernel, stalled_kernel_gets_the_latest_report_and_the_gap)
+{
+	struct row rows[3], now;
+	char line[4096];
+	/* Silence limit 7 s; restarts at once and never quarantined. */
+	char *extra[] = {"RON_HEALTH_INTERVAL_MS=2000", "RON_HEALTH_TIMEOUT_MS=1000",
+			 "RON_BACKOFF_MIN_MS=0",	"RON_BACKOFF_MAX_MS=0",
+			 "RON_RESTART_CAP=1000",	NULL};
+	kt_start_ready(&k1, extra, rows);
+	cr_assert_eq(kill(k1.pid, SIGSTOP), 0);
+	/* 150 crashes of about four reports each: well over the pipe's 64 KiB. */
+	struct new_child c = {rows[0].mpid, 0};
+	for (int i = 0; i < 150; i++) {
+		cr_assert(tl_wait_for(child_changed, &c, WAIT_MS), "no new svc-index after kill %d",
+			  i);
+		c.old = child_of(c.mpid);
+		kill(c.old, SIGKILL);
+	}
+	cr_assert(tl_wait_for(child_changed, &c, WAIT_MS), "no svc-index after the last kill");
+	pid_t last = child_of(c.mpid);
+	cr_assert_eq(kill(k1.pid, SIGCONT), 0);
+
+	EXPECT(&k1, line, "event=reports_missed", "service=svc-index", "missed=");
+	cr_assert(tl_wait_for(svc_index_is, &last, WAIT_MS), "status.json never showed pid %d",
+		  (int)last);
+	cr_assert(kt_row("svc-index", &now));
+	cr_assert_eq(now.mpid, rows[0].mpid, "the monitor was replaced");
+	cr_assert_null(strstr(k1.r.log, "event=monitor_frozen"), "%s", k1.r.log);
+	cr_assert_eq(count_services(0), 1);
+	kt_stop(&k1, SIGTERM);
+}
+
+/* Empty components and "." in RON_RUN_DIR are harmless: the kernel runs in the
+ * directory meant. */
+Test(kernel, run_dir_doubled_slashes_normalised)
+{
+	struct row rows[3];
+	char kv[700];
+	snprintf(kv, sizeof(kv), "RON_RUN_DIR=%s//./run/", tl_dir());
+	char *extra[] = {kv, NULL};
+	kt_start_ready(&k1, extra, rows);
+	cr_assert_eq(access(tl_path("run/ron-kernel.pid"), F_OK), 0);
+	kt_stop(&k1, SIGTERM);
+}
+
+/* The stale clean-up signals only what it can prove was started under this run
+ * directory: a status.json of this boot naming an unrelated process (its pid and
+ * start time right) leaves that process alone. */
+Test(kernel, stale_cleanup_leaves_unproven_processes_alone)
+{
+	struct row rows[3];
+	char json[2048], path[64], stat[1024], boot[64] = "", pidstr[32];
+	char *vargv[] = {"/bin/sleep", "1000", NULL};
+	char *venv[] = {"RON_RUN_DIR=", NULL};
+	pid_t victim = tl_spawn(vargv, venv, NULL, NULL);
+	unsigned long long ticks = 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)victim);
+	cr_assert_gt(tl_read_file(path, stat, sizeof(stat)), 0);
+	const char *p = strrchr(stat, ')');
+	for (int field = 2; p && field < 22; field++)
+		p = strchr(p + 1, ' ');
+	cr_assert(p && sscanf(p, " %llu", &ticks) == 1);
+	cr_assert_gt(tl_read_file("/proc/sys/kernel/random/boot_id", boot, sizeof(boot)), 0);
+	boot[strcspn(boot, "\n")] = '\0';
+	snprintf(json, sizeof(json),
+		 "{\"v\":1,\"kernel_pid\":1,\"kernel_start\":1,\"boot_id\":\"%s\",\"state\":"
+		 "\"running\",\"services\":[{\"service\":\"svc-index\",\"state\":\"healthy\","
+		 "\"pid\":%d,\"start\":%llu,\"mpid\":0,\"mstart\":0}]}\n",
+		 boot, (int)victim, ticks);
+	cr_assert_eq(mkdir(tl_path("run"), 0700), 0);
+	FILE *f = fopen(tl_path("run/status.json"), "w");
+	cr_assert(f);
+	fputs(json, f);
+	fclose(f);
+	kt_start_ready(&k1, NULL, rows);
+	snprintf(pidstr, sizeof(pidstr), "pid=%d ", (int)victim);
+	cr_assert(strstr(k1.r.log, "event=stale_unproven") && strstr(k1.r.log, pidstr),
+		  "no stale_unproven line for pid %d:\n%s", (int)victim, k1.r.log);
+	cr_assert_null(strstr(k1.r.log, "event=stale_stopping"), "%s", k1.r.log);
+	cr_assert(tl_pid_alive(victim), "the unrelated process was signalled");
+	kt_stop(&k1, SIGTERM);
 }

@@ -257,3 +257,59 @@ Test(kernel_logic, dirname)
 	kernel_dirname("c.sock", buf, sizeof(buf));
 	cr_assert_str_eq(buf, ".");
 }
+
+/* The output queue: whole lines out, in order across the ring's end; drops
+ * counted by kind; once dropping, nothing more until half the queue is free. */
+Test(kernel_logic, outq_ring_and_drops)
+{
+	struct kernel_outq q;
+	char chunk[64];
+	cr_assert_eq(kernel_outq_init(&q, 40), 0);
+	cr_assert(kernel_outq_push(&q, KOUT_EVENT, "aaaaaaaaa\n", 10));
+	cr_assert(kernel_outq_push(&q, KOUT_EVENT, "bbbbbbbbb\n", 10));
+	cr_assert(kernel_outq_push(&q, KOUT_STATUS, "ccccccccc\n", 10));
+	/* Whole lines only: 25 bytes asked, 20 given. */
+	cr_assert_eq(kernel_outq_peek(&q, chunk, 25), 20);
+	cr_assert_eq(memcmp(chunk, "aaaaaaaaa\nbbbbbbbbb\n", 20), 0);
+	kernel_outq_consume(&q, 20);
+	/* Wraps around the end of the ring. */
+	cr_assert(kernel_outq_push(&q, KOUT_EVENT, "ddddddddddddddd\n", 16));
+	cr_assert(kernel_outq_push(&q, KOUT_EVENT, "eeeeeeeeeeeee\n", 14));
+	cr_assert_eq(q.len, 40);
+	cr_assert_eq(kernel_outq_peek(&q, chunk, sizeof(chunk)), 40);
+	cr_assert_eq(memcmp(chunk, "ccccccccc\nddddddddddddddd\neeeeeeeeeeeee\n", 40), 0);
+
+	/* Full: dropped and counted by kind. */
+	cr_assert_not(kernel_outq_push(&q, KOUT_STATUS, "f\n", 2));
+	cr_assert_not(kernel_outq_push(&q, KOUT_EVENT, "g\n", 2));
+	cr_assert_eq(q.dropped[KOUT_STATUS], 1);
+	cr_assert_eq(q.dropped[KOUT_EVENT], 1);
+	cr_assert_eq(q.dropped_total, 2);
+	cr_assert(q.drop_since_ms > 0);
+	cr_assert_not(kernel_outq_drops_pending(&q));
+	/* Room for a line, but not half the queue free: still dropping. */
+	kernel_outq_consume(&q, 10);
+	cr_assert_not(kernel_outq_push(&q, KOUT_EVENT, "h\n", 2));
+	cr_assert_eq(q.dropped_total, 3);
+	kernel_outq_consume(&q, 16);
+	cr_assert(kernel_outq_drops_pending(&q));
+	kernel_outq_drops_taken(&q);
+	cr_assert_eq(q.dropped[KOUT_EVENT] + q.dropped[KOUT_STATUS], 0);
+	cr_assert_eq(q.dropped_total, 3, "the total since start stays");
+	cr_assert(kernel_outq_push(&q, KOUT_EVENT, "i\n", 2));
+	cr_assert_eq(kernel_outq_peek(&q, chunk, sizeof(chunk)), 16);
+	cr_assert_eq(memcmp(chunk, "eeeeeeeeeeeee\ni\n", 16), 0);
+	kernel_outq_free(&q);
+}
+
+/* A line longer than the chunk is written in pieces rather than never. */
+Test(kernel_logic, outq_long_line_in_pieces)
+{
+	struct kernel_outq q;
+	char chunk[8];
+	cr_assert_eq(kernel_outq_init(&q, 64), 0);
+	cr_assert(kernel_outq_push(&q, KOUT_EVENT, "0123456789abcdef\n", 17));
+	cr_assert_eq(kernel_outq_peek(&q, chunk, sizeof(chunk)), 8);
+	cr_assert_eq(memcmp(chunk, "01234567", 8), 0);
+	kernel_outq_free(&q);
+}

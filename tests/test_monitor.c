@@ -1410,3 +1410,61 @@ Test(monitor, record_of_another_service_is_refused)
 	cr_assert(strstr(r.reason, "field \"service\": svc-overlay, not svc-storage"), "%s",
 		  r.reason);
 }
+
+/* The monitor's title (/proc/PID/cmdline) holds needle. */
+static bool title_has(void *needle)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)mon_pid);
+	ssize_t n = tl_read_file(path, buf, sizeof(buf));
+	for (ssize_t i = 0; i < n - 1; i++)
+		if (!buf[i])
+			buf[i] = ' ';
+	return n > 0 && strstr(buf, needle);
+}
+
+/* A reader that stops reading the status pipe (a stalled kernel): the monitor
+ * goes on, reports it cannot write are replaced by later ones, and the latest,
+ * its final "stopped", still arrives once the reader reads again; the numbers
+ * show what was missed. */
+Test(monitor, full_status_pipe_keeps_the_latest_report)
+{
+	struct report r;
+	int p[2];
+	cr_assert_eq(pipe2(p, 0), 0);
+	cr_assert_eq(fcntl(p[0], F_SETFD, FD_CLOEXEC), 0);
+	cr_assert_gt(fcntl(p[0], F_SETPIPE_SZ, 4096), 0, "F_SETPIPE_SZ: %s", strerror(errno));
+	char fd_s[16];
+	snprintf(fd_s, sizeof(fd_s), "%d", p[1]);
+	const char *args[] = {"--status-fd", fd_s, NULL};
+	/* Slow checks: the final report waits up to 3 intervals + the timeout. */
+	const char *env[] = {"RON_HEALTH_INTERVAL_MS=2000", "RON_HEALTH_TIMEOUT_MS=1000", NULL};
+	mon_start(args, env);
+	tl_lines_init(&mon_out, p[0]);
+	pid_t pid = mon_ready(&r);
+	unsigned long long last = r.seq;
+	cr_assert_gt(last, 0, "reports are numbered");
+
+	/* Fill the pipe to the last byte with blank lines, which readers skip. */
+	cr_assert(fcntl(p[1], F_GETFL) & O_NONBLOCK, "the monitor made its status fd non-blocking");
+	while (write(p[1], "\n", 1) == 1)
+		;
+	cr_assert_eq(errno, EAGAIN);
+	close(p[1]);
+	cr_assert_eq(kill(mon_pid, SIGTERM), 0);
+	/* "stopping", "exited" and "stopped" made while nothing fits. */
+	cr_assert(tl_wait_for(title_has, " stopped ", WAIT_MS), "the monitor never stopped");
+	expect_monitor_alive(); /* waiting to deliver its final report */
+
+	bool gap = false;
+	do {
+		cr_assert(mon_next(&r, WAIT_MS), "the final report never came\n%s", out_tail());
+		cr_assert_gt(r.seq, last, "report numbers go up");
+		gap |= r.seq > last + 1;
+		last = r.seq;
+	} while (r.event != EV_STOPPED);
+	cr_assert(gap, "no report was missed, so nothing was tested\n%s", out_tail());
+	cr_assert_eq(r.state, ST_STOPPED);
+	mon_expect_exit(0);
+	expect_gone(pid, "service");
+}
