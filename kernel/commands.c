@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ctlreq.h"
 #include "kernel.h"
 #include "proc.h"
 
@@ -167,37 +168,16 @@ static int apply(struct kernel *k, struct kernel_svc *s, enum verb v, int sig, i
 	return 0;
 }
 
-static json_object *do_services(struct kernel *k, enum verb v, json_object *req, int64_t now_us)
+static json_object *do_services(struct kernel *k, const struct ctl_req *req, int64_t now_us)
 {
-	json_object *names, *sigo;
-	int sig = 0;
-	if (!json_object_object_get_ex(req, "services", &names) ||
-	    !json_object_is_type(names, json_type_array) || json_object_array_length(names) == 0)
-		return reply_error("%s: \"services\" must be a list of names (or \"all\")",
-				   verbs[v]);
-	if (v == V_SIGNAL) {
-		const char *sn = json_object_object_get_ex(req, "signal", &sigo) &&
-					 json_object_is_type(sigo, json_type_string)
-				     ? json_object_get_string(sigo)
-				     : "";
-		sig = sig_parse(sn);
-		if (sig <= 0 || sig >= NSIG || sig == SIGKILL || sig == SIGSTOP)
-			return reply_error("signal %.32s: not a signal to send (HUP, USR1, TERM, "
-					   "... or a number; not KILL or STOP)",
-					   sn);
-	}
-	size_t n = json_object_array_length(names);
+	enum verb v = (enum verb)(req->cmd - CTL_STOP);
 	bool all = false;
 	/* Every name is checked before anything is done. */
-	for (size_t i = 0; i < n; i++) {
-		json_object *e = json_object_array_get_idx(names, i);
-		if (!json_object_is_type(e, json_type_string))
-			return reply_error("%s: a service name must be a string", verbs[v]);
-		const char *name = json_object_get_string(e);
-		if (strcmp(name, "all") == 0)
+	for (int i = 0; i < req->nnames; i++) {
+		if (strcmp(req->names[i], "all") == 0)
 			all = true;
-		else if (!kernel_svc_find(k, name))
-			return unknown(k, name);
+		else if (!kernel_svc_find(k, req->names[i]))
+			return unknown(k, req->names[i]);
 	}
 	if (k->stopping)
 		return reply_error("ron-kernel is shutting down");
@@ -206,14 +186,13 @@ static json_object *do_services(struct kernel *k, enum verb v, json_object *req,
 	for (int i = 0; i < k->nsvc; i++) {
 		struct kernel_svc *s = &k->svc[i];
 		bool named = all;
-		for (size_t j = 0; j < n && !named; j++)
-			named = strcmp(json_object_get_string(json_object_array_get_idx(names, j)),
-				       s->name) == 0;
+		for (int j = 0; j < req->nnames && !named; j++)
+			named = strcmp(req->names[j], s->name) == 0;
 		if (!named)
 			continue;
 		char why[256] = "";
 		json_object *row = svc_row(k, s, now_us);
-		if (apply(k, s, v, sig, now_us, why, sizeof(why)) < 0) {
+		if (apply(k, s, v, req->sig, now_us, why, sizeof(why)) < 0) {
 			ok = false;
 			json_object_object_add(row, "error", json_object_new_string(why));
 		}
@@ -248,40 +227,16 @@ static json_object *do_status(struct kernel *k, int64_t now_us)
 
 json_object *kernel_control_request(struct kernel *k, const char *text, size_t len, int64_t now_us)
 {
-	json_tokener *tok = json_tokener_new();
-	if (!tok)
-		return reply_error("out of memory");
-	json_object *req = json_tokener_parse_ex(tok, text, (int)len);
-	enum json_tokener_error jerr = json_tokener_get_error(tok);
-	json_tokener_free(tok);
-	if (!req || jerr != json_tokener_success || !json_object_is_type(req, json_type_object)) {
-		json_object_put(req);
-		return reply_error("not a JSON object: %s", jerr != json_tokener_success
-								? json_tokener_error_desc(jerr)
-								: "another type");
+	struct ctl_req req;
+	char why[CFG_ERR_MAX];
+	if (ctl_req_parse(text, len, &req, why, sizeof(why)) < 0)
+		return reply_error("%s", why);
+	json_object *reply;
+	switch (req.cmd) {
+	case CTL_STATUS: reply = do_status(k, now_us); break;
+	case CTL_RELOAD: reply = kernel_reload(k, now_us); break;
+	default: reply = do_services(k, &req, now_us); break;
 	}
-	json_object *cmdo, *reply;
-	const char *cmd = json_object_object_get_ex(req, "cmd", &cmdo) &&
-				  json_object_is_type(cmdo, json_type_string)
-			      ? json_object_get_string(cmdo)
-			      : NULL;
-	if (!cmd)
-		reply = reply_error("no \"cmd\" (status, stop, start, restart, lift, signal, "
-				    "reload)");
-	else if (strcmp(cmd, "status") == 0)
-		reply = do_status(k, now_us);
-	else if (strcmp(cmd, "reload") == 0)
-		reply = kernel_reload(k, now_us);
-	else {
-		reply = NULL;
-		for (size_t v = 0; v < sizeof(verbs) / sizeof(verbs[0]) && !reply; v++)
-			if (strcmp(cmd, verbs[v]) == 0)
-				reply = do_services(k, (enum verb)v, req, now_us);
-		if (!reply)
-			reply = reply_error("unknown command %.32s (status, stop, start, restart, "
-					    "lift, signal, reload)",
-					    cmd);
-	}
-	json_object_put(req);
+	ctl_req_free(&req);
 	return reply ? reply : reply_error("out of memory");
 }

@@ -156,3 +156,20 @@ void kc_apply_env(char *const env[])
 		}
 	}
 }
+
+bool kc_all_healthy(void *arg)
+{
+	(void)arg;
+	char path[700];
+	snprintf(path, sizeof(path), "%s/run/status.json", tl_dir());
+	json_object *o = json_object_from_file(path), *a, *v;
+	bool all =
+	    o && json_object_object_get_ex(o, "services", &a) && json_object_array_length(a) > 0;
+	for (size_t i = 0; all && i < json_object_array_length(a); i++) {
+		json_object *e = json_object_array_get_idx(a, i);
+		all = json_object_object_get_ex(e, "state", &v) &&
+		      strcmp(json_object_get_string(v), "healthy") == 0;
+	}
+	json_object_put(o);
+	return all;
+}

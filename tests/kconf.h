@@ -29,6 +29,9 @@ void kc_start(struct kc *k, char *const extra[]);
 void kc_stop(struct kc *k);
 /* A service's state and pid from status.json; false if it is not there. */
 bool kc_row(const char *name, char *state, size_t cap, pid_t *pid);
+/* Whether status.json lists services and every one is healthy (for tl_wait_for: it
+ * follows the kernel's all_ready line within a loop turn). */
+bool kc_all_healthy(void *arg);
 /* How many services status.json lists, or -1. */
 int kc_rows(void);
 /* Offset in the output of the first line holding both needles, or -1. */

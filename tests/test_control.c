@@ -61,6 +61,7 @@ static void ct_start(struct kc *k, const char *more)
 	kc_write(k, "%s\n%s\n%s", a, b, more ? more : "");
 	kc_start(k, NULL);
 	EXPECT(k, line, "event=all_ready");
+	cr_assert(tl_wait_for(kc_all_healthy, NULL, KC_WAIT_MS), "status.json not all healthy");
 }
 
 static pid_t pid_of(const char *name)
@@ -167,7 +168,11 @@ Test(control, unknown_names_get_a_suggestion_and_exit_64)
 {
 	struct kc k;
 	struct out o;
-	ct_start(&k, "[service svc-index]\nbin = " RON_BUILD_DIR "/sim/svc-index\n");
+	char more[1024];
+	snprintf(more, sizeof(more),
+		 "[service svc-index]\nbin = %s/sim/svc-index\nsocket = %s/ix.sock\n",
+		 RON_BUILD_DIR, tl_dir());
+	ct_start(&k, more);
 	ctl(&k, &o, (char *[]){"restart", "svc-indx", NULL});
 	EXIT_IS(o, 64);
 	cr_assert(strstr(o.err, "no service named svc-indx; did you mean svc-index?"), "%s", o.err);

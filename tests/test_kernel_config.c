@@ -60,6 +60,7 @@ Test(kernel_config, twelve_services_of_every_kind_run_and_stop)
 	EXPECT(&k, line, "event=start", "services=12");
 	EXPECT(&k, line, "event=all_ready");
 	EXPECT(&k, line, "event=status", "summary=\"12/12 healthy\"");
+	cr_assert(tl_wait_for(kc_all_healthy, NULL, KC_WAIT_MS));
 	cr_assert_eq(kc_rows(), 12);
 	char state[32];
 	pid_t pid;
@@ -183,7 +184,7 @@ Test(kernel_config, environment_args_and_working_dir_reach_the_service)
 	    a, dir);
 	kc_start(&k, NULL);
 	EXPECT(&k, line, "event=all_ready");
-	cr_assert(tl_wait_for(healthy_row, "shell", WAIT_MS));
+	cr_assert(tl_wait_for(kc_all_healthy, NULL, WAIT_MS));
 	char state[32];
 	pid_t sh, sa;
 	cr_assert(kc_row("shell", state, sizeof(state), &sh));
@@ -274,6 +275,7 @@ Test(kernel_config, user_runs_the_service_as_that_user)
 	kc_write(&k, "%s", a);
 	kc_start(&k, NULL);
 	EXPECT(&k, line, "event=all_ready");
+	cr_assert(tl_wait_for(kc_all_healthy, NULL, WAIT_MS));
 	char state[32];
 	pid_t pid;
 	cr_assert(kc_row("as-nobody", state, sizeof(state), &pid));

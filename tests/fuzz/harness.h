@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "ctlreq.h"
 #include "handover.h"
 #include "health.h"
 #include "kernel.h"
@@ -476,6 +477,33 @@ static inline void fuzz_handover_one(const uint8_t *data, size_t size)
 								   .reason = "fuzz"});
 		}
 	}
+}
+
+/* --- control requests ---------------------------------------------------------------------- */
+
+/* One input: the line a client of control.sock sends.  A parsed request holds a known
+ * command, a signal to send only for "signal", and names of 1..63 bytes. */
+static inline void fuzz_ctlreq_one(const uint8_t *data, size_t size)
+{
+	struct ctl_req req;
+	char why[CFG_ERR_MAX];
+	why[0] = '\0';
+	if (ctl_req_parse((const char *)data, size, &req, why, sizeof(why)) < 0) {
+		FUZZ_TERMINATED(why);
+		FUZZ_CHECK(why[0] != '\0', "a refusal without a reason");
+		FUZZ_CHECK(req.names == NULL && req.nnames == 0, "a refusal kept names");
+		return;
+	}
+	FUZZ_CHECK(strcmp(ctl_cmd_name(req.cmd), "?") != 0, "unknown command accepted");
+	FUZZ_CHECK((req.cmd == CTL_SIGNAL) == (req.sig > 0), "signal without a command or back");
+	FUZZ_CHECK(req.sig != SIGKILL && req.sig != SIGSTOP, "KILL or STOP accepted");
+	bool named = req.cmd != CTL_STATUS && req.cmd != CTL_RELOAD;
+	FUZZ_CHECK(named == (req.nnames > 0), "names where none belong, or none where needed");
+	for (int i = 0; i < req.nnames; i++) {
+		size_t n = strlen(req.names[i]);
+		FUZZ_CHECK(n >= 1 && n <= 63, "a name of a bad length");
+	}
+	ctl_req_free(&req);
 }
 
 #endif
