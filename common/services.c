@@ -97,6 +97,26 @@ int svc_split_args(const char *s, char ***v, int *n, char *why, size_t whylen)
 	return 0;
 }
 
+int svc_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	if (la >= SVC_NAME_MAX || lb >= SVC_NAME_MAX)
+		return 99;
+	int d[SVC_NAME_MAX][SVC_NAME_MAX];
+	for (size_t i = 0; i <= la; i++)
+		d[i][0] = (int)i;
+	for (size_t j = 0; j <= lb; j++)
+		d[0][j] = (int)j;
+	for (size_t i = 1; i <= la; i++)
+		for (size_t j = 1; j <= lb; j++) {
+			int sub = d[i - 1][j - 1] + (tolower((unsigned char)a[i - 1]) !=
+						     tolower((unsigned char)b[j - 1]));
+			int del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
+			d[i][j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+		}
+	return d[la][lb];
+}
+
 int svctab_find(const struct svc_table *t, const char *name)
 {
 	for (int i = 0; i < t->n; i++)
@@ -411,6 +431,7 @@ void svctab_free(struct svc_table *t)
 		free(d->sock);
 		free_list(d->args, d->nargs);
 		free_list(d->env, d->nenv);
+		free(d->env_line);
 		free_list(d->after_names, d->nafter);
 		free(d->after);
 		free(d->user);
@@ -489,8 +510,11 @@ static void print_service(FILE *f, const struct svc_table *t, const struct svc_d
 	}
 	key_origin(t, d, SK_ARGS, "default", o, sizeof(o));
 	print_kv(f, "args", v, o);
-	for (int i = 0; i < d->nenv; i++)
-		print_kv(f, "env", d->env[i], t->path);
+	for (int i = 0; i < d->nenv; i++) {
+		char where[CFG_STR_MAX + 16];
+		snprintf(where, sizeof(where), "%s:%u", t->path, d->env_line ? d->env_line[i] : 0);
+		print_kv(f, "env", d->env[i], where);
+	}
 	if (d->seed_sock != CFG__COUNT)
 		config_origin(c, d->seed_sock, t->path, seed_o, sizeof(seed_o));
 	else

@@ -46,6 +46,7 @@ struct svc_def {
 	int nargs;
 	char **env; /* "K=V", NULL-terminated; applied last, so they win */
 	int nenv;
+	unsigned *env_line;	    /* where each was set */
 	char *sock;		    /* "" for a health = none service without one */
 	char sock_env[SVC_ENV_MAX]; /* "" with no socket */
 	enum svc_health health;
@@ -94,6 +95,9 @@ void svctab_free(struct svc_table *t);
 
 /* A service's effective value of a monitor setting. */
 long long svc_num(const struct svc_def *d, const struct config *c, enum cfg_key key);
+/* Edit distance of two names or keys, case not counted, for "did you mean"; 99 when
+ * one is 64 bytes or longer. */
+int svc_distance(const char *a, const char *b);
 /* Index of a name, or -1. */
 int svctab_find(const struct svc_table *t, const char *name);
 /* Services that are enabled. */

@@ -175,30 +175,9 @@ static char *reader(char *str, int num, void *stream)
 	return str;
 }
 
-/* Edit distance, for "did you mean"; case does not count (BIN: bin). */
-static int distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	if (la > 40 || lb > 40)
-		return 99;
-	int d[41][41];
-	for (size_t i = 0; i <= la; i++)
-		d[i][0] = (int)i;
-	for (size_t j = 0; j <= lb; j++)
-		d[0][j] = (int)j;
-	for (size_t i = 1; i <= la; i++)
-		for (size_t j = 1; j <= lb; j++) {
-			int sub = d[i - 1][j - 1] + (tolower((unsigned char)a[i - 1]) !=
-						     tolower((unsigned char)b[j - 1]));
-			int del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
-			d[i][j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-		}
-	return d[la][lb];
-}
-
 static void consider(const char *name, const char *cand, const char **best, int *bestd)
 {
-	int dd = distance(name, cand);
+	int dd = svc_distance(name, cand);
 	if (dd < *bestd) {
 		*bestd = dd;
 		*best = cand;
@@ -349,6 +328,11 @@ static int service_key(struct parse *p, const char *key, const char *v, bool con
 				     "[service %s]: env=%s: not NAME=VALUE with NAME of letters, "
 				     "digits and _ (at most %d bytes)",
 				     d->name, v, SVC_ENV_MAX - 1);
+		unsigned *lines = realloc(d->env_line, sizeof(*lines) * (size_t)(d->nenv + 1));
+		if (!lines)
+			return failf(p, "out of memory");
+		d->env_line = lines;
+		lines[d->nenv] = p->line;
 		return push(p, &d->env, &d->nenv, v);
 	}
 	case SK_SOCKET: set_str(p, &d->sock, v); break;

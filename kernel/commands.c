@@ -15,8 +15,7 @@
 #include "kernel.h"
 #include "proc.h"
 
-static json_object *reply_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static json_object *reply_error(const char *fmt, ...)
+json_object *kernel_reply_error(const char *fmt, ...)
 {
 	char msg[CFG_ERR_MAX + 512];
 	va_list ap;
@@ -27,28 +26,6 @@ static json_object *reply_error(const char *fmt, ...)
 	json_object_object_add(o, "ok", json_object_new_boolean(0));
 	json_object_object_add(o, "error", json_object_new_string(msg));
 	return o;
-}
-
-static int name_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	if (la > 63 || lb > 63)
-		return 99;
-	int d[64][64];
-	for (size_t i = 0; i <= la; i++)
-		d[i][0] = (int)i;
-	for (size_t j = 0; j <= lb; j++)
-		d[0][j] = (int)j;
-	for (size_t i = 1; i <= la; i++)
-		for (size_t j = 1; j <= lb; j++) {
-			int best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
-			if (d[i - 1][j] + 1 < best)
-				best = d[i - 1][j] + 1;
-			if (d[i][j - 1] + 1 < best)
-				best = d[i][j - 1] + 1;
-			d[i][j] = best;
-		}
-	return d[la][lb];
 }
 
 struct kernel_svc *kernel_svc_find(struct kernel *k, const char *name)
@@ -65,15 +42,15 @@ static json_object *unknown(struct kernel *k, const char *name)
 	const char *best = NULL;
 	int bestd = 3;
 	for (int i = 0; i < k->nsvc; i++) {
-		int d = name_distance(name, k->svc[i].name);
+		int d = svc_distance(name, k->svc[i].name);
 		if (d < bestd) {
 			bestd = d;
 			best = k->svc[i].name;
 		}
 	}
 	if (best)
-		return reply_error("no service named %.63s; did you mean %s?", name, best);
-	return reply_error("no service named %.63s", name);
+		return kernel_reply_error("no service named %.63s; did you mean %s?", name, best);
+	return kernel_reply_error("no service named %.63s", name);
 }
 
 static void add_int(json_object *o, const char *key, int64_t v)
@@ -180,7 +157,7 @@ static json_object *do_services(struct kernel *k, const struct ctl_req *req, int
 			return unknown(k, req->names[i]);
 	}
 	if (k->stopping)
-		return reply_error("ron-kernel is shutting down");
+		return kernel_reply_error("ron-kernel is shutting down");
 	json_object *o = json_object_new_object(), *rows = json_object_new_array();
 	bool ok = true;
 	for (int i = 0; i < k->nsvc; i++) {
@@ -211,7 +188,7 @@ static json_object *do_status(struct kernel *k, int64_t now_us)
 	struct kernel_status_meta m = kernel_status_meta(k, k->stopping ? "stopping" : "running");
 	json_object *o = kernel_status_json(&m, k->svc, k->nsvc, now_us), *a;
 	if (!o)
-		return reply_error("out of memory");
+		return kernel_reply_error("out of memory");
 	json_object_object_add(o, "ok", json_object_new_boolean(1));
 	/* Each row also says how long its service may take to stop and to start. */
 	if (json_object_object_get_ex(o, "services", &a))
@@ -230,7 +207,7 @@ json_object *kernel_control_request(struct kernel *k, const char *text, size_t l
 	struct ctl_req req;
 	char why[CFG_ERR_MAX];
 	if (ctl_req_parse(text, len, &req, why, sizeof(why)) < 0)
-		return reply_error("%s", why);
+		return kernel_reply_error("%s", why);
 	json_object *reply;
 	switch (req.cmd) {
 	case CTL_STATUS: reply = do_status(k, now_us); break;
@@ -238,5 +215,5 @@ json_object *kernel_control_request(struct kernel *k, const char *text, size_t l
 	default: reply = do_services(k, &req, now_us); break;
 	}
 	ctl_req_free(&req);
-	return reply ? reply : reply_error("out of memory");
+	return reply ? reply : kernel_reply_error("out of memory");
 }

@@ -119,20 +119,6 @@ static void client_reply(struct control_client *c, json_object *reply)
 	json_object_put(reply);
 }
 
-static json_object *error_reply(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static json_object *error_reply(const char *fmt, ...)
-{
-	char msg[CFG_ERR_MAX + 256];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	json_object *o = json_object_new_object();
-	json_object_object_add(o, "ok", json_object_new_boolean(0));
-	json_object_object_add(o, "error", json_object_new_string(msg));
-	return o;
-}
-
 static void on_accept(struct kernel *k, int64_t now_us)
 {
 	for (;;) {
@@ -179,13 +165,13 @@ static void client_read(struct kernel *k, struct control_client *c, int64_t now_
 			if (cap > CONTROL_REQUEST_MAX + 1)
 				cap = CONTROL_REQUEST_MAX + 1;
 			if (c->inlen + 1 >= cap) {
-				client_reply(c, error_reply("request longer than %d bytes",
-							    CONTROL_REQUEST_MAX));
+				client_reply(c, kernel_reply_error("request longer than %d bytes",
+								   CONTROL_REQUEST_MAX));
 				return;
 			}
 			char *in = realloc(c->in, cap);
 			if (!in) {
-				client_reply(c, error_reply("out of memory"));
+				client_reply(c, kernel_reply_error("out of memory"));
 				return;
 			}
 			c->in = in;
@@ -277,7 +263,7 @@ void kernel_control_timers(struct kernel *k, int64_t now_us)
 			client_drop(c); /* a reader that does not read its reply */
 			continue;
 		}
-		client_reply(c, error_reply("no request within %d ms", CONTROL_IDLE_MS));
+		client_reply(c, kernel_reply_error("no request within %d ms", CONTROL_IDLE_MS));
 		client_write(c);
 		if (c->fd >= 0) /* one more idle period for the error, then it goes */
 			c->deadline_us = now_us + CONTROL_IDLE_MS * 1000;

@@ -347,6 +347,8 @@ int64_t kernel_control_deadline(const struct kernel *k);
 struct json_object *kernel_control_request(struct kernel *k, const char *text, size_t len,
 					   int64_t now_us);
 struct kernel_svc *kernel_svc_find(struct kernel *k, const char *name);
+/* {"ok":false,"error":"..."} */
+struct json_object *kernel_reply_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Writes one command line to a service's monitor; -1 with why. */
 int kernel_svc_command(struct kernel *k, struct kernel_svc *s, const char *cmd, char *why,
 		       size_t whylen);

@@ -884,7 +884,7 @@ Test(services, twelve_services_printed_with_origins)
 	assert_origin(out, "socket = /tmp/cfgt12/idx-2.sock", "default: RON_RUN_DIR/NAME.sock");
 	assert_origin(out, "socket_env = RON_IDX_2_SOCK", "default");
 	assert_origin(out, "health_service = idx.2", "default: from the name");
-	assert_origin(out, "env = RON_SIM_ROLE=index", "t.conf");
+	assert_origin(out, "env = RON_SIM_ROLE=index", "t.conf:13");
 	assert_origin(out, "args = 3600", "t.conf:28");
 	assert_origin(out, "args = -c \"while :; do sleep 1; done\"", "t.conf:32");
 	assert_origin(out, "after = svc-index svc-storage", "t.conf:8");
