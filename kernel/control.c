@@ -228,10 +228,13 @@ int kernel_control_pollfds(struct kernel *k, struct pollfd *p)
 	return n;
 }
 
-void kernel_control_events(struct kernel *k, const struct pollfd *p, int n, int64_t now_us)
+void kernel_control_events(struct kernel *k, const struct pollfd *polled, int n, int64_t now_us)
 {
-	if (n == 0)
+	/* A reload may reallocate the poll set these came from: work on a copy. */
+	struct pollfd p[1 + CONTROL_CLIENTS_MAX];
+	if (n <= 0 || n > 1 + CONTROL_CLIENTS_MAX)
 		return;
+	memcpy(p, polled, sizeof(*p) * (size_t)n);
 	/* The clients first, by fd, as they were polled: an accept must not shift them. */
 	for (int j = 1; j < n; j++) {
 		if (!p[j].revents)

@@ -469,9 +469,10 @@ int kernel_ctl_main(const char *run_dir, int argc, char **argv)
 	if (!ok && !json_object_object_get_ex(reply, "services", &rows)) {
 		const char *e = str_of(reply, "error");
 		fprintf(stderr, "ron-kernel: %s\n", e);
+		rc = strncmp(e, "no service named", 16) == 0 ? CTL_EX_USAGE : CTL_EX_NOT_REACHED;
 		json_object_put(reply);
 		free(names);
-		return strncmp(e, "no service named", 16) == 0 ? CTL_EX_USAGE : CTL_EX_NOT_REACHED;
+		return rc;
 	}
 	/* The names the kernel acted on ("all" expanded), and those it could not. */
 	json_object_object_get_ex(reply, "services", &rows);
