@@ -447,8 +447,12 @@ static void on_resume(struct mon *m, const struct mon_event *ev)
 	m->start = h->start;
 	m->failures = h->failures;
 	m->rtt_us = h->rtt_us;
-	m->spawned_us = h->mono_us - h->uptime_ms * 1000;
-	m->healthy_since_us = h->healthy_ms < 0 ? -1 : h->mono_us - h->healthy_ms * 1000;
+	/* Nothing started before the monotonic clock did: an age beyond it (a suspend,
+	 * or a wild record) is cut there, which also keeps "now - spawned" in range. */
+	int64_t up_us = h->uptime_ms > h->mono_us / 1000 ? h->mono_us : h->uptime_ms * 1000;
+	int64_t ok_us = h->healthy_ms > up_us / 1000 ? up_us : h->healthy_ms * 1000;
+	m->spawned_us = h->mono_us - up_us;
+	m->healthy_since_us = h->healthy_ms < 0 ? -1 : h->mono_us - ok_us;
 	switch (h->state) {
 	case ST_STARTING:
 		m->start_deadline_us = due;

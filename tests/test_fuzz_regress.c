@@ -173,6 +173,11 @@ Test(fuzz_regress, handover_seed_corpus)
 	cr_assert_geq(replay("handover", handover_one), 10);
 }
 
+Test(fuzz_regress, ctlreq_seed_corpus)
+{
+	cr_assert_geq(replay("ctlreq", fuzz_ctlreq_one), 6);
+}
+
 /* The WIRE.md reply vectors are healthy through both paths of the harness. */
 Test(fuzz_regress, wire_vectors_are_healthy)
 {
