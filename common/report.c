@@ -2,6 +2,7 @@
  * Encoding always fits a line (the reason gives way); decoding trusts no byte. */
 #include <json.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,9 +10,6 @@
 #include "report.h"
 
 _Static_assert(sizeof(pid_t) == sizeof(int), "pid_t is read as an int");
-
-/* PLAIN keeps the line free of raw newlines; NOSLASHESCAPE leaves paths readable. */
-#define REPORT_JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
 static const char *const state_names[ST__COUNT] = {
     [ST_STARTING] = "starting", [ST_HEALTHY] = "healthy", [ST_DEGRADED] = "degraded",
@@ -100,70 +98,76 @@ void report_init(struct report *r, const char *service)
 	r->healthy_ms = -1;
 }
 
-/* Adds v (owned) as key; a NULL v is a failed allocation. */
-static int add(struct json_object *o, const char *key, struct json_object *v)
+/* The encoder writes the line itself: it runs for every report a monitor sends,
+ * and building and freeing a json-c object for each cost a monitor more than
+ * the rest of a health check together.  It writes what json-c writes with
+ * JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE (the decoder and the
+ * tests hold both to that): no blanks, '"' '\\' and controls escaped. */
+struct out {
+	char *p;
+	size_t len, cap;
+	bool over;
+};
+
+static void out_mem(struct out *o, const char *s, size_t n)
 {
-	if (!v)
-		return -1;
-	if (json_object_object_add(o, key, v) < 0) {
-		json_object_put(v);
-		return -1;
+	if (o->over || o->len + n >= o->cap) {
+		o->over = true;
+		return;
 	}
-	return 0;
+	memcpy(o->p + o->len, s, n);
+	o->len += n;
 }
 
-/* The report as a JSON object, the reason left to render(). */
-static struct json_object *report_json(const struct report *r)
+static void out_fmt(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void out_fmt(struct out *o, const char *fmt, ...)
 {
-	struct json_object *o = json_object_new_object();
-	if (!o)
-		return NULL;
-	int err = 0;
-	err |= add(o, "v", json_object_new_int(r->v));
-	err |= add(
-	    o, "service",
-	    json_object_new_string_len(r->service, (int)strnlen(r->service, sizeof(r->service))));
-	err |= add(o, "event", json_object_new_string(event_names[r->event]));
-	err |= add(o, "state", json_object_new_string(state_names[r->state]));
-	err |= add(o, "pid", json_object_new_int(r->pid));
-	err |= add(o, "start", json_object_new_uint64(r->start));
-	err |= add(o, "restarts", json_object_new_int64(r->restarts));
-	err |= add(o, "uptime_ms", json_object_new_int64(r->uptime_ms));
-	err |= add(o, "rtt_us", json_object_new_int64(r->rtt_us));
-	err |= add(o, "failures", json_object_new_int64(r->failures));
-	err |= add(o, "code", json_object_new_int(r->code));
-	err |= add(o, "signal", json_object_new_int(r->signal));
-	err |= add(o, "delay_ms", json_object_new_int64(r->delay_ms));
-	err |= add(o, "reason", json_object_new_string(""));
-	err |= add(o, "ok", json_object_new_boolean(r->ok));
-	err |= add(o, "mpid", json_object_new_int(r->mpid));
-	err |= add(o, "ts", json_object_new_int64(r->ts));
-	err |= add(o, "mono_us", json_object_new_int64(r->mono_us));
-	err |= add(o, "due_us", json_object_new_int64(r->due_us));
-	err |= add(o, "healthy_ms", json_object_new_int64(r->healthy_ms));
-	err |= add(o, "streak", json_object_new_int64(r->streak));
-	err |= add(o, "probation", json_object_new_boolean(r->probation));
-	err |= add(o, "recorded", json_object_new_int64(r->recorded));
-	err |= add(o, "seq", json_object_new_uint64(r->seq));
-	if (err) {
-		json_object_put(o);
-		return NULL;
-	}
-	return o;
+	if (o->over)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(o->p + o->len, o->cap - o->len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= o->cap - o->len)
+		o->over = true;
+	else
+		o->len += (size_t)n;
 }
 
-/* Renders o with the first k bytes of the reason (cut at a character
- * boundary); the text, or NULL if it leaves no room for "\n\0" in limit.
- * A fresh string each time: json_object_set_string_len() in json-c 0.16
- * leaks after a string is emptied (json-c issue #780). */
-static const char *render(struct json_object *o, const char *reason, size_t n, size_t k,
-			  size_t limit, size_t *len)
+/* The escaped form of byte c, as json-c writes it, in esc; its length. */
+static size_t json_escape_byte(unsigned char c, char esc[7])
 {
-	/* Replacing a key keeps its place in the object. */
-	if (add(o, "reason", json_object_new_string_len(reason, (int)utf8_prefix(reason, n, k))))
-		return NULL;
-	const char *s = json_object_to_json_string_length(o, REPORT_JSON_FLAGS, len);
-	return s && *len + 1 < limit ? s : NULL;
+	static const char hex[] = "0123456789abcdef";
+	const char *two = NULL;
+	switch (c) {
+	case '"': two = "\\\""; break;
+	case '\\': two = "\\\\"; break;
+	case '\b': two = "\\b"; break;
+	case '\f': two = "\\f"; break;
+	case '\n': two = "\\n"; break;
+	case '\r': two = "\\r"; break;
+	case '\t': two = "\\t"; break;
+	default:
+		if (c < 0x20) {
+			memcpy(esc, "\\u00", 4);
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 15];
+			return 6;
+		}
+		esc[0] = (char)c;
+		return 1;
+	}
+	memcpy(esc, two, 2);
+	return 2;
+}
+
+static void out_str(struct out *o, const char *s, size_t n)
+{
+	char esc[7];
+	out_mem(o, "\"", 1);
+	for (size_t i = 0; i < n; i++)
+		out_mem(o, esc, json_escape_byte((unsigned char)s[i], esc));
+	out_mem(o, "\"", 1);
 }
 
 int report_encode(const struct report *r, char *buf, size_t cap)
@@ -171,31 +175,49 @@ int report_encode(const struct report *r, char *buf, size_t cap)
 	if ((unsigned)r->event >= EV__COUNT || (unsigned)r->state >= ST__COUNT)
 		return -1;
 	size_t limit = cap < REPORT_LINE_MAX ? cap : REPORT_LINE_MAX;
-	struct json_object *o = report_json(r);
-	if (!o)
+	char head[REPORT_LINE_MAX], tail[REPORT_LINE_MAX];
+	struct out h = {head, 0, sizeof(head), false}, t = {tail, 0, sizeof(tail), false};
+
+	out_fmt(&h, "{\"v\":%d,\"service\":", r->v);
+	out_str(&h, r->service, strnlen(r->service, sizeof(r->service)));
+	out_fmt(&h,
+		",\"event\":\"%s\",\"state\":\"%s\",\"pid\":%d,\"start\":%llu,\"restarts\":%lld,"
+		"\"uptime_ms\":%lld,\"rtt_us\":%lld,\"failures\":%lld,\"code\":%d,\"signal\":%d,"
+		"\"delay_ms\":%lld,\"reason\":",
+		event_names[r->event], state_names[r->state], (int)r->pid, r->start,
+		(long long)r->restarts, (long long)r->uptime_ms, (long long)r->rtt_us,
+		(long long)r->failures, r->code, r->signal, (long long)r->delay_ms);
+	out_fmt(&t,
+		",\"ok\":%s,\"mpid\":%d,\"ts\":%lld,\"mono_us\":%lld,\"due_us\":%lld,"
+		"\"healthy_ms\":%lld,\"streak\":%lld,\"probation\":%s,\"recorded\":%lld,"
+		"\"seq\":%llu}\n",
+		r->ok ? "true" : "false", (int)r->mpid, (long long)r->ts, (long long)r->mono_us,
+		(long long)r->due_us, (long long)r->healthy_ms, (long long)r->streak,
+		r->probation ? "true" : "false", (long long)r->recorded, r->seq);
+	if (h.over || t.over || h.len + t.len + 2 >= limit)
 		return -1;
-	size_t n = strnlen(r->reason, sizeof(r->reason)), len = 0;
-	const char *s = render(o, r->reason, n, n, limit, &len);
-	if (!s && render(o, r->reason, n, 0, limit, &len)) {
-		/* Escapes make a reason's encoded length hard to predict, so
-		 * search for the longest prefix that fits: fits(lo), !fits(hi). */
-		size_t lo = 0, hi = n;
-		while (hi - lo > 1) {
-			size_t mid = lo + (hi - lo) / 2;
-			if (render(o, r->reason, n, mid, limit, &len))
-				lo = mid;
-			else
-				hi = mid;
-		}
-		s = render(o, r->reason, n, lo, limit, &len);
-	}
-	if (s) {
-		memcpy(buf, s, len);
-		buf[len++] = '\n';
-		buf[len] = '\0';
-	}
-	json_object_put(o);
-	return s ? (int)len : -1;
+
+	/* The reason takes what is left (its quotes and the NUL included), cut where
+	 * utf8_prefix() may cut it: the longest such prefix whose escapes fit. */
+	size_t n = strnlen(r->reason, sizeof(r->reason));
+	size_t room = limit - h.len - t.len - 3, cum[REPORT_REASON_MAX + 1];
+	char esc[7];
+	cum[0] = 0;
+	for (size_t i = 0; i < n; i++)
+		cum[i + 1] = cum[i] + json_escape_byte((unsigned char)r->reason[i], esc);
+	size_t k = n;
+	while (cum[utf8_prefix(r->reason, n, k)] > room)
+		k--;
+	k = utf8_prefix(r->reason, n, k);
+
+	struct out o = {buf, 0, cap, false};
+	out_mem(&o, head, h.len);
+	out_str(&o, r->reason, k);
+	out_mem(&o, tail, t.len);
+	if (o.over)
+		return -1;
+	buf[o.len] = '\0';
+	return (int)o.len;
 }
 
 static int fail(char *why, size_t whylen, const char *fmt, ...)

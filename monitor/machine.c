@@ -219,6 +219,16 @@ static void schedule_check(struct mon *m, int64_t now)
 	m->next_check_us = now + m->cfg->health_interval_ms * 1000;
 }
 
+/* A passing check that changes nothing is reported once the last report is 1.5
+ * intervals old: every second check.  The next check then reports within two
+ * intervals and a timeout of the last report, the heartbeat (heartbeat_due()),
+ * a whole interval inside the kernel's silence limit of three intervals and a
+ * timeout (kernel_mon_silence_limit_us()). */
+static int64_t quiet_check_due(const struct mon *m)
+{
+	return m->last_report_us + m->cfg->health_interval_ms * 1500;
+}
+
 static void on_health_ok(struct mon *m, const struct mon_event *ev)
 {
 	int64_t now = ev->now_us;
@@ -242,7 +252,11 @@ static void on_health_ok(struct mon *m, const struct mon_event *ev)
 		emit(m, EV_HEALTHY, now, NULL);
 		emit(m, EV_CHECK, now, NULL);
 		break;
-	default: emit(m, EV_CHECK, now, NULL);
+	default:
+		/* Nothing changed: the kernel hears of it only as often as it must to
+		 * know we are alive (quiet_check_due()), not after every check. */
+		if (now >= quiet_check_due(m))
+			emit(m, EV_CHECK, now, NULL);
 	}
 }
 
@@ -297,9 +311,13 @@ static void quarantine_end(struct mon *m, int64_t now, bool by_hand)
 	spawn(m, now);
 }
 
+/* Later than the next check's report (quiet_check_due()), so a healthy service's
+ * monitor never wakes for it; earlier than the kernel's silence limit by an
+ * interval, the slack for a loaded machine. */
 static int64_t heartbeat_due(const struct mon *m)
 {
-	return m->last_report_us + (m->cfg->health_interval_ms + m->cfg->health_timeout_ms) * 1000;
+	return m->last_report_us +
+	       (2 * m->cfg->health_interval_ms + m->cfg->health_timeout_ms) * 1000;
 }
 
 static void on_timer(struct mon *m, int64_t now)
@@ -338,8 +356,8 @@ static void on_timer(struct mon *m, int64_t now)
 	case ST_STOPPED:
 	case ST__COUNT: break;
 	}
-	/* Every state reports at least once per interval + timeout (checks do
-	 * so when they run): the kernel takes silence for a frozen monitor. */
+	/* Every state reports at least once per two intervals + timeout (passing
+	 * checks do so when they run): the kernel takes silence for a frozen monitor. */
 	if (m->state != ST_STOPPED && now >= heartbeat_due(m))
 		emit(m, EV_CHECK, now, "%s", m->last_reason);
 }

@@ -72,6 +72,14 @@ struct monitor {
 	unsigned long long seq;
 	char pending[PIPE_BUF];
 	size_t pending_len;
+	pid_t self; /* our pid, for every report */
+	/* What the process title shows: rewritten only when one of these changes. */
+	struct {
+		bool set;
+		enum svc_state state;
+		pid_t pid;
+		unsigned restarts;
+	} shown;
 };
 
 /* Writes the waiting report if the pipe takes it now. */
@@ -91,6 +99,13 @@ static void report_flush(struct monitor *mo)
 
 static void title(struct monitor *mo)
 {
+	if (mo->shown.set && mo->shown.state == mo->m.state && mo->shown.pid == mo->m.pid &&
+	    mo->shown.restarts == mo->m.restarts)
+		return;
+	mo->shown.set = true;
+	mo->shown.state = mo->m.state;
+	mo->shown.pid = mo->m.pid;
+	mo->shown.restarts = mo->m.restarts;
 	setproctitle("-ron-monitor: %s %s pid=%d restarts=%u", mo->name,
 		     svc_state_name(mo->m.state), (int)mo->m.pid, mo->m.restarts);
 }
@@ -114,7 +129,7 @@ static void op_report(void *ctx, const struct report *r)
 	struct report full = *r;
 	char line[REPORT_LINE_MAX];
 
-	full.mpid = getpid();
+	full.mpid = mo->self;
 	full.ts = clock_wall_ms();
 	full.seq = ++mo->seq;
 	int n = report_encode(&full, line, sizeof(line));
@@ -724,6 +739,7 @@ int main(int argc, char **argv)
 	};
 
 	mo.ppid = getppid();
+	mo.self = getpid();
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0) {
 		fprintf(stderr, "ron-monitor: prctl PR_SET_PDEATHSIG: %s\n", strerror(errno));
 		return EX_OSERR;

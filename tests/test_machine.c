@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "kernel.h"
 #include "machine.h"
 
 struct fake {
@@ -385,7 +386,60 @@ Test(machine, reports_a_heartbeat_in_quiet_states)
 	cr_assert_eq(m.state, ST_BACKOFF);
 	int n = f.nreports;
 	int64_t due = mon_deadline(&m);
-	cr_assert_leq(due, (1000 + 500) * 1000, "a report within interval + timeout");
+	cr_assert_leq(due, (2 * 1000 + 500) * 1000, "a report within two intervals + timeout");
+	cr_assert_lt(due, kernel_mon_silence_limit_us(1000, 500), "inside the kernel's limit");
+	send(MEV_TIMER, due / 1000);
+	cr_assert_eq(f.nreports, n + 1);
+	cr_assert_eq(last()->event, EV_CHECK);
+}
+
+/* A passing check that changes nothing is reported every second check; the gap
+ * between reports stays inside the kernel's silence limit whatever the checks do. */
+Test(machine, passing_checks_report_every_second_check)
+{
+	start_healthy(0);
+	int64_t t = 1, prev = 1;
+	int quiet = 0, loud = 0;
+	for (int i = 0; i < 20; i++) {
+		int n = f.nreports;
+		t = mon_deadline(&m) / 1000;
+		tick(t, 1);
+		cr_assert_eq(m.state, ST_HEALTHY);
+		if (f.nreports == n) {
+			quiet++;
+			continue;
+		}
+		loud++;
+		cr_assert_eq(last()->event, EV_CHECK);
+		cr_assert(last()->ok);
+		cr_assert_lt((t - prev) * 1000, kernel_mon_silence_limit_us(1000, 500),
+			     "%lld ms between reports", (long long)(t - prev));
+		prev = t;
+	}
+	cr_assert_eq(quiet, 10, "%d quiet checks of 20", quiet);
+	cr_assert_eq(loud, 10);
+	/* A change is reported at once, quiet turn or not. */
+	int n = f.nreports;
+	t = mon_deadline(&m) / 1000;
+	tick(t, 0);
+	cr_assert_eq(f.nreports, n + 2, "the failed check and the change");
+	cr_assert_eq(last()->event, EV_DEGRADED);
+	t = mon_deadline(&m) / 1000;
+	tick(t, 1);
+	cr_assert_eq(last()->event, EV_CHECK, "healthy again, then its check");
+	cr_assert(reported(EV_HEALTHY));
+}
+
+/* A check that never ends (the probe hangs past its timeout unnoticed) still
+ * leaves the monitor reporting within the kernel's limit. */
+Test(machine, heartbeat_while_a_check_hangs)
+{
+	start_healthy(0);
+	int64_t t = mon_deadline(&m) / 1000;
+	send(MEV_TIMER, t); /* probe started, no verdict */
+	int n = f.nreports;
+	int64_t due = mon_deadline(&m);
+	cr_assert_lt(due - last()->mono_us, kernel_mon_silence_limit_us(1000, 500));
 	send(MEV_TIMER, due / 1000);
 	cr_assert_eq(f.nreports, n + 1);
 	cr_assert_eq(last()->event, EV_CHECK);

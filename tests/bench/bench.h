@@ -14,7 +14,9 @@
 #define RON_BUILD_DIR "build"
 #endif
 
-#define BENCH_NSVC    3
+#define BENCH_NSVC 3
+/* Sizes of the scale scenario in one run (100 and 500, or BENCH_SCALE alone). */
+#define BENCH_SCALES  2
 #define BENCH_WHY_MAX 1024
 /* Sockets and the kernel's output are polled this often while a latency runs. */
 #define BENCH_POLL_US 100
@@ -31,6 +33,8 @@ struct bench_plan {
 	int floor_reps, startup_reps, recovery_kills, monitor_kills, monitor_stops, hang_reps,
 	    crash_reps;
 	int idle_s, idle_warmup_ms;
+	int scale_n[BENCH_SCALES]; /* services of each scale run; 0: none */
+	int scale_kills, scale_idle_s;
 	/* Defaults of ron-kernel the scenarios wait on (from common/config.c's table). */
 	int64_t stable_ms, health_interval_ms, health_timeout_ms, health_failures, quarantine_ms,
 	    status_interval_ms;
@@ -66,8 +70,25 @@ enum fig_id {
 	F_MEM_MDIRTY,
 	F_CRASH_STARTS,
 	F_CRASH_QUARANTINED,
-	F__COUNT
+	F_IDLE_KEVENT,
+	/* Group 10, scale: SC__COUNT figures for each of up to BENCH_SCALES sizes. */
+	F_SCALE,
+	F__COUNT = F_SCALE + 2 * 10
 };
+enum scale_fig {
+	SC_READY,
+	SC_KCPU,
+	SC_ACPU,
+	SC_KWAKE,
+	SC_KEVENT,
+	SC_PSS,
+	SC_PSS_PER,
+	SC_REC,
+	SC_TICK,
+	SC_ADOPT,
+	SC__COUNT
+};
+_Static_assert(F__COUNT == F_SCALE + BENCH_SCALES * SC__COUNT, "scale figures");
 
 struct figure {
 	int group;	  /* 1..9, the numbering */
@@ -221,6 +242,9 @@ int scen_hang(const struct bench_plan *p, char *why, size_t whylen);
 int scen_lifecycle(const struct bench_plan *p, char *why, size_t whylen);
 int scen_idle(const struct bench_plan *p, char *why, size_t whylen);
 int scen_crashloop(const struct bench_plan *p, char *why, size_t whylen);
+int scen_scale(const struct bench_plan *p, char *why, size_t whylen);
+/* Names the scale figures for the sizes of the plan (BENCH_SCALE or 100 and 500). */
+void scale_figures_init(const struct bench_plan *p);
 
 /* results.c: one table on stdout, results.json and results.md. */
 struct bench_setting {

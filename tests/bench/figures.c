@@ -44,6 +44,7 @@ struct figure figures[F__COUNT] = {
     [F_MEM_MDIRTY] = {8, "memory: private dirty of each monitor", "kB", false},
     [F_CRASH_STARTS] = {9, "crash loop: starts within 10 s", "count", false},
     [F_CRASH_QUARANTINED] = {9, "crash loop: first start -> quarantined", "ms", true},
+    [F_IDLE_KEVENT] = {7, "idle: kernel CPU per wake-up (event cost)", "us", false},
 };
 
 void fig_add(enum fig_id id, double v)

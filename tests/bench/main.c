@@ -23,6 +23,8 @@ static const struct bench_setting settings[] = {
     {2, "RON_RESTART_CAP=1000, so that a kill every few hundred ms does not quarantine; "
 	"SIM_PIDFILE for svc-sim's start stamps"},
     {4, "SIM_PIDFILE for svc-sim's start stamps"},
+    {10, "RON_CONFIG=a generated file of N services s0000.. (bin = svc-sim, args = --name "
+	 "NAME), default sockets in the run directory"},
     {9, "RON_SVC_STORAGE_BIN=a sh wrapper that runs svc-storage with SIM_EXIT_ON_START=1 "
 	"SIM_PIDFILE=..."},
 };
@@ -40,6 +42,7 @@ static const struct {
     {.groups = {4, 0}, .title = "hang detection", .run = scen_hang},
     {.groups = {7, 8}, .title = "idle cost and memory", .run = scen_idle},
     {.groups = {9, 0}, .title = "crash loop", .run = scen_crashloop},
+    {.groups = {10, 0}, .title = "scale", .run = scen_scale},
 };
 #define NSCEN (int)(sizeof(scenarios) / sizeof(scenarios[0]))
 
@@ -65,6 +68,9 @@ static void plan_make(struct bench_plan *p, bool quick, char *defaults, size_t l
 	    .crash_reps = quick ? 1 : 3,
 	    .idle_s = quick ? 5 : 30,
 	    .idle_warmup_ms = quick ? 1000 : 2000,
+	    .scale_n = {quick ? 100 : 100, quick ? 0 : 500},
+	    .scale_kills = quick ? 5 : 20,
+	    .scale_idle_s = quick ? 5 : 15,
 	    .stable_ms = config_num(&c, CFG_STABLE_MS),
 	    .health_interval_ms = config_num(&c, CFG_HEALTH_INTERVAL_MS),
 	    .health_timeout_ms = config_num(&c, CFG_HEALTH_TIMEOUT_MS),
@@ -72,6 +78,15 @@ static void plan_make(struct bench_plan *p, bool quick, char *defaults, size_t l
 	    .quarantine_ms = config_num(&c, CFG_QUARANTINE_MS),
 	    .status_interval_ms = config_num(&c, CFG_STATUS_INTERVAL_MS),
 	};
+	const char *scale = getenv("BENCH_SCALE");
+	if (scale && *scale) {
+		char *end;
+		long n = strtol(scale, &end, 10);
+		if (*end || n < 1 || n > 1024)
+			errx(2, "BENCH_SCALE=%s: not a number of services in 1..1024", scale);
+		p->scale_n[0] = (int)n;
+		p->scale_n[1] = 0;
+	}
 	size_t off = 0;
 	defaults[0] = '\0';
 	for (size_t i = 0; i < sizeof(shown_defaults) / sizeof(shown_defaults[0]); i++) {
@@ -195,6 +210,7 @@ int main(int argc, char **argv)
 		err(1, "prctl PR_SET_TIMERSLACK");
 
 	plan_make(&plan, quick, info.defaults, sizeof(info.defaults));
+	scale_figures_init(&plan);
 	machine_read(&info);
 	info.quick = quick;
 	info.plan = &plan;
@@ -236,7 +252,7 @@ int main(int argc, char **argv)
 			(double)(clock_mono_us() - t) / 1e6);
 	}
 	if (bench_interrupted())
-		for (int g = 1; g <= 9; g++)
+		for (int g = 1; g <= 10; g++)
 			fig_fail_group(g, "not run: interrupted");
 	info.seconds = (double)(clock_mono_us() - t_start) / 1e6;
 	load_read(info.load_end, sizeof(info.load_end));

@@ -7,9 +7,9 @@
 
 #include "bench.h"
 
-static const char *const group_title[10] = {
+static const char *const group_title[11] = {
     "",		  "floor",     "recovery", "monitor isolation", "hang detection", "start-up",
-    "clean stop", "idle cost", "memory",   "crash loop",
+    "clean stop", "idle cost", "memory",   "crash loop",	"scale",
 };
 
 /* Counts as integers when they are; times and sizes with a precision that fits them. */
@@ -74,6 +74,8 @@ void results_print(FILE *f, const struct bench_info *in)
 		"min", "median", "p90", "max", "med/flr");
 	for (int i = 0; i < F__COUNT; i++) {
 		const struct figure *fg = &figures[i];
+		if (!fg->name)
+			continue; /* a scale size not run */
 		struct summary s;
 		if (!fig_summary(fg, &s)) {
 			fprintf(f, " %-2d %-45s %-6s %4s %9s %9s %9s %9s %8s\n", fg->group,
@@ -91,7 +93,7 @@ void results_print(FILE *f, const struct bench_info *in)
 	}
 	bool header = false;
 	for (int i = 0; i < F__COUNT; i++) {
-		if (!figures[i].note[0] && !figures[i].failed[0])
+		if (!figures[i].name || (!figures[i].note[0] && !figures[i].failed[0]))
 			continue;
 		if (!header)
 			fprintf(f, "\nnotes:\n");
@@ -190,7 +192,8 @@ int results_write_json(const char *path, const struct bench_info *in, char *why,
 		json_object_object_add(pl, reps[i].k, json_object_new_int(reps[i].v));
 	json_object_object_add(o, "plan", pl);
 	for (int i = 0; i < F__COUNT; i++)
-		json_object_array_add(figs, json_figure(&figures[i]));
+		if (figures[i].name)
+			json_object_array_add(figs, json_figure(&figures[i]));
 	json_object_object_add(o, "figures", figs);
 	int rc = json_object_to_file_ext(path, o,
 					 JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
@@ -214,6 +217,8 @@ int results_write_md(const char *path, const struct bench_info *in, char *why, s
 	fprintf(f, "|---|---|---|--:|--:|--:|--:|--:|--:|\n");
 	for (int i = 0; i < F__COUNT; i++) {
 		const struct figure *fg = &figures[i];
+		if (!fg->name)
+			continue; /* a scale size not run */
 		struct summary s;
 		if (!fig_summary(fg, &s)) {
 			fprintf(f, "| %d | %s | %s | 0 | - | - | - | - | not measured |\n",

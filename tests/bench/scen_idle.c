@@ -50,6 +50,9 @@ static void slice_add(const struct sample *a, const struct sample *b, int64_t in
 	}
 	double checks = BENCH_NSVC * secs * 1000 / (double)interval_ms;
 	fig_add(F_IDLE_CHECK, all_us / checks);
+	double kwake = (double)(b->wake[0] - a->wake[0]);
+	if (kwake > 0)
+		fig_add(F_IDLE_KEVENT, (double)(b->cpu_ns[0] - a->cpu_ns[0]) / 1000 / kwake);
 }
 
 /* Anything but quiet checking during the window makes it no idle measurement. */
