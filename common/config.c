@@ -87,7 +87,7 @@ const struct cfg_setting cfg_table[CFG__COUNT] = {
     [CFG_OUTPUT_BURST] = {"RON_OUTPUT_BURST", "output-burst", CFG_COUNT, "10000", 1, 1000000000,
 			  NULL, false, CFG_KERNEL | CFG_SERVICE,
 			  "lines a service may write at once above its rate"},
-    [CFG_LOG_DIR] = {"RON_LOG_DIR", "log-dir", CFG_PATH, "", 0, STR_LEN, NULL, false, CFG_KERNEL,
+    [CFG_LOG_DIR] = {"RON_LOG_DIR", "log-dir", CFG_PATH, "", 0, STR_LEN, NULL, true, CFG_KERNEL,
 		     "directory of per-service log files NAME/current; empty: none"},
     [CFG_LOG_MAX_BYTES] = {"RON_LOG_MAX_BYTES", "log-max-bytes", CFG_COUNT, "10485760", 4096,
 			   1099511627776LL, NULL, false, CFG_KERNEL | CFG_SERVICE,
@@ -250,7 +250,8 @@ int config_set(struct config *c, enum cfg_key key, const char *value, enum cfg_s
 			snprintf(w, sizeof(w), "too long: %zu bytes", len);
 			return fail(err, errlen, key, src, value, w);
 		}
-		if (s->absolute && value[0] != '/')
+		/* Empty where it may be: "none", not a relative path. */
+		if (s->absolute && value[0] != '/' && !(len == 0 && s->min == 0))
 			return fail(err, errlen, key, src, value, "not an absolute path");
 		break;
 	}

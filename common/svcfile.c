@@ -386,9 +386,10 @@ static int service_key(struct parse *p, const char *key, const char *v, bool con
 		set_str(p, &d->working_dir, v);
 		break;
 	case SK_LOG_DIR:
-		if (!*v || strlen(v) >= CFG_STR_MAX)
-			return failf(p, "[service %s]: log_dir=%s: 1 to %d bytes", d->name, v,
-				     CFG_STR_MAX - 1);
+		if (v[0] != '/' || strlen(v) >= CFG_STR_MAX)
+			return failf(
+			    p, "[service %s]: log_dir=%s: not an absolute path of at most %d bytes",
+			    d->name, v, CFG_STR_MAX - 1);
 		set_str(p, &d->log_dir, v);
 		break;
 	case SK_STOP_SIGNAL: {

@@ -82,7 +82,9 @@ int logfile_write(struct logfile *lf, const char *line, size_t len, long long ma
 struct kernel;
 struct kernel_svc;
 struct pollfd;
-/* Sets up what the whole kernel needs (stderr's queue); -1 with why. */
+/* Sets up what the whole kernel needs (stderr's queue) and checks every log directory:
+ * -1 with why for a directory that cannot be used (a configuration error), -2 when a
+ * system call failed. */
 int kernel_svcout_init(struct kernel *k, char *why, size_t whylen);
 /* The write ends for a service's next monitor, its pipes made the first time;
  * false if they could not be (the service then writes where the monitor does). */
