@@ -99,6 +99,8 @@ static void prune(struct logfile *lf, long long keep)
 			close(fd);
 		return;
 	}
+	/* The duplicate shares the offset that the last prune left at the end. */
+	rewinddir(d);
 	char **names = NULL;
 	size_t n = 0, cap = 0;
 	for (struct dirent *e; (e = readdir(d));) {
@@ -175,7 +177,17 @@ int logfile_write(struct logfile *lf, const char *line, size_t len, long long ma
 		lf->size += (off_t)len;
 		return 0;
 	}
-	int e = w < 0 ? errno : ENOSPC;
+	int e = w < 0 ? errno : 0;
+	if (w >= 0) {
+		/* A short write: the rest either goes too or says why it cannot. */
+		ssize_t w2 = write(lf->fd, line + w, len - (size_t)w);
+		if (w2 == (ssize_t)len - w) {
+			lf->size += (off_t)len;
+			return 0;
+		}
+		e = w2 < 0 ? errno : ENOSPC;
+		w += w2 > 0 ? w2 : 0;
+	}
 	/* Half a line would read as a whole one: take it back. */
 	if (w > 0 && ftruncate(lf->fd, lf->size) < 0)
 		lf->size += w;
