@@ -9,6 +9,7 @@
 #include "sockpath.h"
 
 static const char *const log_formats[] = {"text", "json", NULL};
+static const char *const service_outputs[] = {"prefix", "raw", "none", NULL};
 
 #define STR_LEN (CFG_STR_MAX - 1)
 
@@ -77,6 +78,22 @@ const struct cfg_setting cfg_table[CFG__COUNT] = {
     [CFG_OUTPUT_QUEUE_BYTES] = {"RON_OUTPUT_QUEUE_BYTES", "output-queue-bytes", CFG_COUNT,
 				"1048576", 4096, 1073741824, NULL, false, CFG_KERNEL,
 				"lines waiting for a slow reader of stdout; beyond, dropped"},
+    [CFG_SERVICE_OUTPUT] =
+	{"RON_SERVICE_OUTPUT", "service-output", CFG_ENUM, "prefix", 0, 2, service_outputs, false,
+	 CFG_KERNEL, "services' lines on stderr (text mode): NAME[PID]: prefixed, raw, none"},
+    [CFG_OUTPUT_RATE] = {"RON_OUTPUT_RATE", "output-rate", CFG_COUNT, "1000", 0, 1000000000, NULL,
+			 false, CFG_KERNEL | CFG_SERVICE,
+			 "lines per second a service may write; over it dropped; 0: no limit"},
+    [CFG_OUTPUT_BURST] = {"RON_OUTPUT_BURST", "output-burst", CFG_COUNT, "10000", 1, 1000000000,
+			  NULL, false, CFG_KERNEL | CFG_SERVICE,
+			  "lines a service may write at once above its rate"},
+    [CFG_LOG_DIR] = {"RON_LOG_DIR", "log-dir", CFG_PATH, "", 0, STR_LEN, NULL, true, CFG_KERNEL,
+		     "directory of per-service log files NAME/current; empty: none"},
+    [CFG_LOG_MAX_BYTES] = {"RON_LOG_MAX_BYTES", "log-max-bytes", CFG_COUNT, "10485760", 4096,
+			   1099511627776LL, NULL, false, CFG_KERNEL | CFG_SERVICE,
+			   "size at which a log file is rotated"},
+    [CFG_LOG_KEEP] = {"RON_LOG_KEEP", "log-keep", CFG_COUNT, "5", 0, 10000, NULL, false,
+		      CFG_KERNEL | CFG_SERVICE, "rotated log files kept per service"},
 };
 
 /* Cross-field rules: a < b (strict) or a <= b. */
@@ -233,7 +250,8 @@ int config_set(struct config *c, enum cfg_key key, const char *value, enum cfg_s
 			snprintf(w, sizeof(w), "too long: %zu bytes", len);
 			return fail(err, errlen, key, src, value, w);
 		}
-		if (s->absolute && value[0] != '/')
+		/* Empty where it may be: "none", not a relative path. */
+		if (s->absolute && value[0] != '/' && !(len == 0 && s->min == 0))
 			return fail(err, errlen, key, src, value, "not an absolute path");
 		break;
 	}

@@ -32,6 +32,12 @@ enum cfg_key {
 	CFG_STABLE_MS,
 	CFG_QUARANTINE_MS,
 	CFG_OUTPUT_QUEUE_BYTES,
+	CFG_SERVICE_OUTPUT,
+	CFG_OUTPUT_RATE,
+	CFG_OUTPUT_BURST,
+	CFG_LOG_DIR,
+	CFG_LOG_MAX_BYTES,
+	CFG_LOG_KEEP,
 	CFG__COUNT
 };
 
@@ -47,6 +53,8 @@ enum cfg_type {
 #define CFG_KERNEL  1u
 #define CFG_MONITOR 2u
 #define CFG_BOTH    (CFG_KERNEL | CFG_MONITOR)
+/* The kernel reads it, and a [service NAME] section may set it for that service alone. */
+#define CFG_SERVICE 4u
 
 /* Room for a string value, NUL included. */
 #define CFG_STR_MAX 1024
@@ -55,6 +63,8 @@ enum cfg_type {
 
 /* RON_LOG_FORMAT values, as config_num() returns them. */
 enum cfg_log_format { CFG_LOG_TEXT, CFG_LOG_JSON };
+/* RON_SERVICE_OUTPUT values. */
+enum cfg_service_output { CFG_SVCOUT_PREFIX, CFG_SVCOUT_RAW, CFG_SVCOUT_NONE };
 
 struct cfg_setting {
 	const char *env;  /* "RON_HEALTH_INTERVAL_MS" */

@@ -437,6 +437,7 @@ void svctab_free(struct svc_table *t)
 		free(d->user);
 		free(d->group);
 		free(d->working_dir);
+		free(d->log_dir);
 	}
 	free(t->v);
 	memset(t, 0, sizeof(*t));
@@ -548,8 +549,10 @@ static void print_service(FILE *f, const struct svc_table *t, const struct svc_d
 	print_kv(f, "stop_signal", strncmp(sig, "SIG", 3) == 0 ? sig + 3 : sig, o);
 	key_origin(t, d, SK_ENABLED, "default", o, sizeof(o));
 	print_kv(f, "enabled", d->enabled ? "yes" : "no", o);
+	key_origin(t, d, SK_LOG_DIR, "default: [kernel] log_dir", o, sizeof(o));
+	print_kv(f, "log_dir", d->log_dir ? d->log_dir : config_str(c, CFG_LOG_DIR), o);
 	for (int k = 0; k < CFG__COUNT; k++) {
-		if (!(cfg_table[k].scope & CFG_MONITOR))
+		if (!(cfg_table[k].scope & (CFG_MONITOR | CFG_SERVICE)))
 			continue;
 		char key[64], num[32];
 		config_file_key(k, key, sizeof(key));

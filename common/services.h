@@ -31,6 +31,7 @@ enum svc_key {
 	SK_WORKING_DIR,
 	SK_STOP_SIGNAL,
 	SK_ENABLED,
+	SK_LOG_DIR,
 	SK__COUNT
 };
 extern const char *const svc_key_names[SK__COUNT];
@@ -60,8 +61,10 @@ struct svc_def {
 	char *working_dir; /* NULL: the kernel's */
 	int stop_signal;
 	bool enabled;
+	char *log_dir; /* NULL: RON_LOG_DIR's */
 
-	/* The monitor's settings set for this service alone (all numbers). */
+	/* The settings set for this service alone (all numbers): the monitor's, and the
+	 * kernel's of scope CFG_SERVICE. */
 	long long num[CFG__COUNT];
 	bool set[CFG__COUNT];
 	unsigned num_line[CFG__COUNT];

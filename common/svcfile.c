@@ -50,6 +50,7 @@ const char *const svc_key_names[SK__COUNT] = {
     [SK_WORKING_DIR] = "working_dir",
     [SK_STOP_SIGNAL] = "stop_signal",
     [SK_ENABLED] = "enabled",
+    [SK_LOG_DIR] = "log_dir",
 };
 
 static int failf(struct parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -194,7 +195,7 @@ static void suggest(const char *name, bool service, char *buf, size_t cap)
 		for (int i = 0; i < SK__COUNT; i++)
 			consider(name, svc_key_names[i], &best, &bestd);
 	for (int k = 0; k < CFG__COUNT; k++) {
-		if (service ? !(cfg_table[k].scope & CFG_MONITOR) : k == CFG_CONFIG)
+		if (service ? !(cfg_table[k].scope & (CFG_MONITOR | CFG_SERVICE)) : k == CFG_CONFIG)
 			continue;
 		config_file_key(k, keys[k], sizeof(keys[k]));
 		consider(name, keys[k], &best, &bestd);
@@ -273,7 +274,7 @@ static int service_key(struct parse *p, const char *key, const char *v, bool con
 			sk = i;
 	if (sk < 0) {
 		int k = config_find_file_key(key);
-		if (k < 0 || !(cfg_table[k].scope & CFG_MONITOR)) {
+		if (k < 0 || !(cfg_table[k].scope & (CFG_MONITOR | CFG_SERVICE))) {
 			char hint[96];
 			suggest(key, true, hint, sizeof(hint));
 			return failf(p, "[service %s]: unknown key %s%s", d->name, key, hint);
@@ -383,6 +384,13 @@ static int service_key(struct parse *p, const char *key, const char *v, bool con
 			return failf(p, "[service %s]: working_dir=%s: not an absolute path",
 				     d->name, v);
 		set_str(p, &d->working_dir, v);
+		break;
+	case SK_LOG_DIR:
+		if (v[0] != '/' || strlen(v) >= CFG_STR_MAX)
+			return failf(
+			    p, "[service %s]: log_dir=%s: not an absolute path of at most %d bytes",
+			    d->name, v, CFG_STR_MAX - 1);
+		set_str(p, &d->log_dir, v);
 		break;
 	case SK_STOP_SIGNAL: {
 		int sig = sig_parse(v);

@@ -12,6 +12,7 @@
 #include "handover.h"
 #include "report.h"
 #include "services.h"
+#include "svcout.h"
 
 #define KERNEL_VERSION	"0.1.0"
 #define KERNEL_LINE_MAX 4096
@@ -84,6 +85,7 @@ struct kernel_svc {
 	unsigned mon_streak;   /* monitors in a row that died young */
 	unsigned mon_replaced; /* monitors started after the first */
 	bool mon_frozen;       /* killed by us for silence */
+	struct svcout *out;    /* its stdout/stderr pipes and their lines (svcout.h) */
 };
 
 /* table.c: the status table (pure). */

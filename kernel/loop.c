@@ -241,8 +241,11 @@ int kernel_run(struct kernel *k)
 			who[np] = &k->svc[i];
 			p[np++] = (struct pollfd){k->svc[i].pipefd, POLLIN, 0};
 		}
+		int nmon = np, nso = kernel_svcout_pollfds(k, p + np, who + np);
+		np += nso;
 		int64_t d = clock_earliest(k->next_status_us, kernel_mon_deadline(k));
 		d = clock_earliest(d, kernel_control_deadline(k));
+		d = clock_earliest(d, kernel_svcout_deadline(k));
 		if (k->notify.watchdog_us > 0)
 			d = clock_earliest(d, k->next_watchdog_us);
 		if (k->stopping) {
@@ -260,9 +263,10 @@ int kernel_run(struct kernel *k)
 		now = clock_mono_us();
 		if (iout >= 0 && p[iout].revents)
 			kernel_out_flush(k, true);
-		for (int i = 1 + nctl; i < np; i++)
+		for (int i = 1 + nctl; i < nmon; i++)
 			if (p[i].revents && i != iout)
 				kernel_mon_read(k, who[i], now);
+		kernel_svcout_events(k, p + nmon, who + nmon, nso);
 		if (p[0].revents)
 			on_signals(k, now);
 		/* Last: a reload may change the table the slices above were taken from.
@@ -274,6 +278,7 @@ int kernel_run(struct kernel *k)
 
 	now = clock_mono_us();
 	k->stopping = true;
+	kernel_svcout_finish(k);
 	kernel_control_close(k);
 	/* The final table: what the next kernel will find, with no one left to stop. */
 	struct kernel_status_meta m = kernel_status_meta(k, "stopped");

@@ -316,6 +316,9 @@ int main(int argc, char **argv)
 		    config_str(&k.cfg, CFG_OUTPUT_QUEUE_BYTES));
 	if (kernel_outq_open(&k.out, STDOUT_FILENO) < 0)
 		warn("standard output");
+	int so = kernel_svcout_init(&k, why, sizeof(why));
+	if (so < 0)
+		errx(so == -1 ? KERNEL_EX_CONFIG : 71, "%s", why);
 	k.sigfd = -1;
 	table_init(&k);
 	if (check_dirs(&k, why, sizeof(why)) < 0)

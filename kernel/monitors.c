@@ -126,7 +126,7 @@ static int def_args(const struct svc_def *d, char **argv, char (*bufs)[48], char
 		argv[n++] = bufs[b++];
 	}
 	for (int key = 0; key < CFG__COUNT; key++) {
-		if (!d->set[key])
+		if (!d->set[key] || !(cfg_table[key].scope & CFG_MONITOR))
 			continue;
 		snprintf(bufs[b], sizeof(bufs[b]), "--%s=%lld", cfg_table[key].flag, d->num[key]);
 		argv[n++] = bufs[b++];
@@ -153,7 +153,7 @@ int kernel_mon_start(struct kernel *k, struct kernel_svc *s, int64_t now_us)
 	bool adopt = kernel_svc_alive(s);
 	char restarts[16], apid[16], astart[32], afd[8], quarantine[24];
 	char bufs[CFG__COUNT + 1][48];
-	size_t max = def_argc_max(s->def) + 24;
+	size_t max = def_argc_max(s->def) + 28;
 	char **argv = calloc(max, sizeof(*argv)), **owned = calloc(max, sizeof(*owned));
 	int n = 0;
 	if (!argv || !owned) {
@@ -180,6 +180,14 @@ int kernel_mon_start(struct kernel *k, struct kernel_svc *s, int64_t now_us)
 	argv[n++] = restarts;
 	argv[n++] = "--command-fd";
 	argv[n++] = "6";
+	int ofd = -1, efd = -1;
+	bool capture = kernel_svcout_fds(k, s, &ofd, &efd);
+	if (capture) {
+		argv[n++] = "--stdout-fd";
+		argv[n++] = "7";
+		argv[n++] = "--stderr-fd";
+		argv[n++] = "8";
+	}
 	/* A service stopped by hand stays down under its next monitor. */
 	if (s->want_down && !adopt)
 		argv[n++] = "--down";
@@ -235,10 +243,14 @@ int kernel_mon_start(struct kernel *k, struct kernel_svc *s, int64_t now_us)
 		goto fail_pipes;
 	}
 	if (pid == 0) {
-		struct mon_fd fds[3] = {{p[1], MON_STATUS_FD}, {c[0], MON_COMMAND_FD}};
+		struct mon_fd fds[5] = {{p[1], MON_STATUS_FD}, {c[0], MON_COMMAND_FD}};
 		int nfds = 2;
 		if (adopt)
 			fds[nfds++] = (struct mon_fd){s->pidfd, MON_ADOPT_FD};
+		if (capture) {
+			fds[nfds++] = (struct mon_fd){ofd, MON_STDOUT_FD};
+			fds[nfds++] = (struct mon_fd){efd, MON_STDERR_FD};
+		}
 		mon_exec(k->monitor_bin, argv, fds, nfds, k->pid);
 	}
 	free_args(argv, owned);
@@ -343,6 +355,9 @@ static void on_line(void *arg, const char *line, size_t len, bool overlong)
 	}
 	if (r.seq)
 		s->last_seq = r.seq;
+	/* Its process is gone: what it wrote is read, its partial last line flushed. */
+	if (s->pid > 0 && r.pid != s->pid)
+		kernel_svcout_exited(k, s);
 	unsigned ch = kernel_svc_apply(s, &r, c->now_us);
 	if (ch & KCH_PID)
 		svc_verify(k, s);

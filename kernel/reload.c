@@ -48,8 +48,9 @@ static bool def_same(const struct svc_def *a, const struct config *ca, const str
 
 int kernel_pollset_fit(struct kernel *k)
 {
-	/* The signalfd, the control socket, stdout, the clients, the status pipes. */
-	int need = 1 + 1 + 1 + CONTROL_CLIENTS_MAX + k->nsvc;
+	/* The signalfd, the control socket, stdout, the clients, the status pipes,
+	 * stderr and the output pipes. */
+	int need = 1 + 1 + 1 + CONTROL_CLIENTS_MAX + k->nsvc + 1 + SVC__STREAMS * k->nsvc;
 	if (need <= k->pfd_cap)
 		return 0;
 	struct pollfd *p = realloc(k->pfd, sizeof(*p) * (size_t)need);
@@ -146,6 +147,7 @@ static void svc_reset(struct kernel_svc *s, const struct svc_def *d)
 
 static void svc_remove(struct kernel *k, struct kernel_svc *s)
 {
+	kernel_svcout_free(k, s);
 	if (s->pidfd >= 0)
 		close(s->pidfd);
 	int i = (int)(s - k->svc);

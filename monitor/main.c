@@ -429,6 +429,24 @@ static void report_last(struct monitor *mo)
 	}
 }
 
+/* The service's output pipes, kept from the service's own exec only by it. */
+static int output_fds_check(struct monitor *mo)
+{
+	int fds[2] = {mo->spec.out_fd, mo->spec.err_fd};
+	const char *names[2] = {"stdout-fd", "stderr-fd"};
+	for (int i = 0; i < 2; i++) {
+		struct stat st;
+		if (fds[i] <= 2)
+			continue;
+		if (fstat(fds[i], &st) < 0 || !S_ISFIFO(st.st_mode)) {
+			fprintf(stderr, "ron-monitor: --%s %d: not a pipe\n", names[i], fds[i]);
+			return -1;
+		}
+		fcntl(fds[i], F_SETFD, FD_CLOEXEC);
+	}
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: ron-monitor --name NAME [--bin PATH] [--arg ARG ...] [--env K=V ...]\n"
@@ -467,6 +485,9 @@ static void usage(FILE *f)
 		   "  --down              start with the service down (not spawned)\n"
 		   "  --command-fd N      read commands, one per line, from this pipe: stop,\n"
 		   "                      start, restart, lift, signal N\n"
+		   "  --stdout-fd N, --stderr-fd N\n"
+		   "                      the service's stdout and stderr (pipes whose read\n"
+		   "                      ends the kernel holds); default: ours\n"
 		   "  --handover RECORD   continue from the state, deadlines and restart history\n"
 		   "                      of a monitor that died (a JSON hand-over record)\n\n"
 		   "Settings (flag or environment variable):\n");
@@ -588,6 +609,8 @@ int main(int argc, char **argv)
 	    {"working-dir", required_argument, 0, 'w'},
 	    {"stop-signal", required_argument, 0, 'k'},
 	    {"command-fd", required_argument, 0, 'C'},
+	    {"stdout-fd", required_argument, 0, 'o'},
+	    {"stderr-fd", required_argument, 0, 'q'},
 	    {"down", no_argument, 0, 'D'},
 	    {"handover", required_argument, 0, 'O'},
 	    {0, 0, 0, 0},
@@ -643,6 +666,8 @@ int main(int argc, char **argv)
 		case 'g': group = optarg; break;
 		case 'w': mo.spec.cwd = optarg; break;
 		case 'C': mo.cmd_fd = (int)number("command-fd", optarg, 0, 1 << 20); break;
+		case 'o': mo.spec.out_fd = (int)number("stdout-fd", optarg, 3, 1 << 20); break;
+		case 'q': mo.spec.err_fd = (int)number("stderr-fd", optarg, 3, 1 << 20); break;
 		case 'D': start_down = true; break;
 		case 'k':
 			mo.cfg.stop_signal = sig_parse(optarg);
@@ -786,6 +811,8 @@ int main(int argc, char **argv)
 		fcntl(mo.cmd_fd, F_SETFD, FD_CLOEXEC);
 		fcntl(mo.cmd_fd, F_SETFL, fcntl(mo.cmd_fd, F_GETFL) | O_NONBLOCK);
 	}
+	if (output_fds_check(&mo) < 0)
+		return EX_USAGE;
 	bool same = have_rec && rec.pid == adopt_pid && rec.start == adopt_start;
 	if (adopt && have_rec && !same)
 		snprintf(recwhy, sizeof(recwhy), "hand-over record is of pid %d (start %llu)",

@@ -37,6 +37,9 @@ static void child(const struct spawn_spec *sp, int errfd)
 		goto fail;
 	if (null > 0)
 		close(null);
+	if ((sp->out_fd > 2 && dup2(sp->out_fd, 1) < 0) ||
+	    (sp->err_fd > 2 && dup2(sp->err_fd, 2) < 0))
+		goto fail;
 	/* Nothing of ours past stderr reaches the service. */
 	close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
 	/* Groups first, then the gid, then the uid: after setuid nothing else may change. */

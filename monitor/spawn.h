@@ -17,6 +17,9 @@ struct spawn_spec {
 	gid_t gid;
 	const gid_t *groups;
 	int ngroups;
+	/* Its stdout and stderr: these descriptors when above 2 (the pipes the kernel
+	 * holds the read ends of), else ours. */
+	int out_fd, err_fd;
 };
 
 /* Starts the service.  0 with pid, a pidfd and its start time; -1 with why

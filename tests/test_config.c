@@ -32,7 +32,10 @@ Test(config, table_is_consistent)
 		cr_assert_not_null(s->flag, "%s has no flag", s->env);
 		cr_assert_not_null(s->def, "%s has no default", s->env);
 		cr_assert(s->help && s->help[0], "%s has no help", s->env);
-		cr_assert(s->scope != 0 && (s->scope & ~CFG_BOTH) == 0, "%s scope", s->env);
+		cr_assert(s->scope != 0 && (s->scope & ~(CFG_BOTH | CFG_SERVICE)) == 0, "%s scope",
+			  s->env);
+		/* A per-service setting is read by the kernel. */
+		cr_assert(!(s->scope & CFG_SERVICE) || (s->scope & CFG_KERNEL), "%s scope", s->env);
 		cr_assert(s->min <= s->max, "%s range", s->env);
 		if (s->type == CFG_PATH || s->type == CFG_STRING)
 			cr_assert(s->min <= 1 && s->max < CFG_STR_MAX, "%s lengths", s->env);

@@ -1,0 +1,445 @@
+/* Service output in the kernel's event loop.  Two pipes per service (stdout and
+ * stderr apart, so the stream of a line is never guessed), made once and kept for
+ * the kernel's life: the kernel holds both ends, every monitor of the service gets
+ * the same write ends at fds 7 and 8 and hands them to the service as its 1 and 2.
+ * A monitor's death therefore closes nothing the service writes to: no SIGPIPE, no
+ * EOF, no line lost.  The read ends are non-blocking and read a bounded amount per
+ * turn, so a service that floods slows only itself (its pipe fills, its writes
+ * wait); over its rate limit its lines are dropped and counted. */
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "kernel.h"
+#include "svcout.h"
+
+/* Reads of one stream in one turn of the loop: a flood waits for the next turn. */
+#define READ_CHUNK     65536
+#define READS_PER_TURN 4
+/* At exit, what a stream may still hold (its writer may be a grandchild that goes on). */
+#define EXIT_READ_MAX (1 << 20)
+/* A drop notice per service and kind at most this often. */
+#define NOTICE_US 1000000
+/* How long a failed log file waits before it is tried again. */
+#define LOG_RETRY_US   1000000
+#define DRAIN_STALL_MS 1000
+
+enum drop_kind { DROP_RATE, DROP_QUEUE, DROP__COUNT };
+
+struct svcout {
+	int rfd[SVC__STREAMS], wfd[SVC__STREAMS];
+	struct svcline lines[SVC__STREAMS];
+	struct svc_rate rate;
+	unsigned long long dropped[DROP__COUNT]; /* since the last notice */
+	int64_t drop_since_us[DROP__COUNT];
+	struct logfile *log;
+	bool log_failed;
+	unsigned long long log_dropped;
+	int64_t log_retry_us;
+};
+
+/* What every service shares: stderr as a queue of its own, the choices made once. */
+struct svcout_kernel {
+	struct kernel_outq err;
+	enum cfg_service_output mode;
+	bool color_err, color_out; /* the destination is a terminal and NO_COLOR is unset */
+	int width;
+	char buf[SVCLINE_OUT_MAX], plain[SVCLINE_MAX];
+};
+static struct svcout_kernel so_k;
+
+int kernel_svcout_init(struct kernel *k, char *why, size_t whylen)
+{
+	struct svcout_kernel *g = &so_k;
+	/* A log file past RLIMIT_FSIZE must fail a write (EFBIG), not kill the kernel. */
+	if (signal(SIGXFSZ, SIG_IGN) == SIG_ERR) {
+		snprintf(why, whylen, "ignore SIGXFSZ: %s", strerror(errno));
+		return -2;
+	}
+	g->mode = (enum cfg_service_output)config_num(&k->cfg, CFG_SERVICE_OUTPUT);
+	const char *nc = getenv("NO_COLOR");
+	bool color = !(nc && nc[0]);
+	g->color_err = color && isatty(STDERR_FILENO);
+	g->color_out = color && isatty(STDOUT_FILENO);
+	/* A log directory that cannot be used is a configuration error, found now. */
+	for (int i = 0; i < k->tab.n; i++) {
+		const struct svc_def *d = &k->tab.v[i];
+		const char *dir = d->log_dir ? d->log_dir : config_str(&k->cfg, CFG_LOG_DIR);
+		char dwhy[CFG_STR_MAX + 200];
+		if (!d->enabled || !dir[0])
+			continue;
+		int fd = kernel_dir_open(dir, dwhy, sizeof(dwhy));
+		if (fd >= 0) {
+			close(fd);
+			continue;
+		}
+		if (d->log_dir)
+			snprintf(why, whylen, "%s:%u: [service %s]: log_dir=%s: %s", k->tab.path,
+				 d->key_line[SK_LOG_DIR], d->name, dir, dwhy);
+		else
+			snprintf(why, whylen, "%s=%s: %s", cfg_table[CFG_LOG_DIR].env, dir, dwhy);
+		return -1;
+	}
+	if (kernel_outq_init(&g->err, (size_t)config_num(&k->cfg, CFG_OUTPUT_QUEUE_BYTES)) < 0) {
+		snprintf(why, whylen, "allocate the stderr queue: %s", strerror(errno));
+		return -2;
+	}
+	if (kernel_outq_open(&g->err, STDERR_FILENO) < 0)
+		warn("standard error");
+	return 0;
+}
+
+static const char *log_dir_of(const struct kernel *k, const struct kernel_svc *s)
+{
+	return s->def->log_dir ? s->def->log_dir : config_str(&k->cfg, CFG_LOG_DIR);
+}
+
+static void log_failed(struct kernel *k, struct kernel_svc *s, const char *why, int64_t now_us)
+{
+	struct svcout *o = s->out;
+	o->log_dropped++;
+	o->log_retry_us = now_us + LOG_RETRY_US;
+	if (o->log_failed)
+		return;
+	o->log_failed = true;
+	struct kernel_field f[] = {KF_STR("service", s->name), KF_STR("reason", why)};
+	kernel_emit(k, KL_ERROR, "log_failed", f, 2);
+}
+
+static void log_line(struct kernel *k, struct kernel_svc *s, const char *line, size_t len,
+		     int64_t now_us, int64_t wall_ms)
+{
+	struct svcout *o = s->out;
+	char why[CFG_STR_MAX + 200];
+	if (o->log_failed && now_us < o->log_retry_us) {
+		o->log_dropped++;
+		return;
+	}
+	if (!o->log && !(o->log = logfile_open(log_dir_of(k, s), s->name, why, sizeof(why)))) {
+		log_failed(k, s, why, now_us);
+		return;
+	}
+	if (logfile_write(o->log, line, len, svc_num(s->def, &k->cfg, CFG_LOG_MAX_BYTES),
+			  svc_num(s->def, &k->cfg, CFG_LOG_KEEP), wall_ms, why, sizeof(why)) < 0) {
+		log_failed(k, s, why, now_us);
+		return;
+	}
+	if (o->log_failed) {
+		o->log_failed = false;
+		struct kernel_field f[] = {KF_STR("service", s->name),
+					   KF_NUM("dropped", o->log_dropped)};
+		kernel_emit(k, KL_INFO, "log_resumed", f, 2);
+		o->log_dropped = 0;
+	}
+}
+
+static void dropped(struct svcout *o, enum drop_kind kind, int64_t now_us)
+{
+	if (!o->dropped[kind])
+		o->drop_since_us[kind] = now_us;
+	o->dropped[kind]++;
+}
+
+struct piece_ctx {
+	struct kernel *k;
+	struct kernel_svc *s;
+	enum svc_stream stream;
+	int64_t now_us, wall_ms;
+};
+
+static void on_piece(void *arg, const char *line, size_t len, unsigned part, bool more)
+{
+	struct piece_ctx *c = arg;
+	struct kernel *k = c->k;
+	struct kernel_svc *s = c->s;
+	struct svcout *o = s->out;
+	struct svcout_kernel *g = &so_k;
+	if (!svc_rate_take(&o->rate, svc_num(s->def, &k->cfg, CFG_OUTPUT_RATE),
+			   svc_num(s->def, &k->cfg, CFG_OUTPUT_BURST), c->now_us)) {
+		dropped(o, DROP_RATE, c->now_us);
+		return;
+	}
+	const char *plain = line;
+	size_t plen = len;
+	if (memchr(line, 0x1b, len)) {
+		plen = svcline_strip_ansi(line, len, g->plain);
+		plain = g->plain;
+	}
+	struct svcline_meta m = {s->name, s->pid, c->stream, part, more, c->wall_ms, g->width};
+	size_t n = 0;
+	if (k->json) {
+		struct kernel_outq *q = &k->out;
+		n = g->color_out ? svcline_fmt_json(&m, line, len, g->buf)
+				 : svcline_fmt_json(&m, plain, plen, g->buf);
+		/* Half the queue stays for the kernel's own events and status lines. */
+		if (q->broken || q->dropping || q->len + n > q->cap / 2)
+			dropped(o, DROP_QUEUE, c->now_us);
+		else
+			kernel_outq_push(q, KOUT_EVENT, g->buf, n);
+	} else if (g->mode != CFG_SVCOUT_NONE) {
+		const char *l = g->color_err ? line : plain;
+		size_t ln = g->color_err ? len : plen;
+		if (g->mode == CFG_SVCOUT_PREFIX) {
+			n = svcline_fmt_text(&m, l, ln, g->buf);
+		} else {
+			memcpy(g->buf, l, ln);
+			g->buf[ln] = '\n';
+			n = ln + 1;
+		}
+		if (g->err.broken || !kernel_outq_push(&g->err, KOUT_EVENT, g->buf, n))
+			dropped(o, DROP_QUEUE, c->now_us);
+	}
+	if (log_dir_of(k, s)[0]) {
+		n = svcline_fmt_file(&m, plain, plen, g->buf);
+		log_line(k, s, g->buf, n, c->now_us, c->wall_ms);
+	}
+}
+
+static void err_flush(bool writable)
+{
+	struct kernel_outq *q = &so_k.err;
+	int e;
+	kernel_outq_write(q, writable, &e);
+	if (e)
+		warnx("standard error: %s; service output is dropped from now on", strerror(e));
+	/* Drops are told per service (output_dropped); the queue only has to stop dropping. */
+	if (kernel_outq_drops_pending(q))
+		kernel_outq_drops_taken(q);
+}
+
+/* Reads up to max bytes of one stream; returns false once it is dry. */
+static bool read_stream(struct kernel *k, struct kernel_svc *s, enum svc_stream st, size_t max)
+{
+	static char buf[READ_CHUNK];
+	struct svcout *o = s->out;
+	struct piece_ctx c = {k, s, st, clock_mono_us(), clock_wall_ms()};
+	size_t got = 0;
+	while (got < max) {
+		ssize_t n = read(o->rfd[st], buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n < 0 && errno != EAGAIN)
+				warn("read the %s pipe of %s", svc_stream_name(st), s->name);
+			return false;
+		}
+		svcline_feed(&o->lines[st], buf, (size_t)n, on_piece, &c);
+		got += (size_t)n;
+		if ((size_t)n < sizeof(buf))
+			return false;
+	}
+	return true;
+}
+
+static void width_update(struct kernel *k)
+{
+	int w = 0;
+	for (int i = 0; i < k->nsvc; i++) {
+		int n = (int)strlen(k->svc[i].name);
+		w = n > w ? n : w;
+	}
+	/* "[4194304]:" fits the largest pid Linux gives. */
+	so_k.width = w + 10;
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+bool kernel_svcout_fds(struct kernel *k, struct kernel_svc *s, int *out_fd, int *err_fd)
+{
+	width_update(k);
+	if (!s->out) {
+		struct svcout *o = calloc(1, sizeof(*o));
+		if (!o) {
+			warn("allocate the output of %s", s->name);
+			return false;
+		}
+		for (int i = 0; i < SVC__STREAMS; i++) {
+			o->rfd[i] = o->wfd[i] = -1;
+			svcline_init(&o->lines[i]);
+		}
+		for (int i = 0; i < SVC__STREAMS; i++) {
+			int p[2] = {-1, -1};
+			/* Only our read end is non-blocking: the service's writes wait as ever. */
+			if (pipe2(p, O_CLOEXEC) < 0 || fcntl(p[0], F_SETFL, O_NONBLOCK) < 0) {
+				warn("%s pipe of %s; it writes where its monitor does",
+				     svc_stream_name((enum svc_stream)i), s->name);
+				close_fd(&p[0]);
+				close_fd(&p[1]);
+				for (int j = 0; j < SVC__STREAMS; j++) {
+					close_fd(&o->rfd[j]);
+					close_fd(&o->wfd[j]);
+				}
+				free(o);
+				return false;
+			}
+			o->rfd[i] = p[0];
+			o->wfd[i] = p[1];
+		}
+		s->out = o;
+	}
+	*out_fd = s->out->wfd[SVC_STDOUT];
+	*err_fd = s->out->wfd[SVC_STDERR];
+	return true;
+}
+
+void kernel_svcout_exited(struct kernel *k, struct kernel_svc *s)
+{
+	struct svcout *o = s->out;
+	if (!o)
+		return;
+	for (int st = 0; st < SVC__STREAMS; st++) {
+		read_stream(k, s, (enum svc_stream)st, EXIT_READ_MAX);
+		struct piece_ctx c = {k, s, (enum svc_stream)st, clock_mono_us(), clock_wall_ms()};
+		svcline_flush(&o->lines[st], on_piece, &c);
+	}
+	err_flush(false);
+	kernel_out_flush(k, false);
+}
+
+void kernel_svcout_free(struct kernel *k, struct kernel_svc *s)
+{
+	struct svcout *o = s->out;
+	if (!o)
+		return;
+	kernel_svcout_exited(k, s);
+	for (int i = 0; i < SVC__STREAMS; i++) {
+		close_fd(&o->rfd[i]);
+		close_fd(&o->wfd[i]);
+		svcline_free(&o->lines[i]);
+	}
+	logfile_close(o->log);
+	free(o);
+	s->out = NULL;
+}
+
+int kernel_svcout_pollfds(struct kernel *k, struct pollfd *p, struct kernel_svc **who)
+{
+	int n = 0;
+	err_flush(false);
+	if (kernel_outq_wants_poll(&so_k.err)) {
+		who[n] = NULL;
+		p[n++] = (struct pollfd){so_k.err.fd, POLLOUT, 0};
+	}
+	for (int i = 0; i < k->nsvc; i++) {
+		const struct kernel_svc *s = &k->svc[i];
+		struct svcout *o = s->out;
+		/* A spawn is under way whose pid we have not been told yet: its first lines
+		 * wait in the pipe until they can carry it. */
+		if (!o || (s->pid == 0 && !k->stopping &&
+			   (s->state == ST_STARTING || s->state == ST_BACKOFF)))
+			continue;
+		for (int st = 0; st < SVC__STREAMS; st++) {
+			who[n] = &k->svc[i];
+			p[n++] = (struct pollfd){o->rfd[st], POLLIN, 0};
+		}
+	}
+	return n;
+}
+
+void kernel_svcout_events(struct kernel *k, const struct pollfd *p, struct kernel_svc **who, int n)
+{
+	bool read_any = false;
+	for (int i = 0; i < n; i++) {
+		if (!p[i].revents)
+			continue;
+		if (!who[i]) {
+			err_flush(true);
+			continue;
+		}
+		struct svcout *o = who[i]->out;
+		enum svc_stream st = p[i].fd == o->rfd[SVC_STDOUT] ? SVC_STDOUT : SVC_STDERR;
+		read_stream(k, who[i], st, READ_CHUNK * READS_PER_TURN);
+		read_any = true;
+	}
+	if (read_any) {
+		err_flush(false);
+		if (k->json)
+			kernel_out_flush(k, false);
+	}
+	kernel_svcout_timers(k, clock_mono_us());
+}
+
+static void notice(struct kernel *k, struct kernel_svc *s, enum drop_kind kind)
+{
+	struct svcout *o = s->out;
+	char reason[96];
+	if (kind == DROP_RATE)
+		snprintf(reason, sizeof(reason), "over the rate limit (%lld lines/s, burst %lld)",
+			 svc_num(s->def, &k->cfg, CFG_OUTPUT_RATE),
+			 svc_num(s->def, &k->cfg, CFG_OUTPUT_BURST));
+	else
+		snprintf(reason, sizeof(reason), "%s could not keep up",
+			 k->json ? "standard output" : "standard error");
+	struct kernel_field f[] = {KF_STR("service", s->name), KF_NUM("lines", o->dropped[kind]),
+				   KF_STR("reason", reason)};
+	kernel_emit(k, KL_WARN, "output_dropped", f, 3);
+	o->dropped[kind] = 0;
+}
+
+void kernel_svcout_timers(struct kernel *k, int64_t now_us)
+{
+	for (int i = 0; i < k->nsvc; i++) {
+		struct svcout *o = k->svc[i].out;
+		for (int d = 0; o && d < DROP__COUNT; d++)
+			if (o->dropped[d] && now_us >= o->drop_since_us[d] + NOTICE_US)
+				notice(k, &k->svc[i], (enum drop_kind)d);
+	}
+}
+
+int64_t kernel_svcout_deadline(const struct kernel *k)
+{
+	int64_t t = -1;
+	for (int i = 0; i < k->nsvc; i++) {
+		const struct svcout *o = k->svc[i].out;
+		for (int d = 0; o && d < DROP__COUNT; d++)
+			if (o->dropped[d])
+				t = clock_earliest(t, o->drop_since_us[d] + NOTICE_US);
+	}
+	return t;
+}
+
+void kernel_svcout_finish(struct kernel *k)
+{
+	for (int i = 0; i < k->nsvc; i++) {
+		struct kernel_svc *s = &k->svc[i];
+		kernel_svcout_exited(k, s);
+		for (int d = 0; s->out && d < DROP__COUNT; d++)
+			if (s->out->dropped[d])
+				notice(k, s, (enum drop_kind)d);
+	}
+	struct kernel_outq *q = &so_k.err;
+	bool writable = false;
+	for (;;) {
+		err_flush(writable);
+		if (!kernel_outq_wants_poll(q))
+			break;
+		struct pollfd p = {q->fd, POLLOUT, 0};
+		int rc = poll(&p, 1, DRAIN_STALL_MS);
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc <= 0) {
+			warnx("standard error: the reader took nothing for %d ms; %zu bytes of "
+			      "service output not written",
+			      DRAIN_STALL_MS, q->len);
+			break;
+		}
+		writable = true;
+	}
+	for (int i = 0; i < k->nsvc; i++)
+		if (k->svc[i].out) {
+			logfile_close(k->svc[i].out->log);
+			k->svc[i].out->log = NULL;
+		}
+}
