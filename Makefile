@@ -77,8 +77,14 @@ $(BUILD)/tests/run-tests: $(TEST_OBJ) $(MONITOR_OBJ) $(KERNEL_OBJ) $(BUILD)/libc
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS)
 
+# The fault injector the tests preload (tests/faults/faultshim.c); never sanitized:
+# it sits in front of whatever malloc the binary uses.
+$(BUILD)/faults/faultshim.so: tests/faults/faultshim.c
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -D_GNU_SOURCE $(CFLAGS) $(WARN) -fPIC -shared -o $@ $< -ldl
+
 test: deps
-	@$(MAKE) --no-print-directory $(BINS) $(BUILD)/tests/run-tests
+	@$(MAKE) --no-print-directory $(BINS) $(BUILD)/faults/faultshim.so $(BUILD)/tests/run-tests
 	$(BUILD)/tests/run-tests $(TESTFLAGS)
 
 run: deps

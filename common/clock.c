@@ -47,3 +47,9 @@ void clock_iso8601(int64_t wall_ms, char *buf, size_t len)
 	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
 		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(wall_ms % 1000));
 }
+
+int64_t clock_lateness(int64_t mark_us, int64_t allowed_until_us, int64_t now_us)
+{
+	int64_t base = allowed_until_us > mark_us ? allowed_until_us : mark_us;
+	return now_us > base ? now_us - base : 0;
+}

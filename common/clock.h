@@ -14,4 +14,10 @@ int64_t clock_earliest(int64_t a, int64_t b);
 /* ISO-8601 UTC with milliseconds, e.g. 2026-11-27T01:23:19.123Z. */
 void clock_iso8601(int64_t wall_ms, char *buf, size_t len);
 
+/* How much later than it had any reason to a loop runs again: the time its process
+ * was not running (stopped, frozen, starved) since mark_us, when it allowed itself to
+ * sleep until allowed_until_us (-1: not at all).  On CLOCK_MONOTONIC, which a
+ * suspended machine does not advance: a suspend is no pause of ours. */
+int64_t clock_lateness(int64_t mark_us, int64_t allowed_until_us, int64_t now_us);
+
 #endif

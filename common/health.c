@@ -14,6 +14,12 @@
 #include "health.h"
 #include "sockpath.h"
 
+/* The caller's own shortage, not the service's doing. */
+static bool local_errno(int e)
+{
+	return e == EMFILE || e == ENFILE || e == ENOMEM || e == ENOBUFS || e == EAGAIN;
+}
+
 static bool finish(struct health_probe *p, bool ok, int64_t now_us, const char *fmt, ...)
 {
 	if (p->fd >= 0)
@@ -23,6 +29,7 @@ static bool finish(struct health_probe *p, bool ok, int64_t now_us, const char *
 	p->body = NULL;
 	p->phase = HEALTH_DONE;
 	p->result.ok = ok;
+	p->result.local = false;
 	p->result.rtt_us = now_us - p->start_us;
 	p->result.reason[0] = '\0';
 	if (fmt) {
@@ -56,8 +63,12 @@ bool health_probe_start(struct health_probe *p, const char *sock_path, const cha
 	p->out_len = (size_t)n;
 
 	p->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (p->fd < 0)
-		return finish(p, false, now_us, "socket: %s", strerror(errno));
+	if (p->fd < 0) {
+		int e = errno;
+		finish(p, false, now_us, "socket: %s", strerror(e));
+		p->result.local = local_errno(e);
+		return true;
+	}
 	if (connect(p->fd, (struct sockaddr *)&sa, salen) == 0) {
 		p->phase = HEALTH_SENDING;
 	} else if (errno == EINPROGRESS) {
@@ -133,6 +144,7 @@ static bool probe_read(struct health_probe *p, int64_t now_us, bool *failed)
 				*failed = finish(p, false, now_us,
 						 "out of memory for a %" PRIu32 "-byte reply",
 						 p->body_len);
+				p->result.local = true;
 				return false;
 			}
 		}
@@ -171,8 +183,11 @@ bool health_probe_advance(struct health_probe *p, short revents, int64_t now_us)
 			struct wire_msg m;
 			char why[WIRE_WHY_MAX];
 			if (wire_decode(p->body, p->body_len, &m, why, sizeof(why)) ||
-			    wire_check_health_reply(&m, p->corr_id, why, sizeof(why)))
-				return finish(p, false, now_us, "%s", why);
+			    wire_check_health_reply(&m, p->corr_id, why, sizeof(why))) {
+				finish(p, false, now_us, "%s", why);
+				p->result.local = strncmp(why, WIRE_NOMEM, strlen(WIRE_NOMEM)) == 0;
+				return true;
+			}
 			return finish(p, true, now_us, NULL);
 		}
 		if (failed)

@@ -10,6 +10,8 @@
 
 struct health_result {
 	bool ok;
+	/* Not ok for the caller's own shortage (EMFILE, ENOMEM...): no verdict on the service. */
+	bool local;
 	int64_t rtt_us;			/* start of the probe to the verdict */
 	char reason[WIRE_WHY_MAX + 64]; /* empty when ok */
 };

@@ -19,9 +19,12 @@ static ssize_t read_small(const char *path, char *buf, size_t len)
 	if (fd < 0)
 		return -1;
 	ssize_t n = read(fd, buf, len - 1);
+	int e = errno;
 	close(fd);
-	if (n <= 0)
+	if (n <= 0) {
+		errno = n == 0 ? EINVAL : e;
 		return -1;
+	}
 	buf[n] = '\0';
 	return n;
 }
@@ -34,8 +37,10 @@ const char *proc_stat_fields(pid_t pid, char *buf, size_t len, char *comm, size_
 		return NULL;
 	/* comm (field 2) may hold spaces and parentheses: count from the last ')'. */
 	char *open_paren = strchr(buf, '('), *close_paren = strrchr(buf, ')');
-	if (!open_paren || !close_paren || close_paren < open_paren)
+	if (!open_paren || !close_paren || close_paren < open_paren) {
+		errno = EINVAL;
 		return NULL;
+	}
 	if (comm)
 		snprintf(comm, commlen, "%.*s", (int)(close_paren - open_paren - 1),
 			 open_paren + 1);
@@ -62,13 +67,39 @@ int proc_start_ticks(pid_t pid, unsigned long long *ticks)
 		return -1;
 	for (int field = 3; field < 22; field++) {
 		p = strchr(p + 1, ' ');
-		if (!p)
+		if (!p) {
+			errno = EINVAL;
 			return -1;
+		}
 	}
 	char *end;
 	errno = 0;
 	*ticks = strtoull(p + 1, &end, 10);
-	return errno || end == p + 1 ? -1 : 0;
+	if (errno || end == p + 1) {
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}
+
+int proc_parent(pid_t pid, pid_t *ppid)
+{
+	char buf[1024], state;
+	int pp;
+	const char *p = proc_stat_fields(pid, buf, sizeof(buf), NULL, 0);
+	if (!p)
+		return -1;
+	if (sscanf(p, " %c %d", &state, &pp) != 2) {
+		errno = EINVAL;
+		return -1;
+	}
+	*ppid = pp;
+	return 0;
+}
+
+bool proc_errno_local(int e)
+{
+	return e == EMFILE || e == ENFILE || e == ENOMEM || e == EAGAIN || e == ENOBUFS;
 }
 
 long long proc_age_ms(unsigned long long start_ticks)
@@ -90,7 +121,13 @@ int proc_pidfd_verified(pid_t pid, unsigned long long start)
 	if (fd < 0)
 		return -1;
 	/* Opened first, checked second: the pidfd pins the process we checked. */
-	if (proc_start_ticks(pid, &ticks) || ticks != start || proc_pidfd_exited(fd)) {
+	if (proc_start_ticks(pid, &ticks) < 0) {
+		int e = errno;
+		close(fd);
+		errno = proc_errno_local(e) ? e : ESRCH;
+		return -1;
+	}
+	if (ticks != start || proc_pidfd_exited(fd)) {
 		close(fd);
 		errno = ESRCH;
 		return -1;

@@ -16,7 +16,8 @@ int proc_start_ticks(pid_t pid, unsigned long long *ticks);
 /* How long ago a process with that start time started, in ms (>= 0). */
 long long proc_age_ms(unsigned long long start_ticks);
 /* A pidfd for pid whose start time matches `start`: the fd, or -1 with errno
- * (ESRCH: gone, or a different process now has that pid). */
+ * (ESRCH: gone, or a different process now has that pid; an errno for which
+ * proc_errno_local() holds: we ran out of something and know nothing). */
 int proc_pidfd_verified(pid_t pid, unsigned long long start);
 /* This boot's id (/proc/sys/kernel/random/boot_id, 36 characters) into buf; 0, or -1. */
 int proc_boot_id(char *buf, size_t len);
@@ -29,6 +30,11 @@ int proc_pidfd_signal(int pidfd, int sig);
  * group (as services do), the group too; 0, or -1 with errno (not for ESRCH:
  * a process already gone is not an error). */
 int proc_signal_group(int pidfd, pid_t pid, int sig);
+/* Errors that are this process's own shortage (descriptors, memory, processes),
+ * not a verdict on whatever it was trying to reach. */
+bool proc_errno_local(int e);
+/* The parent pid from /proc/PID/stat; 0, or -1 with errno. */
+int proc_parent(pid_t pid, pid_t *ppid);
 /* "SIGKILL", or "signal 77" for an unknown number (static buffer). */
 const char *sig_name(int sig);
 /* A signal by name ("KILL", "sigkill") or number; -1 if unknown. */

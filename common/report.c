@@ -1,5 +1,6 @@
 /* Status reports: the JSON-lines codec between ron-monitor and ron-kernel.
  * Encoding always fits a line (the reason gives way); decoding trusts no byte. */
+#include <errno.h>
 #include <json.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -32,6 +33,9 @@ static const char *const event_names[EV__COUNT] = {
     [EV_STOPPED] = "stopped",
     [EV_CHECK] = "check",
     [EV_DOWN] = "down",
+    [EV_CHECK_SKIPPED] = "check_skipped",
+    [EV_SPAWN_DEFERRED] = "spawn_deferred",
+    [EV_MONITOR_FAILED] = "monitor_failed",
 };
 
 const char *svc_state_name(enum svc_state s)
@@ -427,9 +431,13 @@ int report_decode(const char *line, size_t len, struct report *r, char *why, siz
 		memcpy(text, line, len);
 	text[len] = '\0';
 
+	/* A failure with errno ENOMEM was the reader's shortage, not a bad line. */
+	errno = 0;
 	struct json_tokener *tok = json_tokener_new();
-	if (!tok)
+	if (!tok) {
+		errno = ENOMEM;
 		return fail(why, whylen, "out of memory parsing a report");
+	}
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	/* Handing the tokener the NUL too ends a bare number or literal. */
 	struct json_object *o = json_tokener_parse_ex(tok, text, (int)len + 1);
@@ -444,6 +452,8 @@ int report_decode(const char *line, size_t len, struct report *r, char *why, siz
 	/* Strict mode already refuses trailing bytes; this holds if that changes. */
 	else if (end < len && strspn(text + end, " \t\r\n") < len - end)
 		rc = fail(why, whylen, "not JSON: trailing data at offset %zu", end);
+	else if (!o && errno == ENOMEM)
+		rc = fail(why, whylen, "out of memory parsing a report");
 	else if (!json_object_is_type(o, json_type_object))
 		rc = fail(why, whylen, "not an object: %s",
 			  json_type_to_name(json_object_get_type(o)));
@@ -455,5 +465,7 @@ int report_decode(const char *line, size_t len, struct report *r, char *why, siz
 			*r = t;
 	}
 	json_object_put(o);
+	if (rc < 0 && errno != ENOMEM)
+		errno = EINVAL;
 	return rc;
 }

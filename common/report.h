@@ -6,7 +6,8 @@
  *   "service"  service name, e.g. "svc-index"
  *   "event"    spawned | ready | healthy | degraded | unhealthy | exited |
  *              spawn_failed | restarting | quarantined | adopted | stopping |
- *              stopped | check | down
+ *              stopped | check | down | check_skipped | spawn_deferred |
+ *              monitor_failed
  *   "state"    starting | healthy | degraded | stopping | backoff |
  *              quarantined | stopped | down
  *   "pid"      service pid, 0 when none is running
@@ -76,7 +77,10 @@ enum report_event {
 	EV_STOPPING,
 	EV_STOPPED,
 	EV_CHECK,
-	EV_DOWN, /* stopped as asked and kept down */
+	EV_DOWN,	   /* stopped as asked and kept down */
+	EV_CHECK_SKIPPED,  /* the monitor could not make a check (its own shortage) */
+	EV_SPAWN_DEFERRED, /* the monitor could not spawn for its own shortage; retrying */
+	EV_MONITOR_FAILED, /* the monitor could not be set up; it exits */
 	EV__COUNT
 };
 
@@ -117,7 +121,8 @@ void report_init(struct report *r, const char *service);
 /* Encodes r as one newline-terminated line; returns its length (< cap,
  * < REPORT_LINE_MAX), truncating the reason if needed, or -1. */
 int report_encode(const struct report *r, char *buf, size_t cap);
-/* Decodes one line (newline optional); 0, or -1 with why. */
+/* Decodes one line (newline optional); 0, or -1 with why and errno: ENOMEM when
+ * memory ran out (the line may be fine), EINVAL for a bad line. */
 int report_decode(const char *line, size_t len, struct report *r, char *why, size_t whylen);
 
 #endif

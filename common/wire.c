@@ -185,7 +185,7 @@ static int get_bytes(const msgpack_object *o, const char *field, uint8_t **bytes
 	}
 	return 0;
 nomem:
-	snprintf(why, whylen, "out of memory decoding %s", field);
+	snprintf(why, whylen, WIRE_NOMEM " decoding %s", field);
 	return -1;
 }
 
@@ -203,9 +203,12 @@ static int decode_variant(const uint8_t *b, size_t n, char *out, size_t outlen, 
 		snprintf(why, whylen, "payload is empty");
 		goto out;
 	}
-	if (msgpack_unpack_next(&u, (const char *)b, n, &off) != MSGPACK_UNPACK_SUCCESS) {
-		snprintf(why, whylen, "payload is not MessagePack");
+	switch (msgpack_unpack_next(&u, (const char *)b, n, &off)) {
+	case MSGPACK_UNPACK_SUCCESS: break;
+	case MSGPACK_UNPACK_NOMEM_ERROR:
+		snprintf(why, whylen, WIRE_NOMEM " decoding the payload");
 		goto out;
+	default: snprintf(why, whylen, "payload is not MessagePack"); goto out;
 	}
 	const msgpack_object *v = &u.data;
 	if (v->type == MSGPACK_OBJECT_MAP) {
@@ -285,7 +288,7 @@ int wire_decode(const uint8_t *body, size_t len, struct wire_msg *m, char *why, 
 		snprintf(why, whylen, "truncated body: %zu bytes end inside the envelope", len);
 		goto out;
 	case MSGPACK_UNPACK_NOMEM_ERROR:
-		snprintf(why, whylen, "out of memory decoding the body");
+		snprintf(why, whylen, WIRE_NOMEM " decoding the body");
 		goto out;
 	default: snprintf(why, whylen, "body is not MessagePack"); goto out;
 	}

@@ -9,6 +9,9 @@
 #define WIRE_MAX_FRAME (1u << 20) /* the protocol's max_frame: 1 MiB */
 #define WIRE_NAME_MAX  64
 #define WIRE_WHY_MAX   160
+/* How every reason for a decoder's own allocation failure begins: the decoder ran
+ * short, which says nothing about the bytes. */
+#define WIRE_NOMEM "out of memory"
 
 /* A decoded envelope.  `variant` is the payload's enum variant name
  * ("Health", "HealthOk", "Err", ...), whether written as a string or as a

@@ -70,22 +70,38 @@ static int finish(char *buf, size_t cap, size_t len)
 	return (int)len;
 }
 
-static int fmt_json(json_object *o, char *buf, size_t cap)
+/* Adds v (owned) under key; a NULL o or v (memory ran out) clears *ok. */
+static void jadd(json_object *o, const char *key, json_object *v, bool *ok)
 {
-	const char *s = json_object_to_json_string_ext(o, JSON_FLAGS);
-	size_t n = strlcpy(buf, s, cap);
+	if (!*ok || !o || !v || json_object_object_add(o, key, v) < 0) {
+		json_object_put(v);
+		*ok = false;
+	}
+}
+
+/* The line, or 0 and no line when memory ran out on the way. */
+static int fmt_json(json_object *o, bool ok, char *buf, size_t cap)
+{
+	const char *s = ok && o ? json_object_to_json_string_ext(o, JSON_FLAGS) : NULL;
+	size_t n = s ? strlcpy(buf, s, cap) : 0;
 	json_object_put(o);
+	if (!s) {
+		if (cap)
+			buf[0] = '\0';
+		return 0;
+	}
 	return finish(buf, cap, n);
 }
 
-static json_object *json_head(int64_t wall_ms, enum kernel_level level, const char *event)
+static json_object *json_head(int64_t wall_ms, enum kernel_level level, const char *event, bool *ok)
 {
 	char ts[40];
 	clock_iso8601(wall_ms, ts, sizeof(ts));
 	json_object *o = json_object_new_object();
-	json_object_object_add(o, "ts", json_object_new_string(ts));
-	json_object_object_add(o, "level", json_object_new_string(kernel_level_name(level)));
-	json_object_object_add(o, "event", json_object_new_string(event));
+	*ok = o != NULL;
+	jadd(o, "ts", json_object_new_string(ts), ok);
+	jadd(o, "level", json_object_new_string(kernel_level_name(level)), ok);
+	jadd(o, "event", json_object_new_string(event), ok);
 	return o;
 }
 
@@ -117,12 +133,14 @@ int kernel_fmt_line(bool json, int64_t wall_ms, enum kernel_level level, const c
 		    const struct kernel_field *f, int nf, char *buf, size_t cap)
 {
 	if (json) {
-		json_object *o = json_head(wall_ms, level, event);
+		bool ok;
+		json_object *o = json_head(wall_ms, level, event, &ok);
 		for (int i = 0; i < nf; i++)
-			json_object_object_add(o, f[i].key,
-					       f[i].str ? json_object_new_string(f[i].str)
-							: json_object_new_int64(f[i].num));
-		return fmt_json(o, buf, cap);
+			jadd(o, f[i].key,
+			     f[i].str ? json_object_new_string(f[i].str)
+				      : json_object_new_int64(f[i].num),
+			     &ok);
+		return fmt_json(o, ok, buf, cap);
 	}
 	size_t len = text_head(wall_ms, level, event, buf, cap);
 	for (int i = 0; i < nf; i++)
@@ -139,7 +157,10 @@ static enum kernel_level report_level(const struct report *r)
 	case EV_DEGRADED:
 	case EV_UNHEALTHY:
 	case EV_RESTARTING: return KL_WARN;
+	case EV_CHECK_SKIPPED:
+	case EV_SPAWN_DEFERRED: return KL_WARN;
 	case EV_SPAWN_FAILED:
+	case EV_MONITOR_FAILED:
 	case EV_QUARANTINED: return KL_ERROR;
 	default: return KL_INFO;
 	}
@@ -194,7 +215,10 @@ int kernel_fmt_report(bool json, int64_t wall_ms, const struct report *r, char *
 		break;
 	case EV_STOPPING: f[n++] = KF_NUM("pid", r->pid); break;
 	case EV_DOWN: break;
+	case EV_CHECK_SKIPPED:
+	case EV_SPAWN_DEFERRED: f[n++] = KF_NUM("pid", r->pid); break;
 	case EV_SPAWN_FAILED:
+	case EV_MONITOR_FAILED:
 	case EV__COUNT: break;
 	}
 	f[n++] = KF_NUM("mpid", r->mpid);
@@ -215,29 +239,37 @@ int kernel_fmt_status(bool json, int64_t wall_ms, const struct kernel_svc *svcs,
 	bool brief = n > detail;
 	kernel_state_counts(svcs, n, counts, sizeof(counts));
 	if (json) {
-		json_object *o = json_head(wall_ms, level, "status");
-		json_object_object_add(o, "summary", json_object_new_string(summary));
+		bool ok;
+		json_object *o = json_head(wall_ms, level, "status", &ok);
+		jadd(o, "summary", json_object_new_string(summary), &ok);
 		if (brief)
-			json_object_object_add(o, "counts", json_object_new_string(counts));
+			jadd(o, "counts", json_object_new_string(counts), &ok);
 		json_object *a = json_object_new_array();
-		for (int i = 0; i < n; i++) {
+		for (int i = 0; ok && a && i < n; i++) {
 			const struct kernel_svc *s = &svcs[i];
 			if (brief && s->state == ST_HEALTHY)
 				continue;
 			json_object *e = json_object_new_object();
-			json_object_object_add(e, "service", json_object_new_string(s->name));
-			json_object_object_add(e, "state",
-					       json_object_new_string(svc_state_name(s->state)));
-			json_object_object_add(e, "pid", json_object_new_int(s->pid));
-			json_object_object_add(
-			    e, "uptime_ms", json_object_new_int64(kernel_svc_uptime_ms(s, now_us)));
-			json_object_object_add(e, "restarts", json_object_new_int64(s->restarts));
-			json_object_object_add(e, "rtt_us", json_object_new_int64(s->rtt_us));
-			json_object_object_add(e, "mpid", json_object_new_int(s->mpid));
-			json_object_array_add(a, e);
+			bool eok = e != NULL;
+			jadd(e, "service", json_object_new_string(s->name), &eok);
+			jadd(e, "state", json_object_new_string(svc_state_name(s->state)), &eok);
+			jadd(e, "pid", json_object_new_int(s->pid), &eok);
+			jadd(e, "uptime_ms", json_object_new_int64(kernel_svc_uptime_ms(s, now_us)),
+			     &eok);
+			jadd(e, "restarts", json_object_new_int64(s->restarts), &eok);
+			jadd(e, "rtt_us", json_object_new_int64(s->rtt_us), &eok);
+			jadd(e, "mpid", json_object_new_int(s->mpid), &eok);
+			if (s->mon_degraded)
+				jadd(e, "monitor", json_object_new_string("degraded"), &eok);
+			if (s->untracked)
+				jadd(e, "tracked", json_object_new_boolean(0), &eok);
+			if (!eok || json_object_array_add(a, e) < 0) {
+				json_object_put(e);
+				ok = false;
+			}
 		}
-		json_object_object_add(o, "services", a);
-		return fmt_json(o, buf, cap);
+		jadd(o, "services", a, &ok);
+		return fmt_json(o, ok, buf, cap);
 	}
 	size_t len = text_head(wall_ms, level, "status", buf, cap);
 	struct kernel_field sf = KF_STR("summary", summary);
@@ -257,6 +289,13 @@ int kernel_fmt_status(bool json, int64_t wall_ms, const struct kernel_svc *svcs,
 				 (long long)kernel_svc_uptime_ms(s, now_us), s->name, s->restarts,
 				 s->name, (long long)s->rtt_us);
 		if (w > 0)
+			len += (size_t)w;
+		/* The service as it last was; its monitor's own trouble beside it. */
+		if (s->mon_degraded && len < cap &&
+		    (w = snprintf(buf + len, cap - len, " %s.monitor=degraded", s->name)) > 0)
+			len += (size_t)w;
+		if (s->untracked && len < cap &&
+		    (w = snprintf(buf + len, cap - len, " %s.tracked=no", s->name)) > 0)
 			len += (size_t)w;
 	}
 	return finish(buf, cap, len);

@@ -16,12 +16,17 @@
 
 #define KERNEL_VERSION	"0.1.0"
 #define KERNEL_LINE_MAX 4096
+/* Descriptors the kernel needs: its own few, then per service. */
+#define KERNEL_FDS_BASE	   16
+#define KERNEL_FDS_PER_SVC 4
 
 /* Exit statuses (sysexits.h): bad configuration or unsafe directories; another
  * kernel holds the pidfile; a command-line word we do not know. */
 #define KERNEL_EX_CONFIG  78
 #define KERNEL_EX_RUNNING 75
 #define KERNEL_EX_USAGE	  64
+/* A monitor's child process could not set itself up (EX_OSERR). */
+#define KERNEL_EX_MONITOR_SETUP 71
 
 /* A pipe's bytes cut into lines; a line longer than the buffer is dropped whole. */
 struct kernel_lines {
@@ -68,6 +73,12 @@ struct kernel_svc {
 	int64_t restart_times_us[HANDOVER_TIMES_MAX]; /* the policy's restart times, oldest first */
 	int pidfd;	  /* opened and checked against pid + start; -1 if none */
 	pid_t orphan_pid; /* outlived its monitor: reparented to us, ours to reap */
+	/* No pidfd could be opened (out of descriptors or memory) for a service that may
+	 * be alive: no replacement monitor may start for it, lest it spawn a second copy. */
+	bool untracked;
+	int64_t track_at_us; /* the next try to open its pidfd, while untracked */
+	unsigned track_streak;
+	bool mon_degraded; /* its monitor reports trouble of its own, not the service's */
 
 	/* Its monitor. */
 	enum kernel_mon_phase mon;
@@ -114,6 +125,9 @@ int64_t kernel_mon_restart_delay_ms(unsigned *streak, int64_t lived_ms, int64_t 
 int64_t kernel_mon_silence_limit_us(int64_t interval_ms, int64_t timeout_ms);
 bool kernel_mon_silent(int64_t last_report_us, int64_t now_us, int64_t interval_ms,
 		       int64_t timeout_ms);
+/* A lateness that calls every silence measured across it into question: half the
+ * silence limit, since monitors are paused with us and report late as well. */
+bool kernel_loop_paused(int64_t lateness_us, int64_t silence_limit_us);
 
 /* format.c: output lines, text or JSON (pure). */
 enum kernel_level { KL_INFO, KL_WARN, KL_ERROR };
@@ -284,6 +298,9 @@ struct kernel {
 	char last_summary[256];
 	bool dirty; /* status.json is behind the table */
 	struct kernel_outq out;
+	bool nomem;		/* out of memory, said once; cleared by the next status write */
+	unsigned nomem_skipped; /* what was skipped since */
+	int64_t loop_mark_us, loop_allowed_us; /* when the loop last ran, and its sleep */
 	bool stopping, killed;
 	int64_t stop_deadline_us, kill_deadline_us;
 	int64_t next_status_us, next_watchdog_us;
@@ -318,6 +335,9 @@ void kernel_emit_full(struct kernel *k, int64_t now_us);
 void kernel_publish(struct kernel *k, int64_t now_us);
 /* What status.json says of the kernel itself, in the given state. */
 struct kernel_status_meta kernel_status_meta(const struct kernel *k, const char *state);
+/* Memory ran out for what: said once (event=out_of_memory) until kernel_nomem_over. */
+void kernel_nomem(struct kernel *k, const char *what);
+void kernel_nomem_over(struct kernel *k);
 /* "exited code=1", or the signal's name, as fields; returns how many it added. */
 int kernel_wait_fields(int wstatus, struct kernel_field *f, char *sigbuf, size_t siglen);
 
@@ -327,6 +347,13 @@ void kernel_mon_read(struct kernel *k, struct kernel_svc *s, int64_t now_us);
 void kernel_reap(struct kernel *k, int64_t now_us);
 /* Kills monitors that have been silent too long; restarts the ones whose delay is up. */
 void kernel_mon_timers(struct kernel *k, int64_t now_us);
+/* The kernel itself did not run for late_us: every monitor gets a fresh silence window. */
+void kernel_mon_paused(struct kernel *k, int64_t late_us, int64_t now_us);
+/* A service that may be alive but has no pidfd: reparented to us and not yet reaped. */
+bool kernel_svc_untracked_child(const struct kernel_svc *s);
+/* Signals a service's process group while its leader provably is the service (pidfd,
+ * or our own unreaped child); 0, or -1 with errno. */
+int kernel_svc_signal(struct kernel *k, struct kernel_svc *s, int sig);
 /* The earliest monitor deadline, or -1. */
 int64_t kernel_mon_deadline(const struct kernel *k);
 /* Starts the held services whose `after` services have all been ready once, and those

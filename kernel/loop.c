@@ -46,13 +46,15 @@ int kernel_signals_init(struct kernel *k, char *why, size_t whylen)
 }
 
 /* A monitor alone; a service with its process group (its own children). */
-static void signal_svc(struct kernel_svc *s, int sig, bool monitor)
+static void signal_svc(struct kernel *k, struct kernel_svc *s, int sig, bool monitor)
 {
-	int fd = monitor ? s->mpidfd : s->pidfd;
 	pid_t pid = monitor ? s->mpid : s->pid;
-	if (fd < 0)
-		return;
-	int rc = monitor ? proc_pidfd_signal(fd, sig) : proc_signal_group(fd, pid, sig);
+	int rc;
+	/* A running monitor is our child, unreaped: without its pidfd, its pid is as sure. */
+	if (monitor)
+		rc = s->mpidfd >= 0 ? proc_pidfd_signal(s->mpidfd, sig) : kill(s->mpid, sig);
+	else
+		rc = kernel_svc_signal(k, s, sig);
 	if (rc < 0 && errno != ESRCH)
 		warn("%s %s %d of %s", sig_name(sig), monitor ? "monitor" : "service", (int)pid,
 		     s->name);
@@ -68,9 +70,9 @@ static void shutdown_begin(struct kernel *k, int sig, int64_t now_us)
 	for (int i = 0; i < k->nsvc; i++) {
 		struct kernel_svc *s = &k->svc[i];
 		if (s->mon == KMON_RUNNING)
-			signal_svc(s, SIGTERM, true);
-		else if (kernel_svc_alive(s))
-			signal_svc(s, SIGTERM, false);
+			signal_svc(k, s, SIGTERM, true);
+		else if (kernel_svc_alive(s) || kernel_svc_untracked_child(s))
+			signal_svc(k, s, SIGTERM, false);
 		if (s->mon == KMON_WAITING || s->mon == KMON_HELD)
 			s->mon = KMON_DOWN;
 	}
@@ -95,14 +97,14 @@ static void shutdown_kill(struct kernel *k, int64_t now_us)
 						   KF_STR("what", "monitor"),
 						   KF_NUM("pid", s->mpid)};
 			kernel_emit(k, KL_WARN, "killed", f, 3);
-			signal_svc(s, SIGKILL, true);
+			signal_svc(k, s, SIGKILL, true);
 		}
-		if (kernel_svc_alive(s)) {
+		if (kernel_svc_alive(s) || kernel_svc_untracked_child(s)) {
 			struct kernel_field f[] = {KF_STR("service", s->name),
 						   KF_STR("what", "service"),
 						   KF_NUM("pid", s->pid)};
 			kernel_emit(k, KL_WARN, "killed", f, 3);
-			signal_svc(s, SIGKILL, false);
+			signal_svc(k, s, SIGKILL, false);
 		}
 	}
 	kernel_orphans_kill(k);
@@ -111,7 +113,8 @@ static void shutdown_kill(struct kernel *k, int64_t now_us)
 static bool shutdown_done(const struct kernel *k)
 {
 	for (int i = 0; i < k->nsvc; i++)
-		if (k->svc[i].mon == KMON_RUNNING || kernel_svc_alive(&k->svc[i]))
+		if (k->svc[i].mon == KMON_RUNNING || kernel_svc_alive(&k->svc[i]) ||
+		    kernel_svc_untracked_child(&k->svc[i]))
 			return false;
 	return true;
 }
@@ -148,7 +151,7 @@ static void on_signals(struct kernel *k, int64_t now_us)
 			for (int i = 0; i < k->nsvc; i++) {
 				if (k->svc[i].mon != KMON_RUNNING)
 					continue;
-				signal_svc(&k->svc[i], SIGHUP, true);
+				signal_svc(k, &k->svc[i], SIGHUP, true);
 				sent++;
 			}
 			struct kernel_field f[] = {KF_NUM("monitors", sent),
@@ -178,6 +181,31 @@ static void tick(struct kernel *k, int64_t now_us)
 	}
 }
 
+/* Stopped, frozen or starved since the last mark: the silence of every monitor in that
+ * time is ours, not theirs, and so is the time gone from a running stop. */
+static void loop_check_pause(struct kernel *k, int64_t now_us)
+{
+	int64_t late = clock_lateness(k->loop_mark_us, k->loop_allowed_us, now_us);
+	k->loop_mark_us = now_us;
+	k->loop_allowed_us = -1;
+	/* The shortest silence limit of all: the first monitor a pause would wrong. */
+	int64_t limit = -1;
+	for (int i = 0; i < k->nsvc; i++) {
+		const struct kernel_svc *s = &k->svc[i];
+		int64_t l =
+		    kernel_mon_silence_limit_us(svc_num(s->def, &k->cfg, CFG_HEALTH_INTERVAL_MS),
+						svc_num(s->def, &k->cfg, CFG_HEALTH_TIMEOUT_MS));
+		limit = limit < 0 || l < limit ? l : limit;
+	}
+	if (limit < 0 || !kernel_loop_paused(late, limit))
+		return;
+	kernel_mon_paused(k, late, now_us);
+	if (k->stopping) {
+		k->stop_deadline_us += late;
+		k->kill_deadline_us += late;
+	}
+}
+
 int kernel_run(struct kernel *k)
 {
 	int64_t now = clock_mono_us();
@@ -196,15 +224,15 @@ int kernel_run(struct kernel *k)
 				 s->def->after_names[0]);
 			continue;
 		}
-		if (kernel_mon_start(k, s, now) < 0) {
-			s->mon = KMON_WAITING;
-			s->restart_at_us = now + 1000000;
-		}
+		kernel_mon_start(k, s, now); /* a failure schedules its own retry */
 	}
 	kernel_publish(k, now);
+	k->loop_mark_us = now;
+	k->loop_allowed_us = -1;
 
 	for (;;) {
 		now = clock_mono_us();
+		loop_check_pause(k, now);
 		tick(k, now);
 		kernel_mon_timers(k, now);
 		kernel_control_timers(k, now);
@@ -255,12 +283,15 @@ int kernel_run(struct kernel *k)
 			 * pidfd (or SIGCHLD, if reparented): look again soon. */
 			d = clock_earliest(d, now + 50000);
 		}
-		if (poll(p, (nfds_t)np, clock_poll_timeout(d, clock_mono_us())) < 0) {
+		k->loop_mark_us = clock_mono_us();
+		k->loop_allowed_us = d;
+		if (poll(p, (nfds_t)np, clock_poll_timeout(d, k->loop_mark_us)) < 0) {
 			if (errno != EINTR)
 				warn("poll");
 			continue;
 		}
 		now = clock_mono_us();
+		loop_check_pause(k, now);
 		if (iout >= 0 && p[iout].revents)
 			kernel_out_flush(k, true);
 		for (int i = 1 + nctl; i < nmon; i++)

@@ -15,6 +15,7 @@
 #include "kernel.h"
 #include "proc.h"
 #include "sockpath.h"
+#include "startup.h"
 
 static void usage(FILE *f)
 {
@@ -254,6 +255,9 @@ int main(int argc, char **argv)
 	char why[4096];
 	bool want_status = false, want_check = false, want_check_config = false;
 
+	/* Before anything opens a file: a closed stdout would make the pidfile fd 1. */
+	if (startup_stdio() < 0)
+		return 71;
 	if (setvbuf(stdout, NULL, _IOLBF, 0) != 0)
 		err(1, "make stdout line-buffered");
 	for (int i = 1; i < argc; i++) {
@@ -325,6 +329,14 @@ int main(int argc, char **argv)
 		errx(KERNEL_EX_CONFIG, "%s", why);
 	if (find_monitor(&k, why, sizeof(why)) < 0)
 		errx(KERNEL_EX_CONFIG, "%s", why);
+	struct rlimit lim;
+	if (startup_nofile(&lim) < 0)
+		warn("raise RLIMIT_NOFILE");
+	/* Each service costs the kernel its status and command pipes and two pidfds. */
+	startup_nofile_warning(&lim, KERNEL_FDS_BASE + KERNEL_FDS_PER_SVC * (unsigned long)k.nsvc,
+			       why, sizeof(why));
+	if (why[0])
+		warnx("%s", why);
 	lock_pidfile(&k);
 	if (kernel_control_open(&k, why, sizeof(why)) < 0)
 		errx(71, "%s", why);

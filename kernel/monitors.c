@@ -1,6 +1,7 @@
 /* The monitor processes: fork+exec one per service with its status pipe at fd 3,
  * read their reports, reap them, and replace a lost or frozen one, handing it the
  * still-running service (pidfd + --adopt-*) so the service never runs twice. */
+#include <bsd/string.h>
 #include <bsd/unistd.h>
 #include <err.h>
 #include <errno.h>
@@ -33,28 +34,88 @@ struct mon_fd {
 	int src, dst;
 };
 
-/* In the child: only async-signal-safe calls until exec. */
-static void mon_exec(const char *bin, char *const argv[], struct mon_fd *fds, int nfds,
-		     pid_t parent)
+bool kernel_svc_untracked_child(const struct kernel_svc *s)
+{
+	return s->untracked && s->orphan_pid > 0 && s->orphan_pid == s->pid;
+}
+
+int kernel_svc_signal(struct kernel *k, struct kernel_svc *s, int sig)
+{
+	if (s->pidfd >= 0)
+		return proc_signal_group(s->pidfd, s->pid, sig);
+	/* Our own child until we reap it: its pid, and so its group id, cannot be reused. */
+	if (!kernel_svc_untracked_child(s))
+		return 0;
+	if (kill(-s->pid, sig) < 0 && kill(s->pid, sig) < 0 && errno != ESRCH)
+		return -1;
+	return 0;
+}
+
+/* Tries again to obtain a pidfd soon, then ever more slowly. */
+static void track_later(struct kernel *k, struct kernel_svc *s, int64_t now_us)
+{
+	unsigned n = s->track_streak < 8 ? s->track_streak++ : 8;
+	int64_t ms = config_num(&k->cfg, CFG_BACKOFF_MIN_MS) << n;
+	int64_t max = config_num(&k->cfg, CFG_BACKOFF_MAX_MS);
+	s->track_at_us = now_us + (ms < max ? ms : max) * 1000;
+}
+
+static void emit_untracked(struct kernel *k, struct kernel_svc *s, const char *why)
+{
+	struct kernel_field f[] = {KF_STR("service", s->name), KF_NUM("pid", s->pid),
+				   KF_STR("reason", why)};
+	kernel_emit(k, KL_ERROR, "untracked", f, 3);
+}
+
+/* In the child, before exec: the monitor could not be set up.  Said on stderr and, as a
+ * report, on the status pipe, so the kernel's event line has the reason.  (The kernel is
+ * single-threaded: what it does after fork cannot meet a lock held by another thread.) */
+static void mon_setup_failed(const char *service, int wfd, const char *what)
+{
+	int e = errno;
+	char reason[REPORT_REASON_MAX], line[REPORT_LINE_MAX];
+	snprintf(reason, sizeof(reason), "monitor setup: %s: %s", what, strerror(e));
+	dprintf(STDERR_FILENO, "ron-kernel: monitor of %s: %s\n", service, reason);
+	struct report r;
+	report_init(&r, service);
+	r.event = EV_MONITOR_FAILED;
+	r.state = ST_STOPPED;
+	r.mpid = getpid();
+	r.ts = clock_wall_ms();
+	r.mono_us = clock_mono_us();
+	strlcpy(r.reason, reason, sizeof(r.reason));
+	int n = report_encode(&r, line, sizeof(line));
+	if (n > 0)
+		(void)!write(wfd, line, (size_t)n);
+	_exit(KERNEL_EX_MONITOR_SETUP);
+}
+
+/* In the child until exec.  fds[0] is the status pipe: where a failure is told. */
+static void mon_exec(const char *service, const char *bin, char *const argv[], struct mon_fd *fds,
+		     int nfds, pid_t parent)
 {
 	/* A monitor must not outlive the kernel; getppid() closes the race with our death. */
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
-		_exit(127);
+		mon_setup_failed(service, fds[0].src, "prctl PR_SET_PDEATHSIG");
 	if (getppid() != parent)
 		_exit(127);
 	/* Out of the way first, so no dup2 into place can clobber another's source. */
-	for (int i = 0; i < nfds; i++)
-		if ((fds[i].src = fcntl(fds[i].src, F_DUPFD_CLOEXEC, 10)) < 0)
-			_exit(127);
+	for (int i = 0; i < nfds; i++) {
+		int moved = fcntl(fds[i].src, F_DUPFD_CLOEXEC, 10);
+		if (moved < 0)
+			mon_setup_failed(service, fds[0].src,
+					 "move the inherited descriptors above fd 9");
+		fds[i].src = moved;
+	}
 	int top = STDERR_FILENO;
 	for (int i = 0; i < nfds; i++) {
 		if (dup2(fds[i].src, fds[i].dst) < 0)
-			_exit(127);
+			mon_setup_failed(service, fds[0].src, "place the inherited descriptors");
 		top = fds[i].dst > top ? fds[i].dst : top;
 	}
 	/* Our stdout carries only our own lines: monitor and service chatter goes to stderr. */
 	if (dup2(STDERR_FILENO, STDOUT_FILENO) < 0)
-		_exit(127);
+		mon_setup_failed(service, MON_STATUS_FD, "stdout onto stderr");
 	for (int fd = STDERR_FILENO + 1; fd < top; fd++) {
 		bool placed = false;
 		for (int i = 0; i < nfds; i++)
@@ -68,8 +129,28 @@ static void mon_exec(const char *bin, char *const argv[], struct mon_fd *fds, in
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
 	execvp(bin, argv);
-	dprintf(STDERR_FILENO, "ron-kernel: exec %s: %s\n", bin, strerror(errno));
-	_exit(127);
+	mon_setup_failed(service, MON_STATUS_FD, "exec");
+}
+
+/* The monitor could not be started: an event, and the backoff of dying monitors. */
+static int mon_spawn_failed(struct kernel *k, struct kernel_svc *s, const char *what,
+			    int64_t now_us)
+{
+	char why[REPORT_REASON_MAX];
+	snprintf(why, sizeof(why), "%s: %s", what, strerror(errno));
+	int64_t min = config_num(&k->cfg, CFG_BACKOFF_MIN_MS);
+	int64_t delay =
+	    kernel_mon_restart_delay_ms(&s->mon_streak, 0, config_num(&k->cfg, CFG_STABLE_MS), min,
+					config_num(&k->cfg, CFG_BACKOFF_MAX_MS));
+	if (delay < min)
+		delay = min;
+	s->mon = KMON_WAITING;
+	s->restart_at_us = now_us + delay * 1000;
+	k->dirty = true;
+	struct kernel_field f[] = {KF_STR("service", s->name), KF_STR("reason", why),
+				   KF_NUM("delay_ms", delay)};
+	kernel_emit(k, KL_ERROR, "monitor_spawn_failed", f, 3);
+	return -1;
 }
 
 /* "--arg=VALUE" in one word: a value that looks like one of the monitor's own
@@ -226,20 +307,19 @@ int kernel_mon_start(struct kernel *k, struct kernel_svc *s, int64_t now_us)
 	argv[n] = NULL;
 
 	int p[2] = {-1, -1}, c[2] = {-1, -1};
-	if (pipe2(p, O_CLOEXEC) < 0 || pipe2(c, O_CLOEXEC) < 0) {
-		warn("pipe for the monitor of %s", s->name);
+	const char *what = "status and command pipes";
+	if (pipe2(p, O_CLOEXEC) < 0 || pipe2(c, O_CLOEXEC) < 0)
 		goto fail_pipes;
-	}
 	/* Only our ends are non-blocking: the monitor's writes of < PIPE_BUF stay atomic,
 	 * and a monitor too busy to read its commands never stalls us. */
 	if (fcntl(p[0], F_SETFL, O_NONBLOCK) < 0 || fcntl(c[1], F_SETFL, O_NONBLOCK) < 0) {
-		warn("O_NONBLOCK on the pipes of %s", s->name);
+		what = "O_NONBLOCK on the pipes";
 		goto fail_pipes;
 	}
 	fflush(stdout);
 	pid_t pid = fork();
 	if (pid < 0) {
-		warn("fork the monitor of %s", s->name);
+		what = "fork";
 		goto fail_pipes;
 	}
 	if (pid == 0) {
@@ -251,16 +331,17 @@ int kernel_mon_start(struct kernel *k, struct kernel_svc *s, int64_t now_us)
 			fds[nfds++] = (struct mon_fd){ofd, MON_STDOUT_FD};
 			fds[nfds++] = (struct mon_fd){efd, MON_STDERR_FD};
 		}
-		mon_exec(k->monitor_bin, argv, fds, nfds, k->pid);
+		mon_exec(s->name, k->monitor_bin, argv, fds, nfds, k->pid);
 	}
 	free_args(argv, owned);
 	close(p[1]);
 	close(c[0]);
 	s->cmdfd = c[1];
 	s->mpid = pid;
+	/* Without it the monitor is still ours to signal by pid: our unreaped child. */
 	s->mpidfd = pidfd_open(pid, 0);
 	if (s->mpidfd < 0)
-		warn("pidfd_open monitor %d of %s", (int)pid, s->name);
+		warn("pidfd_open monitor %d of %s; signalling it by pid", (int)pid, s->name);
 	if (proc_start_ticks(pid, &s->mstart) < 0)
 		s->mstart = 0;
 	s->pipefd = p[0];
@@ -281,7 +362,8 @@ int kernel_mon_start(struct kernel *k, struct kernel_svc *s, int64_t now_us)
 	k->dirty = true;
 	return 0;
 
-fail_pipes:
+fail_pipes : {
+	int e = errno;
 	for (int i = 0; i < 2; i++) {
 		if (p[i] >= 0)
 			close(p[i]);
@@ -289,22 +371,47 @@ fail_pipes:
 			close(c[i]);
 	}
 	free_args(argv, owned);
-	return -1;
+	errno = e;
+	return mon_spawn_failed(k, s, what, now_us);
+}
 }
 
 /* Opens a pidfd for the service the monitor names, checked against its start time,
  * so that adoption can never be handed a recycled pid. */
-static void svc_verify(struct kernel *k, struct kernel_svc *s)
+static void svc_verify(struct kernel *k, struct kernel_svc *s, int64_t now_us)
 {
 	if (s->pidfd >= 0) {
 		close(s->pidfd);
 		s->pidfd = -1;
 	}
-	if (s->pid <= 0)
+	bool was_untracked = s->untracked;
+	s->untracked = false;
+	if (s->pid <= 0) {
+		s->track_streak = 0;
 		return;
+	}
 	s->pidfd = proc_pidfd_verified(s->pid, s->start);
-	if (s->pidfd >= 0)
+	if (s->pidfd >= 0) {
+		s->track_streak = 0;
+		if (was_untracked) {
+			struct kernel_field f[] = {KF_STR("service", s->name),
+						   KF_NUM("pid", s->pid)};
+			kernel_emit(k, KL_INFO, "tracked", f, 2);
+		}
 		return;
+	}
+	if (proc_errno_local(errno)) {
+		/* It may well be alive: we just cannot hold it.  Until we can, its monitor
+		 * must not be replaced by one that would spawn a second copy. */
+		char why[128];
+		snprintf(why, sizeof(why), "pidfd_open: %s", strerror(errno));
+		s->untracked = true;
+		track_later(k, s, now_us);
+		if (!was_untracked)
+			emit_untracked(k, s, why);
+		return;
+	}
+	s->track_streak = 0;
 	unsigned long long ticks;
 	/* Gone already is normal (a crash loop); alive with another start time is not. */
 	if (proc_start_ticks(s->pid, &ticks) == 0 && ticks != s->start) {
@@ -334,12 +441,27 @@ static void on_line(void *arg, const char *line, size_t len, bool overlong)
 	}
 	struct report r;
 	char why[256];
+	/* Any whole line is a sign of life, even one we cannot afford to parse. */
+	s->last_report_us = clock_mono_us();
 	if (report_decode(line, len, &r, why, sizeof(why)) < 0) {
-		warnx("monitor %d of %s: malformed report skipped: %s", (int)s->mpid, s->name, why);
+		if (errno == ENOMEM)
+			kernel_nomem(k, "monitor reports");
+		else
+			warnx("monitor %d of %s: malformed report skipped: %s", (int)s->mpid,
+			      s->name, why);
 		return;
 	}
 	if (strcmp(r.service, s->name) != 0) {
 		warnx("monitor %d of %s: report for %s skipped", (int)s->mpid, s->name, r.service);
+		return;
+	}
+	char out[KERNEL_LINE_MAX];
+	if (r.event == EV_MONITOR_FAILED) {
+		/* Said by a monitor that never ran: nothing about the service has changed, and
+		 * its pid must stay ours to hand to the next one. */
+		s->mon_degraded = true;
+		if (kernel_fmt_report(k->json, clock_wall_ms(), &r, out, sizeof(out)) > 0)
+			fputs(out, stdout);
 		return;
 	}
 	/* Stamped when read, not when poll returned: a stall in writing our own
@@ -360,8 +482,13 @@ static void on_line(void *arg, const char *line, size_t len, bool overlong)
 		kernel_svcout_exited(k, s);
 	unsigned ch = kernel_svc_apply(s, &r, c->now_us);
 	if (ch & KCH_PID)
-		svc_verify(k, s);
-	char out[KERNEL_LINE_MAX];
+		svc_verify(k, s, c->now_us);
+	/* The monitor's own trouble lasts until it checks or spawns again. */
+	if (r.event == EV_CHECK_SKIPPED || r.event == EV_SPAWN_DEFERRED ||
+	    r.event == EV_MONITOR_FAILED)
+		s->mon_degraded = true;
+	else if (r.event == EV_CHECK || r.event == EV_SPAWNED || r.event == EV_READY)
+		s->mon_degraded = false;
 	/* Stamped when printed, so the lines of all monitors read in order. */
 	kernel_out_line(k, KOUT_EVENT, out,
 			kernel_fmt_report(k->json, clock_wall_ms(), &r, out, sizeof(out)));
@@ -402,6 +529,17 @@ void kernel_mon_read(struct kernel *k, struct kernel_svc *s, int64_t now_us)
 	}
 }
 
+/* Whether an untracked service is still the process reported, now reparented to us;
+ * when /proc cannot tell (out of descriptors too), it must be taken to be alive. */
+static bool svc_untracked_alive(struct kernel *k, struct kernel_svc *s)
+{
+	pid_t ppid;
+	unsigned long long ticks;
+	if (proc_parent(s->pid, &ppid) < 0 || proc_start_ticks(s->pid, &ticks) < 0)
+		return proc_errno_local(errno);
+	return ppid == k->pid && ticks == s->start;
+}
+
 /* A monitor is gone: replace it now, or after a delay if monitors keep dying young. */
 static void mon_lost(struct kernel *k, struct kernel_svc *s, int wstatus, int64_t now_us)
 {
@@ -430,18 +568,31 @@ static void mon_lost(struct kernel *k, struct kernel_svc *s, int wstatus, int64_
 	f[nf++] = KF_STR("service", s->name);
 	f[nf++] = KF_NUM("mpid", mpid);
 	nf += kernel_wait_fields(wstatus, &f[nf], sig, sizeof(sig));
-	bool alive = kernel_svc_alive(s);
+	/* A service we could not open a pidfd for is now our child, unreaped: by its pid
+	 * it is provably the one reported, and ours to hold until it can be tracked. */
+	if (s->untracked && s->pid > 0 && svc_untracked_alive(k, s))
+		s->orphan_pid = s->pid;
+	bool alive = kernel_svc_alive(s) || kernel_svc_untracked_child(s);
 	f[nf++] = KF_NUM("pid", alive ? s->pid : 0);
 	if (alive)
 		s->orphan_pid = s->pid;
 	if (k->stopping) {
 		kernel_emit(k, KL_INFO, "monitor_exited", f, nf);
 		/* Its service outlived it: now it is ours to stop. */
-		if (alive && proc_pidfd_signal(s->pidfd, SIGTERM) < 0)
+		if (alive && kernel_svc_signal(k, s, SIGTERM) < 0)
 			warn("SIGTERM %s pid %d", s->name, (int)s->pid);
 		return;
 	}
 	kernel_emit(k, KL_WARN, "monitor_lost", f, nf);
+	if (kernel_svc_untracked_child(s)) {
+		/* No identity, no replacement: a new monitor could only spawn a second copy. */
+		emit_untracked(k, s,
+			       "monitor lost; no replacement until the service can be "
+			       "tracked or has exited");
+		s->mon = KMON_WAITING;
+		s->restart_at_us = s->track_at_us;
+		return;
+	}
 	int64_t lived_ms = (now_us - s->mon_started_us) / 1000;
 	int64_t delay = kernel_mon_restart_delay_ms(
 	    &s->mon_streak, lived_ms, config_num(&k->cfg, CFG_STABLE_MS),
@@ -450,10 +601,10 @@ static void mon_lost(struct kernel *k, struct kernel_svc *s, int wstatus, int64_
 	/* Not adopting: whatever the lost monitor may have spawned unreported must go. */
 	if (!alive)
 		kernel_orphans_kill(k);
-	if (delay == 0 && kernel_mon_start(k, s, now_us) == 0)
+	if (delay == 0) {
+		kernel_mon_start(k, s, now_us); /* a failure schedules its own retry */
 		return;
-	if (delay == 0)
-		delay = config_num(&k->cfg, CFG_BACKOFF_MIN_MS) + 100;
+	}
 	s->mon = KMON_WAITING;
 	s->restart_at_us = now_us + delay * 1000;
 	struct kernel_field g[] = {KF_STR("service", s->name), KF_NUM("delay_ms", delay)};
@@ -482,6 +633,13 @@ static void reaped(struct kernel *k, pid_t pid, int wstatus, int64_t now_us)
 			s->pidfd = -1;
 		}
 		s->orphan_pid = 0;
+		if (s->pid == pid && s->untracked) {
+			/* Gone: nothing left that a new monitor could duplicate. */
+			s->untracked = false;
+			s->track_streak = 0;
+			if (s->mon == KMON_WAITING)
+				s->restart_at_us = now_us;
+		}
 		f[nf++] = KF_STR("service", s->name);
 		break;
 	}
@@ -490,17 +648,35 @@ static void reaped(struct kernel *k, pid_t pid, int wstatus, int64_t now_us)
 	kernel_emit(k, k->stopping ? KL_INFO : KL_WARN, "reaped", f, nf);
 }
 
+/* A service that outlived its monitor leads its own process group: sweep the group
+ * while its zombie, not yet reaped, keeps that group id from naming anyone else. */
 void kernel_reap(struct kernel *k, int64_t now_us)
 {
 	for (;;) {
-		int st;
-		pid_t pid = waitpid(-1, &st, WNOHANG);
-		if (pid < 0 && errno == EINTR)
-			continue;
-		if (pid < 0 && errno != ECHILD)
-			warn("waitpid");
+		siginfo_t si;
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != ECHILD)
+				warn("waitid");
+			return;
+		}
+		pid_t pid = si.si_pid;
 		if (pid <= 0)
 			return;
+		for (int i = 0; i < k->nsvc; i++)
+			if (k->svc[i].orphan_pid == pid)
+				kill(-pid, SIGKILL);
+		int st;
+		pid_t got;
+		do
+			got = waitpid(pid, &st, WNOHANG);
+		while (got < 0 && errno == EINTR);
+		if (got <= 0) {
+			warn("waitpid %d", (int)pid);
+			return;
+		}
 		reaped(k, pid, st, now_us);
 	}
 }
@@ -513,10 +689,14 @@ void kernel_mon_timers(struct kernel *k, int64_t now_us)
 		int64_t ht = svc_num(s->def, &k->cfg, CFG_HEALTH_TIMEOUT_MS);
 		if (s->mon == KMON_HELD && now_us >= s->held_until_us)
 			k->release_due = true;
+		if (s->untracked && now_us >= s->track_at_us)
+			svc_verify(k, s, now_us);
 		if (s->mon == KMON_WAITING && !k->stopping && now_us >= s->restart_at_us) {
-			if (kernel_mon_start(k, s, now_us) < 0)
-				s->restart_at_us =
-				    now_us + (config_num(&k->cfg, CFG_BACKOFF_MIN_MS) + 100) * 1000;
+			if (kernel_svc_untracked_child(s)) {
+				s->restart_at_us = s->track_at_us;
+				continue;
+			}
+			kernel_mon_start(k, s, now_us); /* a failure schedules its own retry */
 			continue;
 		}
 		if (s->mon != KMON_RUNNING || s->mon_frozen || k->stopping)
@@ -539,6 +719,19 @@ void kernel_mon_timers(struct kernel *k, int64_t now_us)
 	}
 }
 
+void kernel_mon_paused(struct kernel *k, int64_t late_us, int64_t now_us)
+{
+	struct kernel_field f[] = {KF_NUM("ms", late_us / 1000),
+				   KF_STR("reason", "the kernel was not running; every monitor "
+						    "gets a fresh silence window")};
+	kernel_emit(k, KL_WARN, "paused", f, 2);
+	for (int i = 0; i < k->nsvc; i++) {
+		struct kernel_svc *s = &k->svc[i];
+		if (s->mon == KMON_RUNNING && s->last_report_us < now_us)
+			s->last_report_us = now_us;
+	}
+}
+
 int64_t kernel_mon_deadline(const struct kernel *k)
 {
 	int64_t d = -1;
@@ -547,6 +740,8 @@ int64_t kernel_mon_deadline(const struct kernel *k)
 		int64_t hi = svc_num(s->def, &k->cfg, CFG_HEALTH_INTERVAL_MS);
 		int64_t ht = svc_num(s->def, &k->cfg, CFG_HEALTH_TIMEOUT_MS);
 		int64_t t = -1;
+		if (s->untracked)
+			d = clock_earliest(d, s->track_at_us);
 		if (s->mon == KMON_HELD && !k->stopping)
 			t = s->held_until_us;
 		else if (s->mon == KMON_WAITING && !k->stopping)

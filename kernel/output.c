@@ -90,9 +90,42 @@ void kernel_emit(struct kernel *k, enum kernel_level level, const char *event,
 		 const struct kernel_field *f, int nf)
 {
 	char line[KERNEL_LINE_MAX];
-	kernel_out_line(
-	    k, KOUT_EVENT, line,
-	    kernel_fmt_line(k->json, clock_wall_ms(), level, event, f, nf, line, sizeof(line)));
+	int n = kernel_fmt_line(k->json, clock_wall_ms(), level, event, f, nf, line, sizeof(line));
+	if (n > 0)
+		kernel_out_line(k, KOUT_EVENT, line, n);
+	else if (k->json)
+		kernel_nomem(k, "JSON event lines");
+}
+
+void kernel_nomem(struct kernel *k, const char *what)
+{
+	k->nomem_skipped++;
+	if (k->nomem)
+		return;
+	k->nomem = true;
+	/* Built without json-c, which is what just failed; what is always our own literal. */
+	char ts[40], line[256];
+	clock_iso8601(clock_wall_ms(), ts, sizeof(ts));
+	int n = k->json ? snprintf(line, sizeof(line),
+				   "{\"ts\":\"%s\",\"level\":\"error\",\"event\":"
+				   "\"out_of_memory\",\"what\":\"%s\",\"reason\":\"skipping "
+				   "until memory is back\"}\n",
+				   ts, what)
+			: snprintf(line, sizeof(line),
+				   "%s error event=out_of_memory what=\"%s\" reason=\"skipping "
+				   "until memory is back\"\n",
+				   ts, what);
+	kernel_out_line(k, KOUT_EVENT, line, n);
+}
+
+void kernel_nomem_over(struct kernel *k)
+{
+	if (!k->nomem)
+		return;
+	k->nomem = false;
+	struct kernel_field f[] = {KF_NUM("skipped", k->nomem_skipped)};
+	k->nomem_skipped = 0;
+	kernel_emit(k, KL_INFO, "memory_recovered", f, 1);
 }
 
 static void emit_kind(struct kernel *k, enum kernel_out_kind kind, enum kernel_level level,
@@ -170,8 +203,16 @@ void kernel_publish(struct kernel *k, int64_t now_us)
 	char why[CFG_STR_MAX + 64], summary[256];
 	struct kernel_status_meta m = kernel_status_meta(k, k->stopping ? "stopping" : "running");
 	if (kernel_status_write(k->run_fd, k->run_dir, &m, k->svc, k->nsvc, now_us, why,
-				sizeof(why)) < 0)
+				sizeof(why)) < 0) {
+		if (errno == ENOMEM) {
+			/* Kept dirty: the next wake-up tries again. */
+			kernel_nomem(k, "status.json");
+			return;
+		}
 		warnx("status.json: %s", why);
+	} else {
+		kernel_nomem_over(k);
+	}
 	k->dirty = false;
 
 	kernel_summary(k->svc, k->nsvc, summary, sizeof(summary));

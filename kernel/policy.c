@@ -27,3 +27,8 @@ bool kernel_mon_silent(int64_t last_report_us, int64_t now_us, int64_t interval_
 {
 	return now_us - last_report_us > kernel_mon_silence_limit_us(interval_ms, timeout_ms);
 }
+
+bool kernel_loop_paused(int64_t lateness_us, int64_t silence_limit_us)
+{
+	return lateness_us > silence_limit_us / 2;
+}

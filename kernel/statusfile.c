@@ -25,14 +25,24 @@ static const char *mon_phase_name(enum kernel_mon_phase p)
 	}
 }
 
-static void add_int(json_object *o, const char *k, int64_t v)
+/* Adds v (owned) under k; false if v or the adding failed for want of memory. */
+static bool add(json_object *o, const char *k, json_object *v)
 {
-	json_object_object_add(o, k, json_object_new_int64(v));
+	if (!o || !v || json_object_object_add(o, k, v) < 0) {
+		json_object_put(v);
+		return false;
+	}
+	return true;
 }
 
-static void add_str(json_object *o, const char *k, const char *v)
+static bool add_int(json_object *o, const char *k, int64_t v)
 {
-	json_object_object_add(o, k, json_object_new_string(v));
+	return add(o, k, json_object_new_int64(v));
+}
+
+static bool add_str(json_object *o, const char *k, const char *v)
+{
+	return add(o, k, json_object_new_string(v));
 }
 
 json_object *kernel_status_json(const struct kernel_status_meta *m, const struct kernel_svc *svcs,
@@ -43,38 +53,50 @@ json_object *kernel_status_json(const struct kernel_status_meta *m, const struct
 	int64_t wall = clock_wall_ms();
 	clock_iso8601(wall, ts, sizeof(ts));
 	kernel_summary(svcs, n, summary, sizeof(summary));
-	add_int(o, "v", 1);
-	add_int(o, "kernel_pid", m->kernel_pid);
-	add_int(o, "kernel_start", (int64_t)m->kernel_start);
-	add_str(o, "boot_id", m->boot_id ? m->boot_id : "");
-	add_str(o, "state", m->state);
-	add_str(o, "updated", ts);
-	add_int(o, "updated_ms", wall);
+	bool ok = add_int(o, "v", 1);
+	ok = ok && add_int(o, "kernel_pid", m->kernel_pid);
+	ok = ok && add_int(o, "kernel_start", (int64_t)m->kernel_start);
+	ok = ok && add_str(o, "boot_id", m->boot_id ? m->boot_id : "");
+	ok = ok && add_str(o, "state", m->state);
+	ok = ok && add_str(o, "updated", ts);
+	ok = ok && add_int(o, "updated_ms", wall);
 	/* The heartbeat --check judges by: a clock step moves updated_ms, never this. */
-	add_int(o, "mono_ms", clock_mono_us() / 1000);
-	add_int(o, "status_interval_ms", m->status_interval_ms);
-	add_int(o, "output_dropped", (int64_t)m->output_dropped);
-	add_str(o, "summary", summary);
+	ok = ok && add_int(o, "mono_ms", clock_mono_us() / 1000);
+	ok = ok && add_int(o, "status_interval_ms", m->status_interval_ms);
+	ok = ok && add_int(o, "output_dropped", (int64_t)m->output_dropped);
+	ok = ok && add_str(o, "summary", summary);
 	json_object *a = json_object_new_array();
-	for (int i = 0; i < n; i++) {
+	for (int i = 0; ok && a && i < n; i++) {
 		const struct kernel_svc *s = &svcs[i];
 		json_object *e = json_object_new_object();
-		add_str(e, "service", s->name);
-		add_str(e, "state", svc_state_name(s->state));
-		add_int(e, "pid", s->pid);
-		add_int(e, "start", (int64_t)s->start);
-		add_int(e, "uptime_ms", kernel_svc_uptime_ms(s, now_us));
-		add_int(e, "restarts", s->restarts);
-		add_int(e, "rtt_us", s->rtt_us);
-		add_int(e, "failures", s->failures);
-		add_str(e, "reason", s->reason);
-		add_str(e, "monitor", mon_phase_name(s->mon));
-		add_int(e, "mpid", s->mon == KMON_RUNNING ? s->mpid : 0);
-		add_int(e, "mstart", s->mon == KMON_RUNNING ? (int64_t)s->mstart : 0);
-		add_int(e, "monitors_replaced", s->mon_replaced);
-		json_object_array_add(a, e);
+		ok = add_str(e, "service", s->name);
+		ok = ok && add_str(e, "state", svc_state_name(s->state));
+		ok = ok && add_int(e, "pid", s->pid);
+		ok = ok && add_int(e, "start", (int64_t)s->start);
+		ok = ok && add_int(e, "uptime_ms", kernel_svc_uptime_ms(s, now_us));
+		ok = ok && add_int(e, "restarts", s->restarts);
+		ok = ok && add_int(e, "rtt_us", s->rtt_us);
+		ok = ok && add_int(e, "failures", s->failures);
+		ok = ok && add_str(e, "reason", s->reason);
+		ok = ok && add_str(e, "monitor", mon_phase_name(s->mon));
+		ok = ok && add_int(e, "mpid", s->mon == KMON_RUNNING ? s->mpid : 0);
+		ok = ok && add_int(e, "mstart", s->mon == KMON_RUNNING ? (int64_t)s->mstart : 0);
+		ok = ok && add_int(e, "monitors_replaced", s->mon_replaced);
+		ok = ok && add(e, "monitor_degraded", json_object_new_boolean(s->mon_degraded));
+		ok = ok && add(e, "untracked", json_object_new_boolean(s->untracked));
+		if (!ok || json_object_array_add(a, e) < 0) {
+			json_object_put(e);
+			ok = false;
+		}
 	}
-	json_object_object_add(o, "services", a);
+	if (!ok || !add(o, "services", a)) {
+		if (ok)
+			a = NULL; /* add() released it */
+		json_object_put(a);
+		json_object_put(o);
+		errno = ENOMEM;
+		return NULL;
+	}
 	return o;
 }
 
@@ -86,9 +108,15 @@ int kernel_status_write(int dirfd, const char *run_dir, const struct kernel_stat
 	snprintf(path, sizeof(path), "%s/status.json", run_dir);
 	snprintf(tmp, sizeof(tmp), "%s/.status.json.tmp", run_dir);
 	json_object *o = kernel_status_json(m, svcs, n, now_us);
-	const char *text = json_object_to_json_string_ext(o, JSON_FLAGS);
-	size_t len = strlen(text);
+	const char *text = o ? json_object_to_json_string_ext(o, JSON_FLAGS) : NULL;
 	int rc = -1;
+	if (!text) {
+		snprintf(why, whylen, "out of memory");
+		json_object_put(o);
+		errno = ENOMEM;
+		return -1;
+	}
+	size_t len = strlen(text);
 	int fd = openat(dirfd, ".status.json.tmp",
 			O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0) {

@@ -47,7 +47,7 @@ static void report_now(const struct mon *m, struct report *r, enum report_event 
 	if (ev == EV_RESTARTING || ev == EV_QUARANTINED)
 		r->delay_ms = (m->respawn_at_us - now) / 1000;
 	if (ev == EV_CHECK)
-		r->ok = m->failures == 0 && m->state == ST_HEALTHY;
+		r->ok = m->failures == 0 && m->state == ST_HEALTHY && !m->skipping;
 	int64_t due = mon_due(m);
 	r->due_us = due < 0 ? -1 : due > now ? due - now : 0;
 	r->healthy_ms =
@@ -159,7 +159,18 @@ static void spawn(struct mon *m, int64_t now)
 
 	if (m->exiting)
 		return; /* a stop arrived while this restart was being decided */
-	if (m->ops.spawn(m->ops.ctx, &pid, &start, why, sizeof(why)) < 0) {
+	int rc = m->ops.spawn(m->ops.ctx, &pid, &start, why, sizeof(why));
+	if (rc == -2) {
+		/* Our shortage, not the service's: back off, but count nothing. */
+		int64_t delay = policy_backoff_ms(&m->cfg->policy, ++m->deferred_streak);
+		m->pid = 0;
+		m->state = ST_BACKOFF;
+		m->respawn_at_us = now + delay * 1000;
+		emit(m, EV_SPAWN_DEFERRED, now, "%s", why);
+		return;
+	}
+	m->deferred_streak = 0;
+	if (rc < 0) {
 		m->pid = 0;
 		m->state = ST_BACKOFF; /* down, and the policy decides when to try again */
 		emit(m, EV_SPAWN_FAILED, now, "%s", why);
@@ -229,6 +240,16 @@ static int64_t quiet_check_due(const struct mon *m)
 	return m->last_report_us + m->cfg->health_interval_ms * 1500;
 }
 
+/* A check was made again: the monitor's own trouble is over.  True if there was
+ * some, which the kernel must hear of at once. */
+static bool checks_resumed(struct mon *m)
+{
+	bool was = m->skipping;
+	m->skipping = false;
+	m->skipped = 0;
+	return was;
+}
+
 static void on_health_ok(struct mon *m, const struct mon_event *ev)
 {
 	int64_t now = ev->now_us;
@@ -236,6 +257,7 @@ static void on_health_ok(struct mon *m, const struct mon_event *ev)
 	if (!m->probing)
 		return;
 	m->probing = false;
+	bool resumed = checks_resumed(m);
 	m->rtt_us = ev->rtt_us;
 	m->failures = 0;
 	m->last_reason[0] = '\0';
@@ -255,9 +277,32 @@ static void on_health_ok(struct mon *m, const struct mon_event *ev)
 	default:
 		/* Nothing changed: the kernel hears of it only as often as it must to
 		 * know we are alive (quiet_check_due()), not after every check. */
-		if (now >= quiet_check_due(m))
+		if (now >= quiet_check_due(m) || resumed)
 			emit(m, EV_CHECK, now, NULL);
 	}
+}
+
+/* A check the monitor could not make says nothing about the service: it counts toward
+ * nothing, and the next one comes at the usual interval. */
+static void on_check_skipped(struct mon *m, const struct mon_event *ev)
+{
+	int64_t now = ev->now_us;
+	if (!m->probing)
+		return;
+	m->probing = false;
+	m->skipped++;
+	strlcpy(m->skip_reason, ev->reason ? ev->reason : "", sizeof(m->skip_reason));
+	schedule_check(m, now);
+	/* Readiness cannot be judged either: the start timeout waits for the next check
+	 * to have its full time to answer. */
+	int64_t judge_at = m->next_check_us + (m->cfg->health_timeout_ms + 1) * 1000;
+	if (m->state == ST_STARTING && m->start_deadline_us < judge_at)
+		m->start_deadline_us = judge_at;
+	if (m->skipping && now - m->skip_reported_us < MON_SKIP_REPORT_MS * 1000)
+		return;
+	m->skipping = true;
+	m->skip_reported_us = now;
+	emit(m, EV_CHECK_SKIPPED, now, "%s (%u skipped)", m->skip_reason, m->skipped);
 }
 
 static void on_health_failed(struct mon *m, const struct mon_event *ev)
@@ -266,6 +311,7 @@ static void on_health_failed(struct mon *m, const struct mon_event *ev)
 	if (!m->probing)
 		return;
 	m->probing = false;
+	checks_resumed(m);
 	m->rtt_us = ev->rtt_us;
 	strlcpy(m->last_reason, ev->reason ? ev->reason : "", sizeof(m->last_reason));
 	if (m->state == ST_STARTING) {
@@ -359,7 +405,7 @@ static void on_timer(struct mon *m, int64_t now)
 	/* Every state reports at least once per two intervals + timeout (passing
 	 * checks do so when they run): the kernel takes silence for a frozen monitor. */
 	if (m->state != ST_STOPPED && now >= heartbeat_due(m))
-		emit(m, EV_CHECK, now, "%s", m->last_reason);
+		emit(m, EV_CHECK, now, "%s", m->skipping ? m->skip_reason : m->last_reason);
 }
 
 static void on_lift(struct mon *m, int64_t now)
@@ -533,7 +579,17 @@ void mon_handle(struct mon *m, const struct mon_event *ev)
 			on_restart(m, ev->now_us);
 		break;
 	case MEV_HELD_DOWN: on_held_down(m, ev->now_us); break;
+	case MEV_CHECK_SKIPPED: on_check_skipped(m, ev); break;
 	}
+}
+
+void mon_shift(struct mon *m, int64_t late_us)
+{
+	int64_t *d[] = {&m->next_check_us, &m->start_deadline_us, &m->kill_deadline_us,
+			&m->respawn_at_us};
+	for (size_t i = 0; i < sizeof(d) / sizeof(d[0]); i++)
+		if (*d[i] >= 0)
+			*d[i] += late_us;
 }
 
 int64_t mon_deadline(const struct mon *m)

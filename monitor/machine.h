@@ -34,6 +34,7 @@ enum mon_event_kind {
 	MEV_UP,		   /* start a service that is down or quarantined (a command) */
 	MEV_RESTART,	   /* stop the service gracefully and start it at once (a command) */
 	MEV_HELD_DOWN,	   /* start down: taken over from a monitor whose service was down */
+	MEV_CHECK_SKIPPED, /* a health check could not be made for the monitor's own shortage */
 };
 
 struct mon_event {
@@ -45,7 +46,8 @@ struct mon_event {
 				   * MEV_QUARANTINED: how long the quarantine has left */
 	int code, signal;	  /* MEV_EXITED: exit code (-1 if none) or signal (0 if none) */
 	int64_t rtt_us;		  /* MEV_HEALTH_* */
-	const char *reason;	  /* MEV_EXITED, MEV_HEALTH_FAILED, MEV_ADOPTED */
+	const char *reason;	  /* MEV_EXITED, MEV_HEALTH_FAILED, MEV_ADOPTED,
+				   * MEV_CHECK_SKIPPED */
 	/* MEV_RESUME: the record, already checked (pid and start match the adopted
 	 * service unless gone); MEV_ADOPTED: NULL, or a record whose history
 	 * (restarts, policy) still counts. */
@@ -55,7 +57,9 @@ struct mon_event {
 
 /* The I/O the machine asks for.  spawn is synchronous: 0 with the pid and
  * start time, or -1 with why ("spawn failed: svc-index: No such file or
- * directory").  probe starts a health check whose verdict comes back later
+ * directory"), or -2 with why when the monitor itself ran short (descriptors,
+ * memory, processes): retried with backoff, never counted toward quarantine.
+ * probe starts a health check whose verdict comes back later
  * as MEV_HEALTH_*. */
 struct mon_ops {
 	void *ctx;
@@ -84,6 +88,11 @@ struct mon {
 	int64_t probe_step_ms; /* the growing interval of readiness probes */
 	int64_t last_report_us;
 	char last_reason[REPORT_REASON_MAX];
+	/* Checks or spawns the monitor could not make for its own shortage. */
+	bool skipping;
+	unsigned skipped, deferred_streak;
+	int64_t skip_reported_us; /* the last check_skipped report, for the rate limit */
+	char skip_reason[REPORT_REASON_MAX];
 	struct policy_state policy;
 	uint32_t rnd;
 };
@@ -93,5 +102,11 @@ void mon_init(struct mon *m, const struct mon_cfg *cfg, const struct mon_ops *op
 void mon_handle(struct mon *m, const struct mon_event *ev);
 /* The earliest time (monotonic us) at which MEV_TIMER is due. */
 int64_t mon_deadline(const struct mon *m);
+/* The monitor did not run for late_us (stopped, frozen): every running deadline moves
+ * by as much, so the pause is not charged to the service. */
+void mon_shift(struct mon *m, int64_t late_us);
+
+/* At most one check_skipped report per this long while checks keep being skipped. */
+#define MON_SKIP_REPORT_MS 10000
 
 #endif

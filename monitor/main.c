@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -32,6 +34,7 @@
 #include "services.h"
 #include "sockpath.h"
 #include "spawn.h"
+#include "startup.h"
 
 #ifndef RON_VERSION
 #define RON_VERSION "0.1.0"
@@ -145,8 +148,11 @@ static void op_report(void *ctx, const struct report *r)
 static int op_spawn(void *ctx, pid_t *pid, unsigned long long *start, char *why, size_t whylen)
 {
 	struct monitor *mo = ctx;
-	if (spawn_service(&mo->spec, pid, &mo->pidfd, start, why, whylen) < 0)
-		return -1;
+	/* Exec gets a health timeout: longer and the kernel could take us for frozen. */
+	int rc = spawn_service(&mo->spec, (int)mo->cfg.health_timeout_ms, pid, &mo->pidfd, start,
+			       why, whylen);
+	if (rc < 0)
+		return rc;
 	mo->adopted = false;
 	return 0;
 }
@@ -204,9 +210,11 @@ static void service_exited(struct monitor *mo, int64_t now)
 
 	/* Sweep the rest of its group: a leftover grandchild would run beside
 	 * the next copy.  Our own child is a zombie until reaped below, which
-	 * keeps its pid from reuse as a group id; an adopted one's group id is
-	 * kept by any member still alive, so the kill reaches nobody else. */
-	kill(-mo->m.pid, SIGKILL);
+	 * keeps its pid from reuse as a group id.  An adopted one is the
+	 * kernel's child, which may have reaped it already, freeing the id: the
+	 * kernel sweeps that group itself, before it reaps the leader. */
+	if (!mo->adopted)
+		kill(-mo->m.pid, SIGKILL);
 	if (mo->adopted) {
 		snprintf(why, sizeof(why), "adopted service exited; the kernel reaps it");
 	} else {
@@ -233,7 +241,9 @@ static void service_exited(struct monitor *mo, int64_t now)
 static void probe_done(struct monitor *mo, int64_t now)
 {
 	struct mon_event ev = {.now_us = now, .rtt_us = mo->probe.result.rtt_us};
-	ev.kind = mo->probe.result.ok ? MEV_HEALTH_OK : MEV_HEALTH_FAILED;
+	ev.kind = mo->probe.result.ok	   ? MEV_HEALTH_OK
+		  : mo->probe.result.local ? MEV_CHECK_SKIPPED
+					   : MEV_HEALTH_FAILED;
 	ev.reason = mo->probe.result.reason;
 	mo->probe.phase = HEALTH_IDLE;
 	mon_handle(&mo->m, &ev);
@@ -360,9 +370,17 @@ static void run(struct monitor *mo, int sfd)
 			fprintf(stderr, "ron-monitor: %s: poll: %s\n", mo->name, strerror(errno));
 			exit(EX_OSERR);
 		}
+		int64_t late = deadline < 0 ? 0 : clock_lateness(now, deadline, clock_mono_us());
 		now = clock_mono_us();
 		if (ireport >= 0 && pfd[ireport].revents)
 			report_flush(mo);
+		/* We were not running (SIGSTOP, a frozen cgroup): neither was the service, most
+		 * likely.  Its deadlines move by the pause rather than fail it for ours. */
+		if (late > mo->cfg.health_timeout_ms * 500) {
+			mon_shift(&mo->m, late);
+			if (probing)
+				mo->probe.deadline_us += late;
+		}
 		if (pfd[0].revents)
 			on_signal(mo, sfd, now);
 		if (icmd >= 0 && pfd[icmd].revents && mo->cmd_fd >= 0)
@@ -546,6 +564,16 @@ static int user_resolve(struct monitor *mo, const char *user, const char *group)
 	return 0;
 }
 
+/* The jitter's seed.  Not libbsd's arc4random, which exits without a word when it cannot
+ * map its state (a tight RLIMIT_AS); jitter only needs monitors not to move in step. */
+static uint32_t jitter_seed(void)
+{
+	uint32_t seed;
+	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) == (ssize_t)sizeof(seed))
+		return seed;
+	return (uint32_t)getpid() * 2654435761u ^ (uint32_t)clock_mono_us();
+}
+
 static long long number(const char *flag, const char *s, long long lo, long long hi)
 {
 	const char *err;
@@ -576,6 +604,12 @@ int main(int argc, char **argv)
 	 * out of argv, and this keeps the copies reachable (LeakSanitizer).
 	 * volatile: a pointer that is only ever stored is optimized away. */
 	static char **volatile argv_copies;
+	/* Before anything opens a file: a closed fd 1 or 2 would be taken by the status
+	 * pipe's neighbours or the service's sockets, and our chatter would land there. */
+	if (startup_stdio() < 0)
+		return EX_OSERR;
+	struct rlimit lim;
+	(void)startup_nofile(&lim);
 	setproctitle_init(argc, argv, environ);
 	argv_copies = malloc(sizeof(*argv) * (size_t)(argc + 1));
 	if (argv_copies)
@@ -779,7 +813,7 @@ int main(int argc, char **argv)
 
 	struct mon_ops ops = {&mo,	 op_spawn, op_signal, op_probe, op_cancel_probe,
 			      op_report, op_finish};
-	mon_init(&mo.m, &mo.cfg, &ops, mo.name, restarts, arc4random());
+	mon_init(&mo.m, &mo.cfg, &ops, mo.name, restarts, jitter_seed());
 	int64_t now = clock_mono_us();
 	static struct handover rec;
 	char recwhy[REPORT_REASON_MAX] = "no hand-over record";

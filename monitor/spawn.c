@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/close_range.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "proc.h"
 #include "spawn.h"
 
@@ -65,53 +67,86 @@ fail:
 	_exit(127);
 }
 
-int spawn_service(const struct spawn_spec *sp, pid_t *pid, int *pidfd, unsigned long long *start,
-		  char *why, size_t whylen)
+void spawn_reason(char *why, size_t whylen, const char *bin, const char *what, int err)
+{
+	char tail[160];
+	snprintf(tail, sizeof(tail), "%s%s%s", what ? what : "", what ? ": " : "", strerror(err));
+	size_t fixed = strlen("spawn failed: ") + strlen(": ") + strlen(tail);
+	size_t blen = strlen(bin);
+	/* A long path gives way in its middle: the error text is what a person needs. */
+	if (whylen > fixed + 8 && blen > whylen - 1 - fixed) {
+		size_t keep = whylen - 1 - fixed - 3, head = keep / 3;
+		snprintf(why, whylen, "spawn failed: %.*s...%s: %s", (int)head, bin,
+			 bin + blen - (keep - head), tail);
+		return;
+	}
+	snprintf(why, whylen, "spawn failed: %s: %s", bin, tail);
+}
+
+/* -2 for our own shortage (retried, never the service's fault), -1 otherwise. */
+static int failed(char *why, size_t whylen, const char *bin, const char *what, int err)
+{
+	spawn_reason(why, whylen, bin, what, err);
+	return proc_errno_local(err) ? -2 : -1;
+}
+
+int spawn_service(const struct spawn_spec *sp, int wait_ms, pid_t *pid, int *pidfd,
+		  unsigned long long *start, char *why, size_t whylen)
 {
 	int pfd[2], err[2] = {0, 0};
 	const char *bin = sp->bin;
 
-	if (pipe2(pfd, O_CLOEXEC) < 0) {
-		snprintf(why, whylen, "spawn failed: %s: pipe: %s", bin, strerror(errno));
-		return -1;
-	}
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return failed(why, whylen, bin, "pipe", errno);
 	pid_t p = fork();
 	if (p < 0) {
-		snprintf(why, whylen, "spawn failed: %s: fork: %s", bin, strerror(errno));
+		int e = errno;
 		close(pfd[0]);
 		close(pfd[1]);
-		return -1;
+		return failed(why, whylen, bin, "fork", e);
 	}
 	if (p == 0)
 		child(sp, pfd[1]);
 	close(pfd[1]);
 	setpgid(p, p); /* also here, so the group exists whichever runs first */
-	ssize_t n;
-	do
+	/* Until exec or its failure, but no longer than wait_ms: a slow exec must not
+	 * stall the monitor.  After that, a failure shows as an exit with code 127. */
+	struct pollfd w = {pfd[0], POLLIN, 0};
+	int64_t deadline = clock_mono_us() + (int64_t)wait_ms * 1000;
+	ssize_t n = 0;
+	for (;;) {
+		int r = poll(&w, 1, clock_poll_timeout(deadline, clock_mono_us()));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
 		n = read(pfd[0], &err, sizeof(err));
-	while (n < 0 && errno == EINTR);
+		if (n < 0 && errno == EINTR)
+			continue;
+		break;
+	}
 	close(pfd[0]);
 	if (n == (ssize_t)sizeof(err)) {
 		waitpid(p, NULL, 0);
 		int step = err[0] >= 0 && err[0] <= STEP_UID ? err[0] : STEP_EXEC;
 		if (step == STEP_EXEC)
-			snprintf(why, whylen, "spawn failed: %s: %s", bin, strerror(err[1]));
-		else if (step == STEP_CHDIR)
-			snprintf(why, whylen, "spawn failed: %s: chdir %s: %s", bin, sp->cwd,
-				 strerror(err[1]));
-		else
-			snprintf(why, whylen, "spawn failed: %s: %s: %s", bin, step_names[step],
-				 strerror(err[1]));
-		return -1;
+			return failed(why, whylen, bin, NULL, err[1]);
+		if (step == STEP_CHDIR) {
+			char what[300];
+			snprintf(what, sizeof(what), "chdir %s", sp->cwd);
+			return failed(why, whylen, bin, what, err[1]);
+		}
+		return failed(why, whylen, bin, step_names[step], err[1]);
 	}
 	/* Our unreaped child: its pid cannot be recycled, so this pidfd is it. */
 	*pidfd = pidfd_open(p, 0);
 	if (*pidfd < 0) {
-		snprintf(why, whylen, "spawn failed: %s: pidfd_open %d: %s", bin, (int)p,
-			 strerror(errno));
+		int e = errno;
+		char what[48];
+		snprintf(what, sizeof(what), "pidfd_open %d", (int)p);
 		kill(-p, SIGKILL);
 		waitpid(p, NULL, 0);
-		return -1;
+		return failed(why, whylen, bin, what, e);
 	}
 	if (proc_start_ticks(p, start) < 0)
 		*start = 0;

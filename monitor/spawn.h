@@ -22,10 +22,15 @@ struct spawn_spec {
 	int out_fd, err_fd;
 };
 
-/* Starts the service.  0 with pid, a pidfd and its start time; -1 with why
- * ("spawn failed: svc-index: No such file or directory") when fork, the
- * change of user or directory, or exec failed. */
-int spawn_service(const struct spawn_spec *sp, pid_t *pid, int *pidfd, unsigned long long *start,
-		  char *why, size_t whylen);
+/* Starts the service, waiting up to wait_ms for exec to succeed or fail.  0 with
+ * pid, a pidfd and its start time; -1 with why ("spawn failed: svc-index: No such
+ * file or directory") when fork, the change of user or directory, or exec
+ * failed; -2 with why when the failure is our own shortage (out of descriptors,
+ * memory or processes), which says nothing about the service. */
+int spawn_service(const struct spawn_spec *sp, int wait_ms, pid_t *pid, int *pidfd,
+		  unsigned long long *start, char *why, size_t whylen);
+/* "spawn failed: BIN: [WHAT: ]ERRNO TEXT" in why, the middle of a long BIN left out
+ * so that the error text always fits. */
+void spawn_reason(char *why, size_t whylen, const char *bin, const char *what, int err);
 
 #endif

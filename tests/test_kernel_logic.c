@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 
 #include "../kernel/kernel.h"
+#include "clock.h"
 
 TestSuite(kernel_logic, .timeout = 30);
 
@@ -312,4 +313,18 @@ Test(kernel_logic, outq_long_line_in_pieces)
 	cr_assert_eq(kernel_outq_peek(&q, chunk, sizeof(chunk)), 8);
 	cr_assert_eq(memcmp(chunk, "01234567", 8), 0);
 	kernel_outq_free(&q);
+}
+
+/* The kernel's own pause: lateness is measured past the sleep it allowed itself. */
+Test(kernel_logic, loop_lateness_and_pause)
+{
+	cr_assert_eq(clock_lateness(1000, 5000, 4000), 0, "woken early");
+	cr_assert_eq(clock_lateness(1000, 5000, 5200), 200);
+	cr_assert_eq(clock_lateness(1000, -1, 1300), 300, "no sleep allowed");
+	cr_assert_eq(clock_lateness(1000, 500, 1300), 300, "a deadline already past");
+	/* Silence limit 3 * 300 + 200 = 1100 ms: half of it is a pause. */
+	int64_t limit = kernel_mon_silence_limit_us(300, 200);
+	cr_assert_not(kernel_loop_paused(550000, limit));
+	cr_assert(kernel_loop_paused(550001, limit));
+	cr_assert(kernel_loop_paused(10000000, limit));
 }

@@ -10,6 +10,7 @@
 
 struct fake {
 	int spawns, spawn_fail; /* how many spawns; fail the next spawn_fail ones */
+	int spawn_short;	/* fail the next ones for the monitor's own shortage */
 	pid_t next_pid;
 	int signals[8], nsignals;
 	int probes, cancels;
@@ -22,6 +23,11 @@ static int f_spawn(void *ctx, pid_t *pid, unsigned long long *start, char *why, 
 {
 	struct fake *f = ctx;
 	f->spawns++;
+	if (f->spawn_short > 0) {
+		f->spawn_short--;
+		snprintf(why, len, "spawn failed: svc-x: pipe: Too many open files");
+		return -2;
+	}
 	if (f->spawn_fail > 0) {
 		f->spawn_fail--;
 		snprintf(why, len, "spawn failed: svc-x: No such file or directory");
@@ -643,4 +649,105 @@ Test(machine, reports_carry_what_a_successor_needs)
 	send(MEV_STOP, 10);
 	cr_assert_eq(last()->state, ST_STOPPING);
 	cr_assert_eq(last()->due_us, 5000 * 1000, "SIGKILL after the stop timeout");
+}
+
+static void skipped(int64_t now_ms)
+{
+	mon_handle(&m, &(struct mon_event){.kind = MEV_CHECK_SKIPPED,
+					   .now_us = now_ms * 1000,
+					   .rtt_us = 10,
+					   .reason = "socket: Too many open files"});
+}
+
+static int count(enum report_event ev)
+{
+	int n = 0;
+	for (int i = 0; i < f.nreports; i++)
+		n += f.reports[i].event == ev;
+	return n;
+}
+
+/* Checks the monitor could not make count toward nothing, are reported once per
+ * MON_SKIP_REPORT_MS, and the first real check clears them. */
+Test(machine, skipped_checks_blame_nobody_and_are_rate_limited)
+{
+	start_healthy(0);
+	int64_t t = 1;
+	for (int i = 0; i < 30; i++) {
+		t += 1000;
+		int before = f.probes;
+		send(MEV_TIMER, t);
+		cr_assert_eq(f.probes, before + 1, "a check is due every interval");
+		skipped(t);
+		cr_assert_eq(m.state, ST_HEALTHY);
+		cr_assert_eq(m.failures, 0);
+	}
+	cr_assert_not(reported(EV_UNHEALTHY));
+	cr_assert_not(reported(EV_DEGRADED));
+	cr_assert_eq(count(EV_CHECK_SKIPPED), 3, "30 s of skips: one report per 10 s");
+	const struct report *r = find(EV_CHECK_SKIPPED);
+	cr_assert(strstr(r->reason, "socket: Too many open files"), "%s", r->reason);
+	t += 1000;
+	tick(t, 1);
+	cr_assert_eq(last()->event, EV_CHECK);
+	cr_assert(last()->ok);
+	cr_assert_not(m.skipping);
+}
+
+Test(machine, skipped_checks_hold_the_start_timeout)
+{
+	send(MEV_SPAWN, 0);
+	int64_t t = 0;
+	while (t < 20000) {
+		int64_t d = mon_deadline(&m) / 1000;
+		t = d > t ? d : t + 1;
+		int before = f.probes;
+		send(MEV_TIMER, t);
+		if (f.probes > before)
+			skipped(t);
+	}
+	cr_assert_eq(m.state, ST_STARTING, "no verdict on a service that could not be checked");
+	cr_assert_not(reported(EV_UNHEALTHY));
+	tick(t + 1000, 1);
+	cr_assert_eq(m.state, ST_HEALTHY);
+}
+
+/* A spawn that failed for the monitor's own shortage backs off and never
+ * quarantines, however often it happens. */
+Test(machine, deferred_spawns_never_quarantine)
+{
+	f.spawn_short = 20;
+	send(MEV_SPAWN, 0);
+	cr_assert_eq(last()->event, EV_SPAWN_DEFERRED);
+	cr_assert_eq(m.state, ST_BACKOFF);
+	int64_t t = 0, prev_gap = 0;
+	for (int i = 0; i < 19; i++) {
+		int64_t next = m.respawn_at_us / 1000;
+		cr_assert_geq(next - t, prev_gap, "the backoff does not shrink");
+		prev_gap = next - t;
+		t = next;
+		send(MEV_TIMER, t);
+		cr_assert_neq(m.state, ST_QUARANTINED);
+	}
+	cr_assert_eq(count(EV_SPAWN_DEFERRED), 20);
+	cr_assert_not(reported(EV_QUARANTINED));
+	cr_assert_eq(m.restarts, 0, "nothing counted as a restart");
+	send(MEV_TIMER, m.respawn_at_us / 1000);
+	cr_assert_eq(m.state, ST_STARTING);
+	cr_assert_eq(last()->event, EV_SPAWNED);
+}
+
+/* After a pause of its own, every running deadline moves by the pause. */
+Test(machine, shift_moves_deadlines)
+{
+	start_healthy(0);
+	int64_t check_at = m.next_check_us;
+	mon_shift(&m, 5000000);
+	cr_assert_eq(m.next_check_us, check_at + 5000000);
+	send(MEV_STOP, 10);
+	int64_t kill_at = m.kill_deadline_us;
+	mon_shift(&m, 3000000);
+	cr_assert_eq(m.kill_deadline_us, kill_at + 3000000);
+	send(MEV_TIMER, kill_at / 1000 + 1);
+	cr_assert_eq(f.nsignals, 1, "no SIGKILL for time the monitor itself did not run");
 }

@@ -14,8 +14,9 @@ static const char *const state_names[] = {
 };
 
 static const char *const event_names[] = {
-    "spawned",	  "ready",	 "healthy", "degraded", "unhealthy", "exited", "spawn_failed",
-    "restarting", "quarantined", "adopted", "stopping", "stopped",   "check",  "down",
+    "spawned",	    "ready",	  "healthy",	   "degraded",	     "unhealthy",      "exited",
+    "spawn_failed", "restarting", "quarantined",   "adopted",	     "stopping",       "stopped",
+    "check",	    "down",	  "check_skipped", "spawn_deferred", "monitor_failed",
 };
 
 /* A line holding the required fields, to which a test appends its own. */

@@ -6,9 +6,12 @@
  *     unless quarantined, which the kernel must then have reported;
  *   - no zombie under the kernel or a running monitor for more than a moment;
  *   - the kernel stays alive, its fd count and RSS do not grow;
- *   - after the final SIGTERM the kernel exits 0 and nothing of its tree is left.
+ *   - after the final SIGTERM the kernel exits 0 and nothing of its tree is left;
+ *   - a pause of the whole tree (SIGSTOP of every process, the kernel first, as
+ *     docker pause or Ctrl-Z does; --pause-ms, 0 for none) longer than the silence
+ *     limit freezes no monitor and restarts no service.
  * It stops at the first violation, says which, and keeps the run directory.
- * Usage: ron-chaos --build DIR [--seconds N] [--seed N] [--recovery-ms N] */
+ * Usage: ron-chaos --build DIR [--seconds N] [--seed N] [--recovery-ms N] [--pause-ms N] */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -114,7 +117,8 @@ struct zombie {
 static struct {
 	char build[PATH_MAX], run[64], exe_kernel[PATH_MAX], exe_monitor[PATH_MAX],
 	    exe_sim[PATH_MAX];
-	int seconds, recovery_ms;
+	int seconds, recovery_ms, pause_ms;
+	unsigned pauses;
 	unsigned seed, seed0;
 	pid_t self, kpid;
 	int kout; /* the kernel's stdout */
@@ -880,6 +884,61 @@ static void settle(const char *what, int64_t bound_us)
 	}
 }
 
+/* The "pause everything" fault: every process of the tree stopped for pause_ms, the
+ * kernel first and continued first (the worst order: it wakes to silence), between
+ * other faults.  Nobody may be taken for frozen, nothing restarted. */
+static void pause_everything(void)
+{
+	settle("before a pause", (int64_t)c.recovery_ms * 1000);
+	pid_t pids[NSVC][2];
+	for (int i = 0; i < NSVC; i++) {
+		pids[i][0] = c.t[i].pid;
+		pids[i][1] = c.t[i].mpid;
+	}
+	unsigned frozen = c.events_frozen, lost = c.events_lost;
+	proc_scan();
+	int fds[64], n = 0;
+	for (int i = 0; i < c.nprocs && n < 64; i++) {
+		const struct pinfo *p = &c.procs[i];
+		if (!p->tree || !live(p))
+			continue;
+		int fd = pidfd_of(p);
+		if (fd < 0)
+			continue;
+		/* The kernel at the front of the list. */
+		if (p->kind == P_KERNEL && n > 0) {
+			fds[n++] = fds[0];
+			fds[0] = fd;
+		} else {
+			fds[n++] = fd;
+		}
+	}
+	for (int i = 0; i < n; i++)
+		proc_pidfd_signal(fds[i], SIGSTOP);
+	int64_t until = clock_mono_us() + (int64_t)c.pause_ms * 1000;
+	for (int64_t now; (now = clock_mono_us()) < until;) {
+		struct pollfd none = {-1, 0, 0};
+		poll(&none, 1, clock_poll_timeout(until, now));
+	}
+	for (int i = 0; i < n; i++) {
+		proc_pidfd_signal(fds[i], SIGCONT);
+		close(fds[i]);
+	}
+	c.pauses++;
+	/* Long enough for a kernel that took the pause for silence to act on it. */
+	step(clock_mono_us() + (int64_t)c.pause_ms * 1000, false);
+	settle("after a pause of everything", (int64_t)c.recovery_ms * 1000);
+	if (c.events_frozen != frozen || c.events_lost != lost)
+		violation("a pause of %d ms of the whole tree was taken for frozen monitors "
+			  "(%u monitor_frozen, %u monitor_lost)",
+			  c.pause_ms, c.events_frozen - frozen, c.events_lost - lost);
+	for (int i = 0; i < NSVC; i++)
+		if (c.t[i].pid != pids[i][0] || c.t[i].mpid != pids[i][1])
+			violation("%s: service %d monitor %d before a pause, %d and %d after",
+				  svc_names[i], (int)pids[i][0], (int)pids[i][1], (int)c.t[i].pid,
+				  (int)c.t[i].mpid);
+}
+
 static void shutdown_check(void)
 {
 	int64_t t0 = clock_mono_us();
@@ -951,6 +1010,7 @@ static void report(void)
 	printf("  kernel events: monitor_lost %u, monitor_frozen %u, adopted %u, orphan_killed "
 	       "%u\n",
 	       c.events_lost, c.events_frozen, c.events_adopted, c.events_orphan);
+	printf("  pauses of the whole tree: %u of %d ms\n", c.pauses, c.pause_ms);
 	printf("  our passing health checks: %u\n", c.checks_ok);
 	printf("  kernel fds: %d at the start, %d at most, %d at the end; RSS kB: %ld, %ld, "
 	       "%ld\n",
@@ -960,7 +1020,7 @@ static void report(void)
 static void usage(void)
 {
 	fprintf(stderr, "usage: ron-chaos --build DIR [--seconds N] [--seed N] "
-			"[--recovery-ms N]\n");
+			"[--recovery-ms N] [--pause-ms N]\n");
 	exit(64);
 }
 
@@ -974,13 +1034,14 @@ static void must_realpath(const char *path, char *out)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {{"build", required_argument, 0, 'b'},
-					     {"seconds", required_argument, 0, 's'},
-					     {"seed", required_argument, 0, 'r'},
-					     {"recovery-ms", required_argument, 0, 'R'},
-					     {0, 0, 0, 0}};
+	static const struct option opts[] = {
+	    {"build", required_argument, 0, 'b'},    {"seconds", required_argument, 0, 's'},
+	    {"seed", required_argument, 0, 'r'},     {"recovery-ms", required_argument, 0, 'R'},
+	    {"pause-ms", required_argument, 0, 'P'}, {0, 0, 0, 0}};
 	c.seconds = 30;
 	c.recovery_ms = 10000;
+	/* Twice the kernel's silence limit: 3 health intervals + the timeout. */
+	c.pause_ms = 2 * (3 * HEALTH_INTERVAL_MS + HEALTH_TIMEOUT_MS);
 	c.seed = (unsigned)time(NULL) ^ (unsigned)getpid();
 	const char *build = NULL;
 	for (int o; (o = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
@@ -989,10 +1050,11 @@ int main(int argc, char **argv)
 		case 's': c.seconds = atoi(optarg); break;
 		case 'r': c.seed = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'R': c.recovery_ms = atoi(optarg); break;
+		case 'P': c.pause_ms = atoi(optarg); break;
 		default: usage();
 		}
 	}
-	if (!build || c.seconds <= 0 || c.recovery_ms <= 0 || optind != argc)
+	if (!build || c.seconds <= 0 || c.recovery_ms <= 0 || c.pause_ms < 0 || optind != argc)
 		usage();
 	c.seed0 = c.seed;
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1039,9 +1101,17 @@ int main(int argc, char **argv)
 	for (int i = 0; i < NSVC; i++)
 		c.t[i].next_fault_us = clock_mono_us() + rnd_ms(0, 500);
 	int64_t next_note = clock_mono_us() + 60000000;
+	/* The first pause a third of the way in, then one every 20 s. */
+	int64_t next_pause = c.pause_ms ? clock_mono_us() + (int64_t)c.seconds * 333333 : -1;
 	while (clock_mono_us() < end) {
 		int64_t until = next_note < end ? next_note : end;
+		if (next_pause >= 0 && next_pause < until)
+			until = next_pause;
 		step(until, true);
+		if (next_pause >= 0 && clock_mono_us() >= next_pause && clock_mono_us() < end) {
+			pause_everything();
+			next_pause = clock_mono_us() + 20000000;
+		}
 		if (clock_mono_us() >= next_note) {
 			unsigned total = 0;
 			for (int f = 0; f < F__COUNT; f++)
