@@ -13,7 +13,8 @@
  *   "start"    the service's start time, field 22 of /proc/PID/stat (0 if none)
  *   "restarts" restarts so far
  *   "uptime_ms" time since the service was spawned (0 if none)
- *   "rtt_us"   round trip of the last health check, -1 if none yet
+ *   "rtt_us"   round trip of the last health check, -1 if none yet or if the
+ *              report is a heartbeat (a "check" with no check behind it)
  *   "failures" consecutive failed health checks
  *   "code"     exit code, -1 unless the event is an exit with a code
  *   "signal"   terminating signal number, 0 if none

@@ -358,8 +358,14 @@ static void on_timer(struct mon *m, int64_t now)
 	}
 	/* Every state reports at least once per two intervals + timeout (passing
 	 * checks do so when they run): the kernel takes silence for a frozen monitor. */
-	if (m->state != ST_STOPPED && now >= heartbeat_due(m))
-		emit(m, EV_CHECK, now, "%s", m->last_reason);
+	if (m->state != ST_STOPPED && now >= heartbeat_due(m)) {
+		/* No check behind it, so no round trip: nothing counts it as a check. */
+		struct report r;
+		report_now(m, &r, EV_CHECK, now);
+		r.rtt_us = -1;
+		strlcpy(r.reason, m->last_reason, sizeof(r.reason));
+		send_report(m, &r);
+	}
 }
 
 static void on_lift(struct mon *m, int64_t now)

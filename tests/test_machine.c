@@ -443,6 +443,7 @@ Test(machine, heartbeat_while_a_check_hangs)
 	send(MEV_TIMER, due / 1000);
 	cr_assert_eq(f.nreports, n + 1);
 	cr_assert_eq(last()->event, EV_CHECK);
+	cr_assert_eq(last()->rtt_us, -1, "a heartbeat has no round trip");
 }
 
 Test(machine, quarantine_taken_over_waits_then_retries_on_probation)
