@@ -167,14 +167,13 @@ static char *snapshot(struct kernel *k, int64_t now_us, size_t *len)
 	kernel_summary(k->svc, k->nsvc, summary, sizeof(summary));
 	bool ok = !k->stopping && kernel_all_healthy(k->svc, k->nsvc);
 	snprintf(healthz, sizeof(healthz), "%s%s\n", k->stopping ? "stopping; " : "", summary);
-	struct kernel_status_meta m = {k->pid, k->stopping ? "stopping" : "running",
-				       config_num(&k->cfg, CFG_STATUS_INTERVAL_MS)};
+	struct kernel_status_meta m = kernel_status_meta(k, k->stopping ? "stopping" : "running");
 	json_object *so = kernel_status_json(&m, k->svc, k->nsvc, now_us);
 	char *status = so ? strdup(json_object_to_json_string_ext(
 				so, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE))
 			  : NULL;
 	json_object_put(so);
-	char *metrics = kernel_metrics_render(&k->obs->m, k->svc, k->nsvc, now_us, clock_wall_ms());
+	char *metrics = kernel_obs_render(k, now_us);
 	char *out = NULL;
 	if (status && metrics)
 		feed_encode(ok ? 200 : 503, healthz, status, metrics, &out, len);

@@ -342,10 +342,10 @@ int main(int argc, char **argv)
 		err(71, "export the configuration to the environment");
 	if (kernel_signals_init(&k, why, sizeof(why)) < 0)
 		errx(71, "%s", why);
-	int rc = kernel_obs_start(&k, why, sizeof(why));
-	if (rc) {
+	int src = kernel_obs_start(&k, why, sizeof(why));
+	if (src) {
 		unlinkat(k.run_fd, KERNEL_PIDFILE, 0);
-		errx(rc, "%s", why);
+		errx(src, "%s", why);
 	}
 
 	struct kernel_field f[] = {

@@ -13,12 +13,18 @@
 #include "clock.h"
 #include "observe.h"
 
+char *kernel_obs_render(struct kernel *k, int64_t now_us)
+{
+	k->obs->m.dropped_lines = k->out.dropped_total;
+	return kernel_metrics_render(&k->obs->m, k->svc, k->nsvc, now_us, clock_wall_ms());
+}
+
 /* Writes the metrics to tmp and renames it over the file: a reader (node_exporter's
  * textfile collector) sees the old file or the new one, never a part. */
 static int file_write(struct kernel *k, int64_t now_us, char *why, size_t whylen)
 {
 	struct kernel_obs *o = k->obs;
-	char *text = kernel_metrics_render(&o->m, k->svc, k->nsvc, now_us, clock_wall_ms());
+	char *text = kernel_obs_render(k, now_us);
 	if (!text) {
 		snprintf(why, whylen, "out of memory rendering the metrics");
 		return -1;

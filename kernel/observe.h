@@ -68,6 +68,8 @@ int kernel_obs_start(struct kernel *k, char *why, size_t whylen);
 /* Every loop turn: the metrics file on the status tick, a pending feed, a due ron-httpd. */
 void kernel_obs_tick(struct kernel *k, int64_t now_us);
 int64_t kernel_obs_deadline(const struct kernel *k);
+/* The exposition of the kernel's table now, malloc'd (NULL if out of memory). */
+char *kernel_obs_render(struct kernel *k, int64_t now_us);
 /* The table changed: a new snapshot for ron-httpd. */
 void kernel_obs_publish(struct kernel *k, int64_t now_us);
 void kernel_obs_report(struct kernel *k, const struct kernel_svc *s, const struct report *r);
