@@ -25,10 +25,13 @@
 static const char *const names[3] = {"svc-index", "svc-overlay", "svc-storage"};
 static const char *const sock_vars[3] = {"RON_INDEX_SOCK", "RON_OVERLAY_SOCK", "RON_STORAGE_SOCK"};
 
+/* Swept before and after the kernel is killed: a monitor that was spawning as the
+ * test failed may leave a service the first sweep could not see. */
 static void ht_teardown(void)
 {
 	tl_kill_run_dir_procs();
 	tl_teardown();
+	tl_kill_run_dir_procs();
 }
 
 TestSuite(http, .init = tl_setup, .fini = ht_teardown, .timeout = 120);

@@ -21,6 +21,7 @@ static void p1_teardown(void)
 {
 	tl_kill_run_dir_procs();
 	tl_teardown();
+	tl_kill_run_dir_procs();
 }
 
 TestSuite(pid1, .init = tl_setup, .fini = p1_teardown, .timeout = 120);
