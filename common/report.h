@@ -34,6 +34,9 @@
  *   "probation" retrying after a quarantine
  *   "recorded" restarts the policy has recorded (each "restarting" report that
  *              raises it adds its mono_us; 0 once the history is cleared)
+ *   "passed"   for "check": the passing health checks it stands for, those not
+ *              reported one by one included (0 for a heartbeat after none); -1
+ *              (or absent) if the monitor does not say
  *   "seq"      the monitor's report number, 1 up; 0 (or absent) if it does not
  *              count.  A report that could not be written is replaced by the
  *              next one, so a jump tells the reader how many it missed.
@@ -106,6 +109,7 @@ struct report {
 	bool probation;
 	unsigned recorded;
 	unsigned long long seq;
+	int64_t passed;
 };
 
 const char *svc_state_name(enum svc_state s);

@@ -83,11 +83,25 @@ void kernel_metrics_report(struct km_svc *s, const struct report *r)
 		return;
 	if (r->restarts > s->restarts)
 		s->restarts = r->restarts;
-	/* A heartbeat is a check report without a round trip. */
-	if (r->event != EV_CHECK || r->rtt_us < 0 ||
-	    (r->state != ST_HEALTHY && r->state != ST_DEGRADED))
+	if (r->event != EV_CHECK)
 		return;
-	s->checks[km_check_result(r->ok, r->reason)]++;
+	/* A monitor reports only some passing checks, and says how many it ran. */
+	bool sample = false;
+	if (r->passed >= 0) {
+		s->checks[KM_OK] += (unsigned long long)r->passed;
+		sample = r->ok && r->passed > 0;
+	} else if (r->ok && r->rtt_us >= 0) {
+		s->checks[KM_OK]++;
+		sample = true;
+	}
+	/* A failed one is reported each time; a heartbeat has no round trip, and in
+	 * another state it is no check. */
+	if (!r->ok && r->rtt_us >= 0 && (r->state == ST_HEALTHY || r->state == ST_DEGRADED)) {
+		s->checks[km_check_result(false, r->reason)]++;
+		sample = true;
+	}
+	if (!sample || r->rtt_us < 0)
+		return;
 	int b = 0;
 	while (b < KM_BUCKETS && r->rtt_us > bucket_us[b])
 		b++;

@@ -46,8 +46,10 @@ static void report_now(const struct mon *m, struct report *r, enum report_event 
 	r->mono_us = now;
 	if (ev == EV_RESTARTING || ev == EV_QUARANTINED)
 		r->delay_ms = (m->respawn_at_us - now) / 1000;
-	if (ev == EV_CHECK)
+	if (ev == EV_CHECK) {
 		r->ok = m->failures == 0 && m->state == ST_HEALTHY;
+		r->passed = m->passed;
+	}
 	int64_t due = mon_due(m);
 	r->due_us = due < 0 ? -1 : due > now ? due - now : 0;
 	r->healthy_ms =
@@ -60,6 +62,9 @@ static void report_now(const struct mon *m, struct report *r, enum report_event 
 static void send_report(struct mon *m, const struct report *r)
 {
 	m->last_report_us = r->mono_us;
+	/* Said: the kernel counts them from this report. */
+	if (r->event == EV_CHECK)
+		m->passed = 0;
 	m->ops.report(m->ops.ctx, r);
 }
 
@@ -238,6 +243,7 @@ static void on_health_ok(struct mon *m, const struct mon_event *ev)
 	m->probing = false;
 	m->rtt_us = ev->rtt_us;
 	m->failures = 0;
+	m->passed++;
 	m->last_reason[0] = '\0';
 	schedule_check(m, now);
 	switch (was) {

@@ -114,6 +114,32 @@ Test(metrics, counts_checks_not_heartbeats_and_restarts_never_drop)
 	kernel_metrics_free(&m);
 }
 
+/* Passing checks come in reports that say how many they stand for. */
+Test(metrics, passing_checks_counted_as_the_monitor_says)
+{
+	struct kernel_metrics m;
+	struct kernel_svc s[1];
+	static const char *const names[] = {"svc-index"};
+	table(s, names, 1);
+	cr_assert_eq(kernel_metrics_init(&m, 0), 0);
+	struct km_svc *c = kernel_metrics_of(&m, "svc-index", 0);
+	struct report r = check("svc-index", ST_HEALTHY, true, 200, "");
+	r.passed = 2; /* this one and a quiet one before it */
+	kernel_metrics_report(c, &r);
+	r = check("svc-index", ST_DEGRADED, false, 500000, "timeout after 500 ms");
+	r.passed = 1; /* a quiet pass, then this failure */
+	kernel_metrics_report(c, &r);
+	r = check("svc-index", ST_HEALTHY, true, -1, "");
+	r.passed = 0; /* a heartbeat after nothing */
+	kernel_metrics_report(c, &r);
+	cr_assert_eq(c->checks[KM_OK], 3);
+	cr_assert_eq(c->checks[KM_TIMEOUT], 1);
+	/* One round trip per report that carries one. */
+	cr_assert_eq(c->observed, 2);
+	cr_assert_eq(c->sum_us, 500200);
+	kernel_metrics_free(&m);
+}
+
 /* A reload drops and adds rows: counters follow the name, not the row. */
 Test(metrics, counters_follow_the_service_not_the_row)
 {
