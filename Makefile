@@ -1,6 +1,6 @@
 # ron-kernel: build, test, run, bench.  GNU make; pkg-config finds the deps.
 PKGS     := libbsd json-c msgpack inih
-TESTPKGS := criterion
+TESTPKGS := criterion yaml-0.1
 CC       ?= cc
 
 ifeq ($(SANITIZE),1)
@@ -39,6 +39,7 @@ SIM_NAMES   := svc-index svc-overlay svc-storage
 # A binary is built once its main file exists.
 BINS := $(if $(wildcard kernel/main.c),$(BUILD)/ron-kernel) \
 	$(if $(wildcard monitor/main.c),$(BUILD)/ron-monitor) \
+	$(if $(wildcard httpd/main.c),$(BUILD)/ron-httpd) \
 	$(if $(wildcard tests/svc-sim/svc-sim.c),$(BUILD)/sim/svc-sim $(SIM_NAMES:%=$(BUILD)/sim/%))
 
 .PHONY: all deps test run clean format bench
@@ -61,6 +62,14 @@ $(BUILD)/libcommon.a: $(COMMON_OBJ)
 
 $(BUILD)/ron-monitor: $(BUILD)/obj/monitor/main.o $(MONITOR_OBJ) $(BUILD)/libcommon.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# libmicrohttpd is linked into ron-httpd only: the kernel never touches the network.
+$(BUILD)/obj/httpd/%.o: httpd/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags libmicrohttpd) -c -o $@ $<
+
+$(BUILD)/ron-httpd: $(BUILD)/obj/httpd/main.o $(BUILD)/libcommon.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs libmicrohttpd)
 
 $(BUILD)/ron-kernel: $(BUILD)/obj/kernel/main.o $(KERNEL_OBJ) $(BUILD)/libcommon.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
@@ -92,7 +101,7 @@ run: deps
 	@scripts/run-demo $(BUILD) $(CONFIG)
 
 format:
-	clang-format -i $(wildcard common/*.[ch] kernel/*.[ch] monitor/*.[ch] tests/*.[ch] tests/*/*.[ch])
+	clang-format -i $(wildcard common/*.[ch] kernel/*.[ch] monitor/*.[ch] httpd/*.[ch] tests/*.[ch] tests/*/*.[ch])
 
 clean:
 	rm -rf build
@@ -107,7 +116,7 @@ clean:
 FUZZ_SECONDS  ?= 60
 CHAOS_SECONDS ?= 30
 FUZZ_CC       ?= clang
-FUZZ_TARGETS  := reply reports config handover ctlreq svcout
+FUZZ_TARGETS  := reply reports config handover ctlreq svcout feed httpaddr
 FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS    = -std=c11 -D_GNU_SOURCE -O1 -g $(WARN) -Icommon -Ikernel -Imonitor -Itests/fuzz $(PKG_CFLAGS) -MMD -MP
 FUZZ_LIB_SRC  := $(COMMON_SRC) kernel/lines.c kernel/table.c kernel/format.c kernel/ctlreq.c kernel/svcline.c monitor/machine.c monitor/policy.c
@@ -167,9 +176,10 @@ UNITDIR  ?= $(PREFIX)/share/ron-kernel
 INSTALL  ?= install
 MANPAGES := docs/ron-kernel.8 docs/ron-monitor.8
 
-install: $(BUILD)/ron-kernel $(BUILD)/ron-monitor
+install: $(BUILD)/ron-kernel $(BUILD)/ron-monitor $(BUILD)/ron-httpd
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR)
-	$(INSTALL) -m 0755 $(BUILD)/ron-kernel $(BUILD)/ron-monitor $(DESTDIR)$(BINDIR)/
+	$(INSTALL) -m 0755 $(BUILD)/ron-kernel $(BUILD)/ron-monitor $(BUILD)/ron-httpd \
+		$(DESTDIR)$(BINDIR)/
 	$(INSTALL) -m 0644 $(MANPAGES) $(DESTDIR)$(MANDIR)/man8/
 	sed -e 's|^ExecStart=[^ ]*ron-kernel|ExecStart=$(BINDIR)/ron-kernel|' \
 	    -e 's|/usr/local/bin/|$(BINDIR)/|g' scripts/ron-kernel.service \
@@ -197,7 +207,7 @@ uninstall-sim:
 	rm -f $(DESTDIR)$(BINDIR)/svc-sim
 
 uninstall: uninstall-sim
-	rm -f $(DESTDIR)$(BINDIR)/ron-kernel $(DESTDIR)$(BINDIR)/ron-monitor
+	rm -f $(DESTDIR)$(BINDIR)/ron-kernel $(DESTDIR)$(BINDIR)/ron-monitor $(DESTDIR)$(BINDIR)/ron-httpd
 	rm -f $(MANPAGES:docs/%=$(DESTDIR)$(MANDIR)/man8/%)
 	rm -f $(DESTDIR)$(UNITDIR)/ron-kernel.service
 	@rmdir $(DESTDIR)$(UNITDIR) 2>/dev/null || true
@@ -222,6 +232,22 @@ lint-man:
 	@echo "lint-man: $(MANPAGES): clean"
 
 .PHONY: install install-sim uninstall uninstall-sim lint-man
+
+# --- container: deploy/Containerfile, with podman or docker where one is installed ---
+CONTAINER_ENGINE ?= $(shell command -v podman 2>/dev/null || command -v docker 2>/dev/null)
+CONTAINER_TAG    ?= ron-kernel:$(shell sed -n 's/^\#define KERNEL_VERSION[^"]*"\(.*\)"/\1/p' kernel/kernel.h)
+
+container:
+	@if [ -z "$(CONTAINER_ENGINE)" ]; then \
+		echo "container: neither podman nor docker is installed; no image built" >&2; exit 1; \
+	fi
+	@if ! $(CONTAINER_ENGINE) info >/dev/null 2>&1; then \
+		echo "container: $(CONTAINER_ENGINE) cannot build here (no daemon or no rights); no image built" >&2; \
+		exit 1; \
+	fi
+	$(CONTAINER_ENGINE) build -f deploy/Containerfile -t $(CONTAINER_TAG) .
+
+.PHONY: container
 
 # --- bench: make bench (BENCH_QUICK=1 for a smoke run) ---
 # ron-bench runs ron-kernel on svc-sim in scratch directories and prints one table,

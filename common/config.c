@@ -94,6 +94,21 @@ const struct cfg_setting cfg_table[CFG__COUNT] = {
 			   "size at which a log file is rotated"},
     [CFG_LOG_KEEP] = {"RON_LOG_KEEP", "log-keep", CFG_COUNT, "5", 0, 10000, NULL, false,
 		      CFG_KERNEL | CFG_SERVICE, "rotated log files kept per service"},
+    [CFG_METRICS_FILE] = {"RON_METRICS_FILE", "metrics-file", CFG_PATH, "", 0, STR_LEN, NULL, true,
+			  CFG_KERNEL,
+			  "Prometheus text file, replaced every status tick; empty: none"},
+    [CFG_HTTP_ADDR] = {"RON_HTTP_ADDR", "http-addr", CFG_STRING, "", 0, 64, NULL, false, CFG_KERNEL,
+		       "HOST:PORT ron-httpd serves /metrics, /status, /healthz on; empty: none"},
+    [CFG_HTTP_PUBLIC] = {"RON_HTTP_PUBLIC", "http-public", CFG_COUNT, "0", 0, 1, NULL, false,
+			 CFG_KERNEL, "1 allows a RON_HTTP_ADDR that is not a loopback address"},
+    [CFG_HTTP_USER] = {"RON_HTTP_USER", "http-user", CFG_STRING, "nobody", 1, 64, NULL, false,
+		       CFG_KERNEL, "user ron-httpd runs as when started by root"},
+    [CFG_HTTP_TIMEOUT_MS] = {"RON_HTTP_TIMEOUT_MS", "http-timeout-ms", CFG_MS, "10000", 1000,
+			     600000, NULL, false, CFG_KERNEL,
+			     "idle time after which ron-httpd drops a connection (whole seconds)"},
+    [CFG_HTTP_CONNECTIONS] = {"RON_HTTP_CONNECTIONS", "http-connections", CFG_COUNT, "256", 1, 4096,
+			      NULL, false, CFG_KERNEL,
+			      "connections ron-httpd serves at once; more wait their turn"},
 };
 
 /* Cross-field rules: a < b (strict) or a <= b. */

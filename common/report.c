@@ -100,6 +100,7 @@ void report_init(struct report *r, const char *service)
 	r->delay_ms = -1;
 	r->due_us = -1;
 	r->healthy_ms = -1;
+	r->passed = -1;
 }
 
 /* The encoder writes the line itself: it runs for every report a monitor sends,
@@ -194,10 +195,11 @@ int report_encode(const struct report *r, char *buf, size_t cap)
 	out_fmt(&t,
 		",\"ok\":%s,\"mpid\":%d,\"ts\":%lld,\"mono_us\":%lld,\"due_us\":%lld,"
 		"\"healthy_ms\":%lld,\"streak\":%lld,\"probation\":%s,\"recorded\":%lld,"
-		"\"seq\":%llu}\n",
+		"\"seq\":%llu,\"passed\":%lld}\n",
 		r->ok ? "true" : "false", (int)r->mpid, (long long)r->ts, (long long)r->mono_us,
 		(long long)r->due_us, (long long)r->healthy_ms, (long long)r->streak,
-		r->probation ? "true" : "false", (long long)r->recorded, r->seq);
+		r->probation ? "true" : "false", (long long)r->recorded, r->seq,
+		(long long)r->passed);
 	if (h.over || t.over || h.len + t.len + 2 >= limit)
 		return -1;
 
@@ -334,6 +336,7 @@ static const struct optional {
     {"probation", K_BOOL, offsetof(struct report, probation)},
     {"recorded", K_UINT, offsetof(struct report, recorded)},
     {"seq", K_U64, offsetof(struct report, seq)},
+    {"passed", K_I64, offsetof(struct report, passed)},
 };
 
 /* Reads one optional field into r; absent leaves r's "none" value. */

@@ -14,7 +14,8 @@
  *   "start"    the service's start time, field 22 of /proc/PID/stat (0 if none)
  *   "restarts" restarts so far
  *   "uptime_ms" time since the service was spawned (0 if none)
- *   "rtt_us"   round trip of the last health check, -1 if none yet
+ *   "rtt_us"   round trip of the last health check, -1 if none yet or if the
+ *              report is a heartbeat (a "check" with no check behind it)
  *   "failures" consecutive failed health checks
  *   "code"     exit code, -1 unless the event is an exit with a code
  *   "signal"   terminating signal number, 0 if none
@@ -34,6 +35,9 @@
  *   "probation" retrying after a quarantine
  *   "recorded" restarts the policy has recorded (each "restarting" report that
  *              raises it adds its mono_us; 0 once the history is cleared)
+ *   "passed"   for "check": the passing health checks it stands for, those not
+ *              reported one by one included (0 for a heartbeat after none); -1
+ *              (or absent) if the monitor does not say
  *   "seq"      the monitor's report number, 1 up; 0 (or absent) if it does not
  *              count.  A report that could not be written is replaced by the
  *              next one, so a jump tells the reader how many it missed.
@@ -109,6 +113,7 @@ struct report {
 	bool probation;
 	unsigned recorded;
 	unsigned long long seq;
+	int64_t passed;
 };
 
 const char *svc_state_name(enum svc_state s);

@@ -315,6 +315,7 @@ struct kernel {
 	char *env0[CFG__COUNT];
 	struct svc_table *old_tabs; /* tables replaced by reload, still pointed into */
 	int nold_tabs;
+	struct kernel_obs *obs; /* metrics and ron-httpd (observe.h) */
 };
 
 /* output.c: stdout lines and status.json. */

@@ -12,6 +12,7 @@
 
 #include "clock.h"
 #include "kernel.h"
+#include "observe.h"
 #include "proc.h"
 
 /* After the stop timeout, how long monitors get to report their service stopped. */
@@ -179,6 +180,7 @@ static void tick(struct kernel *k, int64_t now_us)
 			warn("sd_notify WATCHDOG=1");
 		k->next_watchdog_us = now_us + k->notify.watchdog_us / 2;
 	}
+	kernel_obs_tick(k, now_us);
 }
 
 /* Stopped, frozen or starved since the last mark: the silence of every monitor in that
@@ -276,6 +278,7 @@ int kernel_run(struct kernel *k)
 		d = clock_earliest(d, kernel_svcout_deadline(k));
 		if (k->notify.watchdog_us > 0)
 			d = clock_earliest(d, k->next_watchdog_us);
+		d = clock_earliest(d, kernel_obs_deadline(k));
 		if (k->stopping) {
 			d = clock_earliest(d,
 					   k->killed ? k->kill_deadline_us : k->stop_deadline_us);

@@ -14,6 +14,7 @@
 
 #include "kernel.h"
 #include "proc.h"
+#include "observe.h"
 #include "sockpath.h"
 #include "startup.h"
 
@@ -337,6 +338,9 @@ int main(int argc, char **argv)
 			       why, sizeof(why));
 	if (why[0])
 		warnx("%s", why);
+	int orc = kernel_obs_check(&k, why, sizeof(why));
+	if (orc)
+		errx(orc, "%s", why);
 	lock_pidfile(&k);
 	if (kernel_control_open(&k, why, sizeof(why)) < 0)
 		errx(71, "%s", why);
@@ -350,6 +354,11 @@ int main(int argc, char **argv)
 		err(71, "export the configuration to the environment");
 	if (kernel_signals_init(&k, why, sizeof(why)) < 0)
 		errx(71, "%s", why);
+	int src = kernel_obs_start(&k, why, sizeof(why));
+	if (src) {
+		unlinkat(k.run_fd, KERNEL_PIDFILE, 0);
+		errx(src, "%s", why);
+	}
 
 	struct kernel_field f[] = {
 	    KF_STR("version", KERNEL_VERSION), KF_NUM("pid", k.pid),
@@ -358,6 +367,7 @@ int main(int argc, char **argv)
 	kernel_emit(&k, KL_INFO, "start", f, k.tab.path[0] ? 6 : 5);
 	kernel_stale_stop(&k);
 	kernel_run(&k);
+	kernel_obs_stop(&k);
 
 	if (unlinkat(k.run_fd, KERNEL_PIDFILE, 0) < 0)
 		warn("remove %s/%s", k.run_dir, KERNEL_PIDFILE);

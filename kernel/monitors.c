@@ -17,6 +17,7 @@
 
 #include "clock.h"
 #include "kernel.h"
+#include "observe.h"
 #include "proc.h"
 
 /* Where the status pipe and the adopted pidfd sit in the monitor. */
@@ -481,6 +482,7 @@ static void on_line(void *arg, const char *line, size_t len, bool overlong)
 	if (s->pid > 0 && r.pid != s->pid)
 		kernel_svcout_exited(k, s);
 	unsigned ch = kernel_svc_apply(s, &r, c->now_us);
+	kernel_obs_report(k, s, &r);
 	if (ch & KCH_PID)
 		svc_verify(k, s, c->now_us);
 	/* The monitor's own trouble lasts until it checks or spawns again. */
@@ -598,6 +600,7 @@ static void mon_lost(struct kernel *k, struct kernel_svc *s, int wstatus, int64_
 	    &s->mon_streak, lived_ms, config_num(&k->cfg, CFG_STABLE_MS),
 	    config_num(&k->cfg, CFG_BACKOFF_MIN_MS), config_num(&k->cfg, CFG_BACKOFF_MAX_MS));
 	s->mon_replaced++;
+	kernel_obs_mon_lost(k, s);
 	/* Not adopting: whatever the lost monitor may have spawned unreported must go. */
 	if (!alive)
 		kernel_orphans_kill(k);
@@ -613,6 +616,8 @@ static void mon_lost(struct kernel *k, struct kernel_svc *s, int wstatus, int64_
 
 static void reaped(struct kernel *k, pid_t pid, int wstatus, int64_t now_us)
 {
+	if (kernel_obs_reaped(k, pid, wstatus, now_us))
+		return;
 	for (int i = 0; i < k->nsvc; i++) {
 		struct kernel_svc *s = &k->svc[i];
 		if (s->mon == KMON_RUNNING && s->mpid == pid) {

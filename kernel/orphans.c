@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "kernel.h"
+#include "observe.h"
 #include "proc.h"
 
 /* Reads ppid and the state letter from /proc/PID/stat; -1 if it is gone. */
@@ -27,6 +28,8 @@ static int stat_ppid(pid_t pid, pid_t *ppid, char *state, char *comm, size_t com
 
 static bool known(const struct kernel *k, pid_t pid)
 {
+	if (k->obs && k->obs->hpid == pid)
+		return true;
 	for (int i = 0; i < k->nsvc; i++) {
 		const struct kernel_svc *s = &k->svc[i];
 		if ((s->mon == KMON_RUNNING && s->mpid == pid) || s->orphan_pid == pid ||

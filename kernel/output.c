@@ -9,6 +9,7 @@
 
 #include "clock.h"
 #include "kernel.h"
+#include "observe.h"
 #include "proc.h"
 
 void kernel_print(struct kernel *k, const char *line)
@@ -214,6 +215,7 @@ void kernel_publish(struct kernel *k, int64_t now_us)
 		kernel_nomem_over(k);
 	}
 	k->dirty = false;
+	kernel_obs_publish(k, now_us);
 
 	kernel_summary(k->svc, k->nsvc, summary, sizeof(summary));
 	if (strcmp(summary, k->last_summary) != 0) {

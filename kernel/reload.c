@@ -241,7 +241,9 @@ json_object *kernel_reload(struct kernel *k, int64_t now_us)
 
 	/* Kernel settings: what cannot change while running is kept, and said. */
 	json_object *kept = json_object_new_array();
-	static const enum cfg_key fixed[] = {CFG_RUN_DIR, CFG_MONITOR_BIN};
+	static const enum cfg_key fixed[] = {
+	    CFG_RUN_DIR,     CFG_MONITOR_BIN, CFG_METRICS_FILE,	   CFG_HTTP_ADDR,
+	    CFG_HTTP_PUBLIC, CFG_HTTP_USER,   CFG_HTTP_TIMEOUT_MS, CFG_HTTP_CONNECTIONS};
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
 		enum cfg_key key = fixed[i];
 		if (strcmp(config_str(&nc, key), config_str(&k->cfg, key)) == 0)

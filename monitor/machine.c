@@ -46,8 +46,10 @@ static void report_now(const struct mon *m, struct report *r, enum report_event 
 	r->mono_us = now;
 	if (ev == EV_RESTARTING || ev == EV_QUARANTINED)
 		r->delay_ms = (m->respawn_at_us - now) / 1000;
-	if (ev == EV_CHECK)
+	if (ev == EV_CHECK) {
 		r->ok = m->failures == 0 && m->state == ST_HEALTHY && !m->skipping;
+		r->passed = m->passed;
+	}
 	int64_t due = mon_due(m);
 	r->due_us = due < 0 ? -1 : due > now ? due - now : 0;
 	r->healthy_ms =
@@ -60,6 +62,9 @@ static void report_now(const struct mon *m, struct report *r, enum report_event 
 static void send_report(struct mon *m, const struct report *r)
 {
 	m->last_report_us = r->mono_us;
+	/* Said: the kernel counts them from this report. */
+	if (r->event == EV_CHECK)
+		m->passed = 0;
 	m->ops.report(m->ops.ctx, r);
 }
 
@@ -260,6 +265,7 @@ static void on_health_ok(struct mon *m, const struct mon_event *ev)
 	bool resumed = checks_resumed(m);
 	m->rtt_us = ev->rtt_us;
 	m->failures = 0;
+	m->passed++;
 	m->last_reason[0] = '\0';
 	schedule_check(m, now);
 	switch (was) {
@@ -404,8 +410,14 @@ static void on_timer(struct mon *m, int64_t now)
 	}
 	/* Every state reports at least once per two intervals + timeout (passing
 	 * checks do so when they run): the kernel takes silence for a frozen monitor. */
-	if (m->state != ST_STOPPED && now >= heartbeat_due(m))
-		emit(m, EV_CHECK, now, "%s", m->skipping ? m->skip_reason : m->last_reason);
+	if (m->state != ST_STOPPED && now >= heartbeat_due(m)) {
+		/* No check behind it, so no round trip: nothing counts it as a check. */
+		struct report r;
+		report_now(m, &r, EV_CHECK, now);
+		r.rtt_us = -1;
+		strlcpy(r.reason, m->skipping ? m->skip_reason : m->last_reason, sizeof(r.reason));
+		send_report(m, &r);
+	}
 }
 
 static void on_lift(struct mon *m, int64_t now)

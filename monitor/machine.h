@@ -81,6 +81,7 @@ struct mon {
 	int64_t spawned_us, healthy_since_us; /* -1 when not healthy yet */
 	unsigned restarts, failures;
 	int64_t rtt_us;
+	unsigned passed; /* passing checks not yet in a "check" report */
 	bool probing;
 	bool exiting;					  /* stopping for good, not to restart */
 	enum { HOLD_NONE, HOLD_DOWN, HOLD_RESTART } hold; /* what a command wants after the exit */

@@ -10,6 +10,7 @@
 #include <criterion/criterion.h>
 
 #include "fuzz/harness.h"
+#include "fuzz/harness_http.h"
 #include "testlib.h"
 
 TestSuite(fuzz_regress, .timeout = 60);
@@ -176,6 +177,16 @@ Test(fuzz_regress, handover_seed_corpus)
 Test(fuzz_regress, ctlreq_seed_corpus)
 {
 	cr_assert_geq(replay("ctlreq", fuzz_ctlreq_one), 6);
+}
+
+Test(fuzz_regress, feed_seed_corpus)
+{
+	cr_assert_geq(replay("feed", fuzz_feed_one), 5);
+}
+
+Test(fuzz_regress, httpaddr_seed_corpus)
+{
+	cr_assert_geq(replay("httpaddr", fuzz_httpaddr_one), 10);
 }
 
 /* The WIRE.md reply vectors are healthy through both paths of the harness. */

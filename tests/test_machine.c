@@ -418,6 +418,9 @@ Test(machine, passing_checks_report_every_second_check)
 		loud++;
 		cr_assert_eq(last()->event, EV_CHECK);
 		cr_assert(last()->ok);
+		/* It stands for the quiet one before it too, so none goes uncounted. */
+		cr_assert_eq(last()->passed, 2, "a report for %lld checks",
+			     (long long)last()->passed);
 		cr_assert_lt((t - prev) * 1000, kernel_mon_silence_limit_us(1000, 500),
 			     "%lld ms between reports", (long long)(t - prev));
 		prev = t;
@@ -449,6 +452,7 @@ Test(machine, heartbeat_while_a_check_hangs)
 	send(MEV_TIMER, due / 1000);
 	cr_assert_eq(f.nreports, n + 1);
 	cr_assert_eq(last()->event, EV_CHECK);
+	cr_assert_eq(last()->rtt_us, -1, "a heartbeat has no round trip");
 }
 
 Test(machine, quarantine_taken_over_waits_then_retries_on_probation)

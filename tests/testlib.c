@@ -345,3 +345,16 @@ ssize_t tl_read_file(const char *path, char *buf, size_t len)
 	buf[off] = '\0';
 	return (ssize_t)off;
 }
+
+bool tl_have_command(const char *name)
+{
+	const char *path = getenv("PATH");
+	char dirs[4096], file[4200];
+	snprintf(dirs, sizeof(dirs), "%s", path ? path : "/usr/bin:/bin");
+	for (char *save, *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+		snprintf(file, sizeof(file), "%s/%s", d, name);
+		if (access(file, X_OK) == 0)
+			return true;
+	}
+	return false;
+}

@@ -63,6 +63,9 @@ int tl_procs_with_env(const char *kv, pid_t *pids, int max);
 /* SIGKILL to every process of this test's run directory (RON_RUN_DIR=tl_dir()/run). */
 void tl_kill_run_dir_procs(void);
 
+/* Whether a program of that name is on PATH. */
+bool tl_have_command(const char *name);
+
 /* Reads the whole file into buf; returns its length or -1. */
 ssize_t tl_read_file(const char *path, char *buf, size_t len);
 

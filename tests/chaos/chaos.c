@@ -6,6 +6,8 @@
  *     unless quarantined, which the kernel must then have reported;
  *   - no zombie under the kernel or a running monitor for more than a moment;
  *   - the kernel stays alive, its fd count and RSS do not grow;
+ *   - ron-httpd (the kernel runs one, and writes its metrics file) is SIGKILLed
+ *     now and then and must be replaced within the bound, never two at once;
  *   - after the final SIGTERM the kernel exits 0 and nothing of its tree is left;
  *   - a pause of the whole tree (SIGSTOP of every process, the kernel first, as
  *     docker pause or Ctrl-Z does; --pause-ms, 0 for none) longer than the silence
@@ -72,7 +74,7 @@ static const char *const fault_names[F__COUNT] = {
     "service SIGKILL", "service SIGTERM", "service SIGSTOP/SIGCONT", "service hang (SIGUSR1)",
     "monitor SIGKILL", "monitor SIGTERM", "monitor SIGSTOP/SIGCONT"};
 
-enum kind { P_OTHER, P_KERNEL, P_MONITOR, P_SERVICE };
+enum kind { P_OTHER, P_KERNEL, P_MONITOR, P_SERVICE, P_HTTPD };
 
 struct pinfo {
 	pid_t pid, ppid;
@@ -116,7 +118,7 @@ struct zombie {
 
 static struct {
 	char build[PATH_MAX], run[64], exe_kernel[PATH_MAX], exe_monitor[PATH_MAX],
-	    exe_sim[PATH_MAX];
+	    exe_sim[PATH_MAX], exe_httpd[PATH_MAX];
 	int seconds, recovery_ms, pause_ms;
 	unsigned pauses;
 	unsigned seed, seed0;
@@ -141,6 +143,10 @@ static struct {
 	bool baseline;			      /* fd_base and rss_base are set */
 	int64_t next_sample_us, rss_until_us; /* RSS baseline: the maximum until then */
 	int64_t next_tick_us;
+	/* ron-httpd: the one we killed until its successor shows, and the tally. */
+	pid_t httpd_killed;
+	int64_t httpd_kill_us, httpd_next_us, httpd_worst_us;
+	unsigned httpd_kills, httpd_replaced;
 } c;
 
 static unsigned rnd(void)
@@ -326,6 +332,8 @@ static void proc_scan(void)
 		} else if (strcmp(exe, c.exe_sim) == 0) {
 			p->kind = P_SERVICE;
 			p->svc = cmdline_svc(p->pid, true);
+		} else if (strcmp(exe, c.exe_httpd) == 0) {
+			p->kind = P_HTTPD;
 		}
 	}
 }
@@ -416,6 +424,8 @@ static void kernel_start(void)
 	ENV("RON_RESTART_CAP=3");
 	ENV("RON_RESTART_WINDOW_MS=5000");
 	ENV("RON_QUARANTINE_MS=600000");
+	ENV("RON_HTTP_ADDR=127.0.0.1:0");
+	ENV("RON_METRICS_FILE=%s/metrics.prom", c.run);
 #undef ENV
 	env[n] = NULL;
 
@@ -749,6 +759,44 @@ static void inject(struct target *t, int64_t now)
 	}
 }
 
+/* ron-httpd: SIGKILLed every few seconds; a new one must run within the bound. */
+static void httpd_chaos(int64_t now, bool inject_faults)
+{
+	const struct pinfo *h = NULL;
+	for (int i = 0; i < c.nprocs; i++) {
+		const struct pinfo *p = &c.procs[i];
+		if (!p->tree || !live(p) || p->kind != P_HTTPD)
+			continue;
+		if (h)
+			violation("two ron-httpd at once: %d and %d", (int)h->pid, (int)p->pid);
+		h = p;
+	}
+	if (c.httpd_killed) {
+		if (h && h->pid != c.httpd_killed) {
+			int64_t took = now - c.httpd_kill_us;
+			c.httpd_worst_us = took > c.httpd_worst_us ? took : c.httpd_worst_us;
+			c.httpd_replaced++;
+			c.httpd_killed = 0;
+		} else if (now - c.httpd_kill_us > (int64_t)c.recovery_ms * 1000) {
+			violation("ron-httpd %d was killed %.1f s ago and not replaced",
+				  (int)c.httpd_killed, secs(now - c.httpd_kill_us));
+		}
+		return;
+	}
+	if (!inject_faults || now < c.httpd_next_us || !h)
+		return;
+	int fd = pidfd_of(h);
+	if (fd < 0)
+		return;
+	if (proc_pidfd_signal(fd, SIGKILL) == 0) {
+		c.httpd_killed = h->pid;
+		c.httpd_kill_us = now;
+		c.httpd_kills++;
+	}
+	close(fd);
+	c.httpd_next_us = now + rnd_ms(1000, 4000);
+}
+
 static void fault_progress(struct target *t, int64_t now)
 {
 	if (t->cont_fd >= 0 && now >= t->cont_us) {
@@ -858,11 +906,14 @@ static void step(int64_t until_us, bool inject_faults)
 			    now >= t->next_fault_us)
 				inject(t, now);
 		}
+		httpd_chaos(now, inject_faults);
 	}
 }
 
 static bool all_recovered(void)
 {
+	if (c.httpd_killed)
+		return false;
 	for (int i = 0; i < NSVC; i++) {
 		struct target *t = &c.t[i];
 		if (t->faulted || t->cont_fd >= 0)
@@ -1011,6 +1062,8 @@ static void report(void)
 	       "%u\n",
 	       c.events_lost, c.events_frozen, c.events_adopted, c.events_orphan);
 	printf("  pauses of the whole tree: %u of %d ms\n", c.pauses, c.pause_ms);
+	printf("  ron-httpd: SIGKILLed %u times, replaced %u times, worst %.1f ms\n", c.httpd_kills,
+	       c.httpd_replaced, (double)c.httpd_worst_us / 1000);
 	printf("  our passing health checks: %u\n", c.checks_ok);
 	printf("  kernel fds: %d at the start, %d at most, %d at the end; RSS kB: %ld, %ld, "
 	       "%ld\n",
@@ -1066,6 +1119,8 @@ int main(int argc, char **argv)
 	must_realpath(path, c.exe_monitor);
 	snprintf(path, sizeof(path), "%s/sim/svc-sim", c.build);
 	must_realpath(path, c.exe_sim);
+	snprintf(path, sizeof(path), "%s/ron-httpd", c.build);
+	must_realpath(path, c.exe_httpd);
 
 	/* Short paths: the sockets live in the run directory. */
 	snprintf(c.run, sizeof(c.run), "/tmp/ron-chaos.XXXXXX");

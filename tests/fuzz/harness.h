@@ -182,7 +182,7 @@ static inline void fuzz_check_round_trip(const struct report *r)
 		       back.rtt_us == r->rtt_us && back.failures == r->failures &&
 		       back.code == r->code && back.signal == r->signal &&
 		       back.delay_ms == r->delay_ms && back.ok == r->ok && back.mpid == r->mpid &&
-		       back.ts == r->ts && back.mono_us == r->mono_us,
+		       back.passed == r->passed && back.ts == r->ts && back.mono_us == r->mono_us,
 		   "round trip changed a field: %s", line);
 	FUZZ_CHECK(strncmp(back.reason, r->reason, strlen(back.reason)) == 0,
 		   "round trip changed the reason: %s", line);

@@ -1,0 +1,252 @@
+/* The kernel's side of monitoring: settings checked at start, counters fed from
+ * the monitors' reports, the metrics text file on every status tick, and the
+ * hooks that keep ron-httpd (httpfeed.c) fed and alive. */
+#include <bsd/string.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "observe.h"
+
+char *kernel_obs_render(struct kernel *k, int64_t now_us)
+{
+	k->obs->m.dropped_lines = k->out.dropped_total;
+	return kernel_metrics_render(&k->obs->m, k->svc, k->nsvc, now_us, clock_wall_ms());
+}
+
+/* Writes the metrics to tmp and renames it over the file: a reader (node_exporter's
+ * textfile collector) sees the old file or the new one, never a part. */
+static int file_write(struct kernel *k, int64_t now_us, char *why, size_t whylen)
+{
+	struct kernel_obs *o = k->obs;
+	char *text = kernel_obs_render(k, now_us);
+	if (!text) {
+		snprintf(why, whylen, "out of memory rendering the metrics");
+		return -1;
+	}
+	int rc = -1;
+	size_t len = strlen(text), off = 0;
+	int fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0) {
+		snprintf(why, whylen, "open %s: %s", o->tmp, strerror(errno));
+		goto out;
+	}
+	while (off < len) {
+		ssize_t w = write(fd, text + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			snprintf(why, whylen, "write %s: %s", o->tmp, strerror(errno));
+			close(fd);
+			unlink(o->tmp);
+			goto out;
+		}
+		off += (size_t)w;
+	}
+	if (close(fd) < 0) {
+		snprintf(why, whylen, "write %s: %s", o->tmp, strerror(errno));
+		unlink(o->tmp);
+		goto out;
+	}
+	if (rename(o->tmp, o->file) < 0) {
+		snprintf(why, whylen, "rename %s to %s: %s", o->tmp, o->file, strerror(errno));
+		unlink(o->tmp);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(text);
+	return rc;
+}
+
+static void file_tick(struct kernel *k, int64_t now_us)
+{
+	struct kernel_obs *o = k->obs;
+	if (!o->file[0] || now_us < o->next_file_us)
+		return;
+	int64_t iv = config_num(&k->cfg, CFG_STATUS_INTERVAL_MS) * 1000;
+	o->next_file_us += iv;
+	if (o->next_file_us <= now_us)
+		o->next_file_us = now_us + iv;
+	char why[CFG_STR_MAX * 2 + 64];
+	if (file_write(k, now_us, why, sizeof(why)) == 0) {
+		o->file_failing = false;
+		return;
+	}
+	if (!o->file_failing) {
+		struct kernel_field f[] = {KF_STR("file", o->file), KF_STR("reason", why)};
+		kernel_emit(k, KL_WARN, "metrics_file_failed", f, 2);
+	}
+	o->file_failing = true;
+}
+
+/* "dir/.name.tmp": the same directory, so the rename is atomic, and a name the
+ * textfile collector (which reads *.prom) passes over. */
+static void tmp_name(const char *file, char *buf, size_t cap)
+{
+	const char *slash = strrchr(file, '/');
+	if (slash)
+		snprintf(buf, cap, "%.*s/.%s.tmp", (int)(slash - file), file, slash + 1);
+	else
+		snprintf(buf, cap, ".%s.tmp", file);
+}
+
+static int http_check(struct kernel *k, char *why, size_t whylen)
+{
+	struct kernel_obs *o = k->obs;
+	const char *addr = config_str(&k->cfg, CFG_HTTP_ADDR);
+	char w[256];
+	if (httpaddr_parse(addr, &o->addr, w, sizeof(w)) < 0) {
+		snprintf(why, whylen, "RON_HTTP_ADDR=%s: %s", addr, w);
+		return -1;
+	}
+	if (!o->addr.loopback && !config_num(&k->cfg, CFG_HTTP_PUBLIC)) {
+		snprintf(why, whylen,
+			 "RON_HTTP_ADDR=%s: not a loopback address; set RON_HTTP_PUBLIC=1 to serve "
+			 "metrics and status to other hosts",
+			 addr);
+		return -1;
+	}
+	const char *user = config_str(&k->cfg, CFG_HTTP_USER);
+	if (geteuid() == 0 && !getpwnam(user)) {
+		snprintf(why, whylen, "RON_HTTP_USER=%s: no such user", user);
+		return -1;
+	}
+	char self[CFG_STR_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n < 0) {
+		snprintf(why, whylen, "readlink /proc/self/exe: %s", strerror(errno));
+		return -1;
+	}
+	self[n] = '\0';
+	kernel_dirname(self, o->bin, sizeof(o->bin));
+	strlcat(o->bin, "/ron-httpd", sizeof(o->bin));
+	if (access(o->bin, X_OK) < 0) {
+		snprintf(why, whylen,
+			 "RON_HTTP_ADDR is set but ron-httpd is not next to ron-kernel: "
+			 "%s: %s",
+			 o->bin, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int kernel_obs_check(struct kernel *k, char *why, size_t whylen)
+{
+	struct kernel_obs *o = calloc(1, sizeof(*o));
+	if (!o || kernel_metrics_init(&o->m, clock_wall_ms()) < 0) {
+		free(o);
+		snprintf(why, whylen, "out of memory for the metrics");
+		return 71;
+	}
+	k->obs = o;
+	o->lfd = o->feedfd = o->hpidfd = -1;
+	o->hrestart_at_us = -1;
+	const char *file = config_str(&k->cfg, CFG_METRICS_FILE);
+	if (file[0]) {
+		char dir[CFG_STR_MAX];
+		struct stat st;
+		strlcpy(o->file, file, sizeof(o->file));
+		tmp_name(file, o->tmp, sizeof(o->tmp));
+		kernel_dirname(file, dir, sizeof(dir));
+		errno = 0;
+		if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || access(dir, W_OK | X_OK) < 0) {
+			snprintf(why, whylen, "RON_METRICS_FILE=%s: directory %s: %s", file, dir,
+				 errno ? strerror(errno) : "not a directory");
+			return KERNEL_EX_CONFIG;
+		}
+	}
+	if (config_str(&k->cfg, CFG_HTTP_ADDR)[0] && http_check(k, why, whylen) < 0)
+		return KERNEL_EX_CONFIG;
+	return 0;
+}
+
+int kernel_obs_start(struct kernel *k, char *why, size_t whylen)
+{
+	struct kernel_obs *o = k->obs;
+	int64_t now = clock_mono_us();
+	if (o->file[0]) {
+		char w[CFG_STR_MAX * 2 + 64];
+		/* A file that cannot be written is a setting to fix, not a run-time event. */
+		if (file_write(k, now, w, sizeof(w)) < 0) {
+			snprintf(why, whylen, "RON_METRICS_FILE=%s: %s", o->file, w);
+			return KERNEL_EX_CONFIG;
+		}
+		o->next_file_us = now + config_num(&k->cfg, CFG_STATUS_INTERVAL_MS) * 1000;
+	}
+	if (!config_str(&k->cfg, CFG_HTTP_ADDR)[0])
+		return 0;
+	int rc = kernel_httpd_bind(k, why, whylen);
+	if (rc)
+		return rc;
+	o->http = true;
+	struct kernel_field f[] = {KF_STR("addr", o->addr_text)};
+	kernel_emit(k, KL_INFO, "http_listening", f, 1);
+	if (kernel_httpd_spawn(k, now) < 0)
+		o->hrestart_at_us = now + 1000000;
+	return 0;
+}
+
+void kernel_obs_tick(struct kernel *k, int64_t now_us)
+{
+	if (!k->obs)
+		return;
+	file_tick(k, now_us);
+	kernel_httpd_timers(k, now_us);
+	kernel_httpd_feed(k, now_us);
+}
+
+int64_t kernel_obs_deadline(const struct kernel *k)
+{
+	const struct kernel_obs *o = k->obs;
+	if (!o)
+		return -1;
+	int64_t d = o->file[0] ? o->next_file_us : -1;
+	d = clock_earliest(d, k->stopping ? -1 : o->hrestart_at_us);
+	/* A snapshot ron-httpd has not taken yet: try again soon. */
+	if (o->pending)
+		d = clock_earliest(d, clock_mono_us() + 100000);
+	d = clock_earliest(d, kernel_httpd_snapshot_due(o));
+	return d;
+}
+
+void kernel_obs_publish(struct kernel *k, int64_t now_us)
+{
+	if (!k->obs || !k->obs->http)
+		return;
+	k->obs->due = true;
+	kernel_httpd_feed(k, now_us);
+}
+
+void kernel_obs_report(struct kernel *k, const struct kernel_svc *s, const struct report *r)
+{
+	if (k->obs)
+		kernel_metrics_report(kernel_metrics_of(&k->obs->m, s->name, (int)(s - k->svc)), r);
+}
+
+void kernel_obs_mon_lost(struct kernel *k, const struct kernel_svc *s)
+{
+	if (k->obs)
+		kernel_metrics_replaced(kernel_metrics_of(&k->obs->m, s->name, (int)(s - k->svc)),
+					s->mon_frozen ? KM_FROZEN : KM_LOST);
+}
+
+bool kernel_obs_reaped(struct kernel *k, pid_t pid, int wstatus, int64_t now_us)
+{
+	return k->obs && kernel_httpd_reaped(k, pid, wstatus, now_us);
+}
+
+void kernel_obs_stop(struct kernel *k)
+{
+	if (!k->obs)
+		return;
+	kernel_httpd_stop(k);
+	kernel_metrics_free(&k->obs->m);
+	free(k->obs);
+	k->obs = NULL;
+}
