@@ -178,6 +178,11 @@ Test(fuzz_regress, ctlreq_seed_corpus)
 	cr_assert_geq(replay("ctlreq", fuzz_ctlreq_one), 6);
 }
 
+Test(fuzz_regress, svcout_seed_corpus)
+{
+	cr_assert_geq(replay("svcout", fuzz_svcout_one), 5);
+}
+
 /* The WIRE.md reply vectors are healthy through both paths of the harness. */
 Test(fuzz_regress, wire_vectors_are_healthy)
 {
