@@ -163,7 +163,7 @@ static void usage(FILE *f)
 		"clean stop, idle cost, memory, crash loop, scale, service output) against\n"
 		"svc-sim, prints one table and writes DIR/results.json and DIR/results.md\n"
 		"(default DIR: %s/bench).\n"
-		"BENCH_QUICK=1 in the environment: a smoke run of about a minute.\n"
+		"BENCH_QUICK=1 in the environment: a smoke run of about 30 s.\n"
 		"--only runs the one scenario whose name starts with SCENARIO (floor,\n"
 		"start-up, recovery, monitor, hang, idle, crash, scale, service); without the\n"
 		"floor there are no ratios.\n",

@@ -276,11 +276,11 @@ static int output_mode(const struct bench_plan *p, bool json, char *why, size_t 
 			 p->output_runs, p->output_lines, OUTPUT_LINE_BYTES, (double)t.cpu_ns / 1e6,
 			 t.secs, (double)t.cpu_ns / 1e7 / t.secs, (double)t.user_ns / 1e6 / mb,
 			 (double)t.sys_ns / 1e6 / mb, (double)t.bench_ns / 1e7 / t.secs);
-		/* The writer and the bench share the CPUs with the kernel: what one core of
-		 * the kernel's alone would carry, at the CPU per line it used. */
+		/* The writer and the bench share the CPUs with the kernel: what the kernel
+		 * alone on one core would carry, at the CPU per line it used. */
 		fig_note(json ? F_OUT_JSON_LPS : F_OUT_TEXT_LPS,
-			 "%.0f MB/s; timed from the go to the last line read by the bench; a "
-			 "whole core of the kernel's would relay %.0f lines/s",
+			 "%.0f MB/s, timed from the go to the last line read by the bench; the "
+			 "kernel alone on one core: %.0f lines/s",
 			 mb / t.secs, (double)t.lines / ((double)t.cpu_ns / 1e9));
 		int64_t t_sig, t_exit;
 		rc = kern_stop(&k, &t_sig, &t_exit, why, whylen);
