@@ -189,6 +189,11 @@ Test(fuzz_regress, httpaddr_seed_corpus)
 	cr_assert_geq(replay("httpaddr", fuzz_httpaddr_one), 10);
 }
 
+Test(fuzz_regress, svcout_seed_corpus)
+{
+	cr_assert_geq(replay("svcout", fuzz_svcout_one), 5);
+}
+
 /* The WIRE.md reply vectors are healthy through both paths of the harness. */
 Test(fuzz_regress, wire_vectors_are_healthy)
 {

@@ -18,6 +18,8 @@
 /* Sizes of the scale scenario in one run (100 and 500, or BENCH_SCALE alone). */
 #define BENCH_SCALES  2
 #define BENCH_WHY_MAX 1024
+/* The service output scenario writes lines of this many bytes, newline included. */
+#define OUTPUT_LINE_BYTES 100
 /* Sockets and the kernel's output are polled this often while a latency runs. */
 #define BENCH_POLL_US 100
 /* The monitor-isolation client sends one v1.health this often. */
@@ -35,12 +37,28 @@ struct bench_plan {
 	int idle_s, idle_warmup_ms;
 	int scale_n[BENCH_SCALES]; /* services of each scale run; 0: none */
 	int scale_kills, scale_idle_s;
+	int output_runs;   /* bursts relayed in each output mode */
+	long output_lines; /* lines of OUTPUT_LINE_BYTES in each burst */
 	/* Defaults of ron-kernel the scenarios wait on (from common/config.c's table). */
 	int64_t stable_ms, health_interval_ms, health_timeout_ms, health_failures, quarantine_ms,
 	    status_interval_ms;
 };
 
 /* figures.c: every number the bench reports, with its samples. */
+enum scale_fig {
+	SC_READY,
+	SC_KCPU,
+	SC_ACPU,
+	SC_KWAKE,
+	SC_KEVENT,
+	SC_PSS,
+	SC_PSS_PER,
+	SC_REC,
+	SC_TICK,
+	SC_ADOPT,
+	SC__COUNT
+};
+
 enum fig_id {
 	F_FLOOR,
 	F_REC_ANSWER,
@@ -73,25 +91,16 @@ enum fig_id {
 	F_IDLE_KEVENT,
 	/* Group 10, scale: SC__COUNT figures for each of up to BENCH_SCALES sizes. */
 	F_SCALE,
-	F__COUNT = F_SCALE + 2 * 10
+	/* Group 11, service output relayed by the kernel. */
+	F_OUT_TEXT_LPS = F_SCALE + BENCH_SCALES * SC__COUNT,
+	F_OUT_TEXT_CPU,
+	F_OUT_JSON_LPS,
+	F_OUT_JSON_CPU,
+	F__COUNT
 };
-enum scale_fig {
-	SC_READY,
-	SC_KCPU,
-	SC_ACPU,
-	SC_KWAKE,
-	SC_KEVENT,
-	SC_PSS,
-	SC_PSS_PER,
-	SC_REC,
-	SC_TICK,
-	SC_ADOPT,
-	SC__COUNT
-};
-_Static_assert(F__COUNT == F_SCALE + BENCH_SCALES * SC__COUNT, "scale figures");
 
 struct figure {
-	int group;	  /* 1..9, the numbering */
+	int group;	  /* 1..11, the numbering */
 	const char *name; /* "recovery: SIGKILL -> other pid answers" */
 	const char *unit; /* "ms", "us", "kB", "count", "/s", "us/s" */
 	bool latency;	  /* also given as a ratio to the floor's median */
@@ -161,6 +170,8 @@ bool probe_health(const char *sock, const char *service, int timeout_ms, struct 
 /* procstat.c: what /proc says a process costs. */
 int pstat_cpu_ns(pid_t pid, uint64_t *ns, char *why, size_t whylen);
 int pstat_wakeups(pid_t pid, uint64_t *n, char *why, size_t whylen);
+/* User and system time from /proc/PID/stat (clock ticks, so 10 ms steps), in ns. */
+int pstat_times_ns(pid_t pid, uint64_t *user, uint64_t *sys, char *why, size_t whylen);
 int pstat_mem_kb(pid_t pid, long *pss, long *private_dirty, char *why, size_t whylen);
 /* Reads a whole small file; its length, or -1 with errno. */
 ssize_t pstat_read(const char *path, char *buf, size_t cap);
@@ -198,6 +209,12 @@ struct kern {
 	char sock[BENCH_NSVC][320];
 	pid_t pid;
 	int pidfd, outfd;
+	/* Set before kern_start: stderr to a pipe (errfd, non-blocking) the caller drains,
+	 * instead of the file kernel.stderr. */
+	bool err_pipe;
+	int errfd;
+	/* JSON "event":"output" lines seen on stdout: counted, not parsed nor kept. */
+	long noutput;
 	int64_t t_exec; /* just before fork */
 	bool eof, reaped;
 	int wstatus;
@@ -243,6 +260,7 @@ int scen_lifecycle(const struct bench_plan *p, char *why, size_t whylen);
 int scen_idle(const struct bench_plan *p, char *why, size_t whylen);
 int scen_crashloop(const struct bench_plan *p, char *why, size_t whylen);
 int scen_scale(const struct bench_plan *p, char *why, size_t whylen);
+int scen_output(const struct bench_plan *p, char *why, size_t whylen);
 /* Names the scale figures for the sizes of the plan (BENCH_SCALE or 100 and 500). */
 void scale_figures_init(const struct bench_plan *p);
 

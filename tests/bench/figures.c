@@ -45,6 +45,10 @@ struct figure figures[F__COUNT] = {
     [F_CRASH_STARTS] = {9, "crash loop: starts within 10 s", "count", false},
     [F_CRASH_QUARANTINED] = {9, "crash loop: first start -> quarantined", "ms", true},
     [F_IDLE_KEVENT] = {7, "idle: kernel CPU per wake-up (event cost)", "us", false},
+    [F_OUT_TEXT_LPS] = {11, "output, text on stderr: lines relayed", "/s", false},
+    [F_OUT_TEXT_CPU] = {11, "output, text on stderr: kernel CPU per MB", "ms", false},
+    [F_OUT_JSON_LPS] = {11, "output, JSON on stdout: lines relayed", "/s", false},
+    [F_OUT_JSON_CPU] = {11, "output, JSON on stdout: kernel CPU per MB", "ms", false},
 };
 
 void fig_add(enum fig_id id, double v)

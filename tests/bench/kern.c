@@ -31,6 +31,7 @@ int kern_init(struct kern *k, const char *tag, char *why, size_t whylen)
 	k->pid = -1;
 	k->pidfd = -1;
 	k->outfd = -1;
+	k->errfd = -1;
 	if (scratch_make(k->dir, sizeof(k->dir), tag, why, whylen) < 0) {
 		k->dir[0] = '\0';
 		return -1;
@@ -57,28 +58,47 @@ static int kern_env(struct kern *k, struct envv *e, char *const extra[], char *w
 	return 0;
 }
 
+/* A pipe for one of ron-kernel's outputs, our end non-blocking and as large as an
+ * unprivileged process may make it, so that a burst of output waits in it for us. */
+static int out_pipe(int p[2], const char *what, char *why, size_t whylen)
+{
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		snprintf(why, whylen, "pipe for ron-kernel's %s: %s", what, strerror(errno));
+		return -1;
+	}
+	if (fcntl(p[0], F_SETFL, O_NONBLOCK) < 0) {
+		snprintf(why, whylen, "O_NONBLOCK on ron-kernel's %s: %s", what, strerror(errno));
+		return -1;
+	}
+	char max[32];
+	if (pstat_read("/proc/sys/fs/pipe-max-size", max, sizeof(max)) > 0)
+		(void)fcntl(p[0], F_SETPIPE_SZ, atoi(max));
+	return 0;
+}
+
 int kern_start(struct kern *k, char *const extra[], char *why, size_t whylen)
 {
 	struct envv e = {.n = 0};
 	char bin[PATH_MAX], errpath[PATH_MAX];
-	int out[2] = {-1, -1}, errfd = -1, rc = -1;
+	int out[2] = {-1, -1}, errp[2] = {-1, -1}, errfd = -1, rc = -1;
 
 	if (kern_env(k, &e, extra, why, whylen) < 0)
 		goto out;
-	snprintf(errpath, sizeof(errpath), "%s/kernel.stderr", k->dir);
-	errfd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (errfd < 0) {
-		snprintf(why, whylen, "open %s: %s", errpath, strerror(errno));
-		goto out;
+	if (k->err_pipe) {
+		if (out_pipe(errp, "stderr", why, whylen) < 0)
+			goto out;
+		errfd = errp[1];
+		errp[1] = -1;
+	} else {
+		snprintf(errpath, sizeof(errpath), "%s/kernel.stderr", k->dir);
+		errfd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (errfd < 0) {
+			snprintf(why, whylen, "open %s: %s", errpath, strerror(errno));
+			goto out;
+		}
 	}
-	if (pipe2(out, O_CLOEXEC) < 0) {
-		snprintf(why, whylen, "pipe for ron-kernel's output: %s", strerror(errno));
+	if (out_pipe(out, "output", why, whylen) < 0)
 		goto out;
-	}
-	if (fcntl(out[0], F_SETFL, O_NONBLOCK) < 0) {
-		snprintf(why, whylen, "O_NONBLOCK on ron-kernel's output: %s", strerror(errno));
-		goto out;
-	}
 	snprintf(bin, sizeof(bin), "%s/ron-kernel", RON_BUILD_DIR);
 	char *argv[] = {bin, NULL};
 	k->t_exec = clock_mono_us();
@@ -87,6 +107,8 @@ int kern_start(struct kern *k, char *const extra[], char *why, size_t whylen)
 		goto out;
 	k->outfd = out[0];
 	out[0] = -1;
+	k->errfd = errp[0];
+	errp[0] = -1;
 	k->pidfd = pidfd_open(k->pid, 0);
 	if (k->pidfd < 0) {
 		snprintf(why, whylen, "pidfd_open ron-kernel %d: %s", (int)k->pid, strerror(errno));
@@ -94,9 +116,12 @@ int kern_start(struct kern *k, char *const extra[], char *why, size_t whylen)
 	}
 	rc = 0;
 out:
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 2; i++) {
 		if (out[i] >= 0)
 			close(out[i]);
+		if (errp[i] >= 0)
+			close(errp[i]);
+	}
 	if (errfd >= 0)
 		close(errfd);
 	envv_free(&e);
@@ -111,9 +136,60 @@ static int svc_index(const char *name)
 	return -1;
 }
 
-static void kern_line(struct kern *k, const char *line, int64_t now)
+static void kev_add(struct kern *k, const struct kev *e)
 {
+	if (k->nev == k->cap) {
+		size_t cap = k->cap ? k->cap * 2 : 256;
+		struct kev *nv = reallocarray(k->ev, cap, sizeof(*nv));
+		if (!nv)
+			err(1, "keep %zu event lines of ron-kernel", cap);
+		k->ev = nv;
+		k->cap = cap;
+	}
+	k->ev[k->nev++] = *e;
+}
+
+/* The value of " key=" in a text event line, up to the next space. */
+static void text_field(const char *line, const char *key, char *out, size_t cap)
+{
+	char pat[32];
+	snprintf(pat, sizeof(pat), " %s=", key);
+	const char *p = strstr(line, pat);
+	out[0] = '\0';
+	if (p) {
+		p += strlen(pat);
+		snprintf(out, cap, "%.*s", (int)strcspn(p, " "), p);
+	}
+}
+
+/* RON_LOG_FORMAT=text: "TS LEVEL event=NAME key=value...", only event and service kept. */
+static void kern_text_line(struct kern *k, const char *line, int64_t now)
+{
+	struct kev e = {.t_us = now, .svc = -1, .code = -1};
+	char svc[64];
+	text_field(line, "event", e.event, sizeof(e.event));
+	if (!e.event[0])
+		return;
+	text_field(line, "service", svc, sizeof(svc));
+	e.svc = svc_index(svc);
+	kev_add(k, &e);
+}
+
+/* What a service's output relayed as JSON starts with, after the time stamp. */
+#define OUTPUT_MARK "\"level\":\"info\",\"event\":\"output\","
+
+static void kern_line(struct kern *k, const char *line, size_t len, int64_t now)
+{
+	/* A flood of service output must cost the bench less than the kernel. */
+	if (len > 80 && memmem(line, 80, OUTPUT_MARK, sizeof(OUTPUT_MARK) - 1)) {
+		k->noutput++;
+		return;
+	}
 	strlcpy(k->tail[k->ntail++ % KERN_TAIL], line, sizeof(k->tail[0]));
+	if (line[0] != '{') {
+		kern_text_line(k, line, now);
+		return;
+	}
 	json_object *o = json_tokener_parse(line), *v;
 	if (!o)
 		return;
@@ -130,15 +206,7 @@ static void kern_line(struct kern *k, const char *line, int64_t now)
 			e.code = json_object_get_int(v);
 		if (json_object_object_get_ex(o, "signal", &v))
 			strlcpy(e.signal, json_object_get_string(v), sizeof(e.signal));
-		if (k->nev == k->cap) {
-			size_t cap = k->cap ? k->cap * 2 : 256;
-			struct kev *nv = reallocarray(k->ev, cap, sizeof(*nv));
-			if (!nv)
-				err(1, "keep %zu event lines of ron-kernel", cap);
-			k->ev = nv;
-			k->cap = cap;
-		}
-		k->ev[k->nev++] = e;
+		kev_add(k, &e);
 	}
 	json_object_put(o);
 }
@@ -166,7 +234,7 @@ void kern_pump(struct kern *k)
 		char *start = k->buf, *end = k->buf + k->len, *nl;
 		while ((nl = memchr(start, '\n', (size_t)(end - start)))) {
 			*nl = '\0';
-			kern_line(k, start, now);
+			kern_line(k, start, (size_t)(nl - start), now);
 			start = nl + 1;
 		}
 		k->len = (size_t)(end - start);
@@ -364,9 +432,11 @@ void kern_destroy(struct kern *k)
 	}
 	if (k->outfd >= 0)
 		close(k->outfd);
+	if (k->errfd >= 0)
+		close(k->errfd);
 	if (k->pidfd >= 0)
 		close(k->pidfd);
-	k->outfd = k->pidfd = -1;
+	k->outfd = k->errfd = k->pidfd = -1;
 	if (k->dir[0])
 		scratch_remove(k->dir);
 	k->dir[0] = '\0';
@@ -384,6 +454,8 @@ void kern_dump(const struct kern *k)
 	for (unsigned i = k->ntail - n; i < k->ntail; i++)
 		fprintf(stderr, "%s\n", k->tail[i % KERN_TAIL]);
 	char path[PATH_MAX], buf[4096];
+	if (k->err_pipe)
+		return; /* its stderr went to the caller */
 	snprintf(path, sizeof(path), "%s/kernel.stderr", k->dir);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {

@@ -25,6 +25,11 @@ static const struct bench_setting settings[] = {
     {4, "SIM_PIDFILE for svc-sim's start stamps"},
     {10, "RON_CONFIG=a generated file of N services s0000.. (bin = svc-sim, args = --name "
 	 "NAME), default sockets in the run directory"},
+    {11, "RON_CONFIG=one service flood (bin = /bin/sh running a script: for each line the "
+	 "bench writes to its FIFO, yes LINE | head -n N on stdout; health = none); "
+	 "RON_OUTPUT_RATE=RON_OUTPUT_BURST=1000000000, RON_OUTPUT_QUEUE_BYTES=67108864; "
+	 "RON_LOG_FORMAT=text with the kernel's "
+	 "stderr on a pipe the bench drains, then RON_LOG_FORMAT=json"},
     {9, "RON_SVC_STORAGE_BIN=a sh wrapper that runs svc-storage with SIM_EXIT_ON_START=1 "
 	"SIM_PIDFILE=..."},
 };
@@ -43,6 +48,7 @@ static const struct {
     {.groups = {7, 8}, .title = "idle cost and memory", .run = scen_idle},
     {.groups = {9, 0}, .title = "crash loop", .run = scen_crashloop},
     {.groups = {10, 0}, .title = "scale", .run = scen_scale},
+    {.groups = {11, 0}, .title = "service output", .run = scen_output},
 };
 #define NSCEN (int)(sizeof(scenarios) / sizeof(scenarios[0]))
 
@@ -71,6 +77,8 @@ static void plan_make(struct bench_plan *p, bool quick, char *defaults, size_t l
 	    .scale_n = {quick ? 100 : 100, quick ? 0 : 500},
 	    .scale_kills = quick ? 5 : 20,
 	    .scale_idle_s = quick ? 5 : 15,
+	    .output_runs = quick ? 2 : 5,
+	    .output_lines = quick ? 100000 : 1000000,
 	    .stable_ms = config_num(&c, CFG_STABLE_MS),
 	    .health_interval_ms = config_num(&c, CFG_HEALTH_INTERVAL_MS),
 	    .health_timeout_ms = config_num(&c, CFG_HEALTH_TIMEOUT_MS),
@@ -152,12 +160,13 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: ron-bench [--out DIR] [--only SCENARIO]\n"
 		"Measures ron-kernel (recovery, monitor isolation, hang detection, start-up,\n"
-		"clean stop, idle cost, memory, crash loop) against svc-sim, prints one table\n"
-		"and writes DIR/results.json and DIR/results.md (default DIR: %s/bench).\n"
-		"BENCH_QUICK=1 in the environment: a smoke run of under 30 s.\n"
+		"clean stop, idle cost, memory, crash loop, scale, service output) against\n"
+		"svc-sim, prints one table and writes DIR/results.json and DIR/results.md\n"
+		"(default DIR: %s/bench).\n"
+		"BENCH_QUICK=1 in the environment: a smoke run of about 30 s.\n"
 		"--only runs the one scenario whose name starts with SCENARIO (floor,\n"
-		"start-up, recovery, monitor, hang, idle, crash); without the floor there\n"
-		"are no ratios.\n",
+		"start-up, recovery, monitor, hang, idle, crash, scale, service); without the\n"
+		"floor there are no ratios.\n",
 		RON_BUILD_DIR);
 }
 
@@ -252,7 +261,7 @@ int main(int argc, char **argv)
 			(double)(clock_mono_us() - t) / 1e6);
 	}
 	if (bench_interrupted())
-		for (int g = 1; g <= 10; g++)
+		for (int g = 1; g <= 11; g++)
 			fig_fail_group(g, "not run: interrupted");
 	info.seconds = (double)(clock_mono_us() - t_start) / 1e6;
 	load_read(info.load_end, sizeof(info.load_end));

@@ -1,5 +1,6 @@
-/* What a process costs, as /proc tells it: nanoseconds on a CPU (schedstat), context
- * switches (status), and memory (smaps_rollup: PSS and private dirty). */
+/* What a process costs, as /proc tells it: nanoseconds on a CPU (schedstat), user and
+ * system time (stat), context switches (status), and memory (smaps_rollup: PSS and
+ * private dirty). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -101,5 +102,29 @@ int pstat_mem_kb(pid_t pid, long *pss, long *private_dirty, char *why, size_t wh
 	}
 	*pss = (long)a;
 	*private_dirty = (long)b;
+	return 0;
+}
+
+int pstat_times_ns(pid_t pid, uint64_t *user, uint64_t *sys, char *why, size_t whylen)
+{
+	char path[64], buf[1024];
+	unsigned long long ut, st;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (pstat_read(path, buf, sizeof(buf)) < 0) {
+		snprintf(why, whylen, "read %s: %s", path, strerror(errno));
+		return -1;
+	}
+	/* The name may hold spaces and parentheses: fields count from the last ')'. */
+	char *rp = strrchr(buf, ')');
+	if (!rp || sscanf(rp + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+			  &st) != 2) {
+		snprintf(why, whylen, "%s: no utime and stime", path);
+		return -1;
+	}
+	long hz = sysconf(_SC_CLK_TCK);
+	if (hz <= 0)
+		hz = 100;
+	*user = (uint64_t)ut * (1000000000ULL / (uint64_t)hz);
+	*sys = (uint64_t)st * (1000000000ULL / (uint64_t)hz);
 	return 0;
 }

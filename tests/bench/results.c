@@ -7,9 +7,9 @@
 
 #include "bench.h"
 
-static const char *const group_title[11] = {
+static const char *const group_title[12] = {
     "",		  "floor",     "recovery", "monitor isolation", "hang detection", "start-up",
-    "clean stop", "idle cost", "memory",   "crash loop",	"scale",
+    "clean stop", "idle cost", "memory",   "crash loop",	"scale",	  "service output",
 };
 
 /* Counts as integers when they are; times and sizes with a precision that fits them. */
@@ -62,9 +62,11 @@ static void print_header(FILE *f, const struct bench_info *in, bool md)
 			in->settings[i].text);
 	fprintf(f,
 		"%srepetitions: floor %d, start-up/stop %d, kills %d, monitor kills %d + stops "
-		"%d, hangs %d, idle %d s, crash loops %d\n",
+		"%d, hangs %d, idle %d s, crash loops %d, output bursts %d x %ld lines of %d "
+		"bytes per mode\n",
 		item, p->floor_reps, p->startup_reps, p->recovery_kills, p->monitor_kills,
-		p->monitor_stops, p->hang_reps, p->idle_s, p->crash_reps);
+		p->monitor_stops, p->hang_reps, p->idle_s, p->crash_reps, p->output_runs,
+		p->output_lines, OUTPUT_LINE_BYTES);
 }
 
 void results_print(FILE *f, const struct bench_info *in)
@@ -186,6 +188,9 @@ int results_write_json(const char *path, const struct bench_info *in, char *why,
 		    {"hangs", p->hang_reps},
 		    {"idle_s", p->idle_s},
 		    {"crash_loops", p->crash_reps},
+		    {"output_bursts", p->output_runs},
+		    {"output_lines", (int)p->output_lines},
+		    {"output_line_bytes", OUTPUT_LINE_BYTES},
 		    {"poll_us", BENCH_POLL_US},
 		    {"client_us", BENCH_CLIENT_US}};
 	for (size_t i = 0; i < sizeof(reps) / sizeof(reps[0]); i++)

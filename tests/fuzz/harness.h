@@ -1,5 +1,5 @@
-/* The two fuzzed paths as plain functions, shared by the libFuzzer targets
- * (fuzz_reply.c, fuzz_reports.c) and the Criterion regression test
+/* The fuzzed paths as plain functions, shared by the libFuzzer targets
+ * (tests/fuzz/fuzz_*.c) and the Criterion regression test
  * (tests/test_fuzz_regress.c), so a crashing input is replayed through exactly
  * the code that found it.  Beyond the sanitizers, each checks invariants and
  * abort()s when one fails.  Header-only: the test binary links tests/ *.c only. */
@@ -22,6 +22,7 @@
 #include "kernel.h"
 #include "machine.h"
 #include "report.h"
+#include "svcout.h"
 #include "wire.h"
 
 #define FUZZ_CHECK(cond, ...)                                                                      \
@@ -504,6 +505,70 @@ static inline void fuzz_ctlreq_one(const uint8_t *data, size_t size)
 		FUZZ_CHECK(n >= 1 && n <= 63, "a name of a bad length");
 	}
 	ctl_req_free(&req);
+}
+
+/* --- service output ----------------------------------------------------------------------- */
+
+/* The bytes of a service's output pipe as the kernel reads them (kernel/svcline.c): the
+ * first two input bytes choose how the pipe cuts the rest into reads; every piece has
+ * its escapes removed and is formatted as text, JSON and a log line.  No byte is lost
+ * or invented, no piece passes the limit, every JSON object parses back to its piece. */
+struct fuzz_svcout_seen {
+	size_t bytes, ends;
+};
+
+static inline void fuzz_svcout_piece(void *arg, const char *line, size_t len, unsigned part,
+				     bool more)
+{
+	static char out[SVCLINE_OUT_MAX], plain[SVCLINE_MAX];
+	struct fuzz_svcout_seen *s = arg;
+	FUZZ_CHECK(len <= SVCLINE_MAX, "a piece of %zu bytes", len);
+	FUZZ_CHECK(!more || part > 0, "more set on a whole line");
+	s->bytes += len;
+	s->ends += !more;
+	size_t n = svcline_strip_ansi(line, len, plain);
+	FUZZ_CHECK(n <= len, "stripping made %zu bytes of %zu", n, len);
+	struct svcline_meta m = {"svc-x",	42, part & 1 ? SVC_STDERR : SVC_STDOUT, part, more,
+				 1700000000000, 20};
+	size_t o = svcline_fmt_json(&m, plain, n, out);
+	FUZZ_CHECK(o <= SVCLINE_OUT_MAX && o > 0 && out[o - 1] == '\n', "JSON of %zu bytes", o);
+	json_tokener *t = json_tokener_new();
+	json_object *j = json_tokener_parse_ex(t, out, (int)o - 1);
+	FUZZ_CHECK(j && json_tokener_get_error(t) == json_tokener_success, "not JSON: %.*s", (int)o,
+		   out);
+	json_object *v, *e;
+	FUZZ_CHECK(json_object_object_get_ex(j, "line", &v), "no line in %.*s", (int)o, out);
+	/* Unescaped, the line is the piece itself, NUL bytes and all. */
+	FUZZ_CHECK(json_object_object_get_ex(j, "escaped", &e) ||
+		       ((size_t)json_object_get_string_len(v) == n &&
+			memcmp(json_object_get_string(v), plain, n) == 0),
+		   "the line of %.*s is not its piece", (int)o, out);
+	json_object_put(j);
+	json_tokener_free(t);
+	FUZZ_CHECK(svcline_fmt_text(&m, plain, n, out) <= SVCLINE_OUT_MAX, "text too long");
+	FUZZ_CHECK(svcline_fmt_file(&m, plain, n, out) <= SVCLINE_OUT_MAX, "file line too long");
+}
+
+static inline void fuzz_svcout_one(const uint8_t *data, size_t size)
+{
+	if (size < 2)
+		return;
+	size_t step = 1 + ((size_t)data[0] << 8 | data[1]) % 4096;
+	data += 2;
+	size -= 2;
+	struct svcline l;
+	struct fuzz_svcout_seen s = {0, 0};
+	svcline_init(&l);
+	for (size_t off = 0; off < size; off += step)
+		svcline_feed(&l, (const char *)data + off, size - off < step ? size - off : step,
+			     fuzz_svcout_piece, &s);
+	size_t newlines = 0;
+	for (size_t i = 0; i < size; i++)
+		newlines += data[i] == '\n';
+	svcline_flush(&l, fuzz_svcout_piece, &s);
+	svcline_free(&l);
+	FUZZ_CHECK(s.bytes + newlines == size, "%zu bytes and %zu newlines of %zu", s.bytes,
+		   newlines, size);
 }
 
 #endif
