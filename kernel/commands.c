@@ -23,6 +23,8 @@ json_object *kernel_reply_error(const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	json_object *o = json_object_new_object();
+	if (!o)
+		return NULL; /* the caller answers with its fixed out-of-memory reply */
 	json_object_object_add(o, "ok", json_object_new_boolean(0));
 	json_object_object_add(o, "error", json_object_new_string(msg));
 	return o;
@@ -62,6 +64,8 @@ static void add_int(json_object *o, const char *key, int64_t v)
 static json_object *svc_row(const struct kernel *k, const struct kernel_svc *s, int64_t now_us)
 {
 	json_object *e = json_object_new_object();
+	if (!e)
+		return NULL;
 	json_object_object_add(e, "service", json_object_new_string(s->name));
 	json_object_object_add(e, "state", json_object_new_string(svc_state_name(s->state)));
 	add_int(e, "pid", s->pid);
@@ -159,6 +163,11 @@ static json_object *do_services(struct kernel *k, const struct ctl_req *req, int
 	if (k->stopping)
 		return kernel_reply_error("ron-kernel is shutting down");
 	json_object *o = json_object_new_object(), *rows = json_object_new_array();
+	if (!o || !rows) {
+		json_object_put(o);
+		json_object_put(rows);
+		return NULL;
+	}
 	bool ok = true;
 	for (int i = 0; i < k->nsvc; i++) {
 		struct kernel_svc *s = &k->svc[i];

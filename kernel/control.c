@@ -101,13 +101,16 @@ static void client_drop(struct control_client *c)
 /* Queues the reply (a newline ends it) and stops reading: one request each. */
 static void client_reply(struct control_client *c, json_object *reply)
 {
-	const char *text = json_object_to_json_string_ext(reply, JSON_FLAGS);
+	/* Without memory for a reply, this one needs none. */
+	const char *text = reply ? json_object_to_json_string_ext(reply, JSON_FLAGS)
+				 : "{\"ok\":false,\"error\":\"out of memory\"}";
 	size_t len = text ? strlen(text) : 0;
 	free(c->out);
 	c->out = malloc(len + 2);
 	if (!c->out) {
 		json_object_put(reply);
 		c->outlen = c->outoff = 0;
+		c->replying = true; /* nothing to say: the write closes it */
 		return;
 	}
 	memcpy(c->out, text, len);

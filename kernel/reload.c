@@ -107,7 +107,8 @@ static int load_again(struct kernel *k, struct svc_table *nt, struct config *nc,
 
 static void add_name(json_object *a, const char *name)
 {
-	json_object_array_add(a, json_object_new_string(name));
+	if (a) /* out of memory: the reply lacks the name, the reload itself goes on */
+		json_object_array_add(a, json_object_new_string(name));
 }
 
 /* Starts a service that reload added or changed, held if what it is `after` has not
@@ -203,6 +204,8 @@ json_object *kernel_reload(struct kernel *k, int64_t now_us)
 {
 	json_object *o = json_object_new_object();
 	char why[CFG_ERR_MAX + CFG_STR_MAX] = "";
+	if (!o)
+		return NULL;
 	if (!k->tab.path[0]) {
 		json_object_object_add(o, "ok", json_object_new_boolean(0));
 		json_object_object_add(
@@ -252,7 +255,8 @@ json_object *kernel_reload(struct kernel *k, int64_t now_us)
 		config_file_key(key, fk, sizeof(fk));
 		snprintf(msg, sizeof(msg), "%s: %s kept (%s takes a restart)", fk,
 			 config_str(&k->cfg, key), config_str(&nc, key));
-		json_object_array_add(kept, json_object_new_string(msg));
+		if (kept)
+			json_object_array_add(kept, json_object_new_string(msg));
 		strlcpy(nc.str[key], k->cfg.str[key], sizeof(nc.str[key]));
 		nc.src[key] = k->cfg.src[key];
 	}

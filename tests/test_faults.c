@@ -11,7 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -19,6 +22,7 @@
 
 #include <criterion/criterion.h>
 
+#include "clock.h"
 #include "spawn.h"
 #include "startup.h"
 #include "testlib.h"
@@ -432,6 +436,58 @@ Test(faults, kernel_transient_enomem_text)
 Test(faults, kernel_transient_enomem_json)
 {
 	enomem_test(true);
+}
+
+/* One request to the control socket; the reply (possibly empty: closed) in buf. */
+static void ft_control(const char *req, char *buf, size_t cap)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/run/control.sock", tl_dir());
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0, "connect: %s",
+		     strerror(errno));
+	(void)send(fd, req, strlen(req), MSG_NOSIGNAL);
+	size_t len = 0;
+	int64_t deadline = clock_mono_us() + WAIT_MS * 1000LL;
+	while (len + 1 < cap && clock_mono_us() < deadline) {
+		struct pollfd p = {fd, POLLIN, 0};
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		ssize_t n = read(fd, buf + len, cap - 1 - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	close(fd);
+}
+
+/* 4, through the control socket: requests while the kernel is out of memory get a
+ * short answer or none, never a crash; once memory is back, commands work. */
+Test(faults, kernel_enomem_control_requests)
+{
+	struct row rows[3];
+	char line[4096], fault[700], reply[65536];
+	const char *file = tl_path("malloc.fault");
+	snprintf(fault, sizeof(fault), "RON_FAULT_MALLOC=%s", file);
+	char *faults[] = {fault, NULL};
+	ft_start_ready(&k1, ft_shim_env(faults), rows);
+	touch(file);
+	EXPECT(&k1, line, "out_of_memory", NULL);
+	static const char *const reqs[] = {"{\"cmd\":\"status\"}\n",
+					   "{\"cmd\":\"stop\",\"services\":[\"svc-index\"]}\n",
+					   "{\"cmd\":\"reload\"}\n", "{\"cmd\":\n"};
+	for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+		ft_control(reqs[i], reply, sizeof(reply));
+		cr_assert(!reply[0] || strstr(reply, "\"ok\":false"), "%s: %s", reqs[i], reply);
+		cr_assert(tl_pid_alive(k1.pid), "the kernel died on %s", reqs[i]);
+	}
+	cr_assert_eq(unlink(file), 0);
+	EXPECT(&k1, line, "memory_recovered", NULL);
+	ft_control("{\"cmd\":\"status\"}\n", reply, sizeof(reply));
+	cr_assert(strstr(reply, "\"ok\":true"), "%s", reply);
+	ft_stop(&k1);
 }
 
 /* 5: a monitor out of descriptors cannot check nor spawn: that is its trouble, not
