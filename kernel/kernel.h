@@ -325,6 +325,7 @@ struct kernel {
 	} * dl; /* a min-heap of monitor deadlines by t */
 	int ndl, dl_cap;
 	bool ev_stale; /* rows moved or changed (reload): indexes and deadlines to redo */
+	int64_t publish_cost_us, next_publish_us; /* status.json's last write, its next one */
 };
 
 /* output.c: stdout lines and status.json. */

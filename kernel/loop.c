@@ -285,7 +285,9 @@ int kernel_run(struct kernel *k)
 				break;
 			}
 		}
-		if (k->dirty)
+		/* A large table is written at most every few of its write times: while
+		 * hundreds of services start, every report would otherwise rewrite it. */
+		if (k->dirty && now >= k->next_publish_us)
 			kernel_publish(k, now);
 
 		struct pollfd *p = k->pfd;
@@ -308,6 +310,8 @@ int kernel_run(struct kernel *k)
 		int64_t d = clock_earliest(k->next_status_us, kernel_mon_deadline(k));
 		d = clock_earliest(d, kernel_control_deadline(k));
 		d = clock_earliest(d, kernel_svcout_deadline(k));
+		if (k->dirty)
+			d = clock_earliest(d, k->next_publish_us);
 		if (k->notify.watchdog_us > 0)
 			d = clock_earliest(d, k->next_watchdog_us);
 		d = clock_earliest(d, kernel_obs_deadline(k));
