@@ -97,6 +97,7 @@ struct kernel_svc {
 	unsigned mon_replaced; /* monitors started after the first */
 	bool mon_frozen;       /* killed by us for silence */
 	struct svcout *out;    /* its stdout/stderr pipes and their lines (svcout.h) */
+	int64_t dl_queued;     /* its deadline in the kernel's heap (evset.c), 0 if none */
 };
 
 /* table.c: the status table (pure). */
@@ -316,6 +317,15 @@ struct kernel {
 	struct svc_table *old_tabs; /* tables replaced by reload, still pointed into */
 	int nold_tabs;
 	struct kernel_obs *obs; /* metrics and ron-httpd (observe.h) */
+	/* evset.c: the services' pipes and deadlines, found without a scan. */
+	int epfd;
+	struct kernel_dl {
+		int64_t t;
+		int idx;
+	} * dl; /* a min-heap of monitor deadlines by t */
+	int ndl, dl_cap;
+	bool ev_stale; /* rows moved or changed (reload): indexes and deadlines to redo */
+	int64_t publish_cost_us, next_publish_us; /* status.json's last write, its next one */
 };
 
 /* output.c: stdout lines and status.json. */
@@ -356,7 +366,9 @@ bool kernel_svc_untracked_child(const struct kernel_svc *s);
  * or our own unreaped child); 0, or -1 with errno. */
 int kernel_svc_signal(struct kernel *k, struct kernel_svc *s, int sig);
 /* The earliest monitor deadline, or -1. */
-int64_t kernel_mon_deadline(const struct kernel *k);
+int64_t kernel_mon_deadline(struct kernel *k);
+/* The one service's: its held start, its next monitor, or its monitor's silence limit. */
+int64_t kernel_mon_deadline_of(const struct kernel *k, const struct kernel_svc *s);
 /* Starts the held services whose `after` services have all been ready once, and those
  * held past their start timeout or waiting for a quarantined one (event=waiting). */
 void kernel_mon_release(struct kernel *k, int64_t now_us);
@@ -404,6 +416,19 @@ int kernel_orphans_kill(struct kernel *k);
 
 /* stale.c: what a killed predecessor left running. */
 void kernel_stale_stop(struct kernel *k);
+
+/* evset.c: the services' pipes in an epoll set, their deadlines in a heap. */
+#define KEV_STATUS 0 /* a monitor's status pipe; SVC_STDOUT + 1, SVC_STDERR + 1: output */
+int kernel_ev_open(struct kernel *k);
+void kernel_ev_watch(struct kernel *k, struct kernel_svc *s, int fd, int kind);
+void kernel_ev_rewatch(struct kernel *k, struct kernel_svc *s, int fd, int kind);
+void kernel_ev_unwatch(struct kernel *k, int fd);
+/* Queues s at its deadline unless an earlier or equal one is queued already. */
+void kernel_dl_note(struct kernel *k, struct kernel_svc *s);
+void kernel_dl_rebuild(struct kernel *k);
+int64_t kernel_dl_next(struct kernel *k);
+/* A service whose deadline is due (taken off the heap), or -1. */
+int kernel_dl_due(struct kernel *k, int64_t now_us);
 
 /* loop.c: signals, the poll loop, shutdown. */
 int kernel_signals_init(struct kernel *k, char *why, size_t whylen);

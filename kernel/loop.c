@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -76,6 +77,8 @@ static void shutdown_begin(struct kernel *k, int sig, int64_t now_us)
 			signal_svc(k, s, SIGTERM, false);
 		if (s->mon == KMON_WAITING || s->mon == KMON_HELD)
 			s->mon = KMON_DOWN;
+		/* Output of a spawn under way is read from now on, pid or not. */
+		kernel_svcout_sync(k, s);
 	}
 	int64_t stop_ms = config_num(&k->cfg, CFG_STOP_TIMEOUT_MS);
 	for (int i = 0; i < k->nsvc; i++) {
@@ -165,6 +168,26 @@ static void on_signals(struct kernel *k, int64_t now_us)
 	}
 }
 
+/* What the epoll set has ready: status pipes first, then output, as the poll set had
+ * them; a batch at a time, so one turn stays bounded however many are ready. */
+static void ev_events(struct kernel *k, int64_t now_us)
+{
+	struct epoll_event ev[64];
+	int n = epoll_wait(k->epfd, ev, 64, 0);
+	if (n < 0 && errno != EINTR)
+		warn("epoll_wait");
+	for (int i = 0; i < n; i++) {
+		int idx = (int)(ev[i].data.u64 / 4), kind = (int)(ev[i].data.u64 % 4);
+		if (kind == KEV_STATUS && idx < k->nsvc)
+			kernel_mon_read(k, &k->svc[idx], now_us);
+	}
+	for (int i = 0; i < n; i++) {
+		int idx = (int)(ev[i].data.u64 / 4), kind = (int)(ev[i].data.u64 % 4);
+		if (kind != KEV_STATUS && idx < k->nsvc)
+			kernel_svcout_ready(k, &k->svc[idx], (enum svc_stream)(kind - 1));
+	}
+}
+
 static void tick(struct kernel *k, int64_t now_us)
 {
 	if (now_us >= k->next_status_us) {
@@ -215,6 +238,8 @@ int kernel_run(struct kernel *k)
 	k->next_watchdog_us = now;
 	if (kernel_pollset_fit(k) < 0)
 		err(71, "allocate the poll set of %d services", k->nsvc);
+	if (kernel_ev_open(k) < 0)
+		err(71, "epoll_create1");
 	/* Services that wait for others are held; the rest start now, in parallel. */
 	for (int i = 0; i < k->nsvc; i++) {
 		struct kernel_svc *s = &k->svc[i];
@@ -228,6 +253,7 @@ int kernel_run(struct kernel *k)
 		}
 		kernel_mon_start(k, s, now); /* a failure schedules its own retry */
 	}
+	kernel_dl_rebuild(k);
 	kernel_publish(k, now);
 	k->loop_mark_us = now;
 	k->loop_allowed_us = -1;
@@ -235,6 +261,15 @@ int kernel_run(struct kernel *k)
 	for (;;) {
 		now = clock_mono_us();
 		loop_check_pause(k, now);
+		if (k->ev_stale) {
+			k->ev_stale = false;
+			kernel_dl_rebuild(k);
+			kernel_svcout_rewatch(k);
+			for (int i = 0; i < k->nsvc; i++)
+				if (k->svc[i].pipefd >= 0)
+					kernel_ev_rewatch(k, &k->svc[i], k->svc[i].pipefd,
+							  KEV_STATUS);
+		}
 		tick(k, now);
 		kernel_mon_timers(k, now);
 		kernel_control_timers(k, now);
@@ -250,7 +285,9 @@ int kernel_run(struct kernel *k)
 				break;
 			}
 		}
-		if (k->dirty)
+		/* A large table is written at most every few of its write times: while
+		 * hundreds of services start, every report would otherwise rewrite it. */
+		if (k->dirty && now >= k->next_publish_us)
 			kernel_publish(k, now);
 
 		struct pollfd *p = k->pfd;
@@ -265,17 +302,16 @@ int kernel_run(struct kernel *k)
 			who[np] = NULL;
 			p[np++] = (struct pollfd){k->out.fd, POLLOUT, 0};
 		}
-		for (int i = 0; i < k->nsvc; i++) {
-			if (k->svc[i].pipefd < 0)
-				continue;
-			who[np] = &k->svc[i];
-			p[np++] = (struct pollfd){k->svc[i].pipefd, POLLIN, 0};
-		}
+		int iep = np;
+		who[np] = NULL;
+		p[np++] = (struct pollfd){k->epfd, POLLIN, 0};
 		int nmon = np, nso = kernel_svcout_pollfds(k, p + np, who + np);
 		np += nso;
 		int64_t d = clock_earliest(k->next_status_us, kernel_mon_deadline(k));
 		d = clock_earliest(d, kernel_control_deadline(k));
 		d = clock_earliest(d, kernel_svcout_deadline(k));
+		if (k->dirty)
+			d = clock_earliest(d, k->next_publish_us);
 		if (k->notify.watchdog_us > 0)
 			d = clock_earliest(d, k->next_watchdog_us);
 		d = clock_earliest(d, kernel_obs_deadline(k));
@@ -297,9 +333,8 @@ int kernel_run(struct kernel *k)
 		loop_check_pause(k, now);
 		if (iout >= 0 && p[iout].revents)
 			kernel_out_flush(k, true);
-		for (int i = 1 + nctl; i < nmon; i++)
-			if (p[i].revents && i != iout)
-				kernel_mon_read(k, who[i], now);
+		if (p[iep].revents)
+			ev_events(k, now);
 		kernel_svcout_events(k, p + nmon, who + nmon, nso);
 		if (p[0].revents)
 			on_signals(k, now);

@@ -59,6 +59,7 @@ static void track_later(struct kernel *k, struct kernel_svc *s, int64_t now_us)
 	int64_t ms = config_num(&k->cfg, CFG_BACKOFF_MIN_MS) << n;
 	int64_t max = config_num(&k->cfg, CFG_BACKOFF_MAX_MS);
 	s->track_at_us = now_us + (ms < max ? ms : max) * 1000;
+	kernel_dl_note(k, s);
 }
 
 static void emit_untracked(struct kernel *k, struct kernel_svc *s, const char *why)
@@ -147,6 +148,7 @@ static int mon_spawn_failed(struct kernel *k, struct kernel_svc *s, const char *
 		delay = min;
 	s->mon = KMON_WAITING;
 	s->restart_at_us = now_us + delay * 1000;
+	kernel_dl_note(k, s);
 	k->dirty = true;
 	struct kernel_field f[] = {KF_STR("service", s->name), KF_STR("reason", why),
 				   KF_NUM("delay_ms", delay)};
@@ -346,12 +348,14 @@ int kernel_mon_start(struct kernel *k, struct kernel_svc *s, int64_t now_us)
 	if (proc_start_ticks(pid, &s->mstart) < 0)
 		s->mstart = 0;
 	s->pipefd = p[0];
+	kernel_ev_watch(k, s, s->pipefd, KEV_STATUS);
 	kernel_lines_init(&s->lines);
 	s->last_seq = 0;
 	s->mon = KMON_RUNNING;
 	s->mon_started_us = s->last_report_us = now_us;
 	s->restart_at_us = -1;
 	s->mon_frozen = false;
+	kernel_dl_note(k, s);
 
 	struct kernel_field f[4];
 	int nf = 0;
@@ -491,6 +495,9 @@ static void on_line(void *arg, const char *line, size_t len, bool overlong)
 		s->mon_degraded = true;
 	else if (r.event == EV_CHECK || r.event == EV_SPAWNED || r.event == EV_READY)
 		s->mon_degraded = false;
+	kernel_svcout_sync(k, s);
+	/* A new pid may bring a deadline to track it by. */
+	kernel_dl_note(k, s);
 	/* Stamped when printed, so the lines of all monitors read in order. */
 	kernel_out_line(k, KOUT_EVENT, out,
 			kernel_fmt_report(k->json, clock_wall_ms(), &r, out, sizeof(out)));
@@ -523,6 +530,7 @@ void kernel_mon_read(struct kernel *k, struct kernel_svc *s, int64_t now_us)
 			 * and silence will catch one that lives on mute. */
 			if (n < 0)
 				warn("read the status pipe of %s", s->name);
+			kernel_ev_unwatch(k, s->pipefd);
 			close(s->pipefd);
 			s->pipefd = -1;
 			return;
@@ -547,6 +555,7 @@ static void mon_lost(struct kernel *k, struct kernel_svc *s, int wstatus, int64_
 {
 	kernel_mon_read(k, s, now_us);
 	if (s->pipefd >= 0) {
+		kernel_ev_unwatch(k, s->pipefd);
 		close(s->pipefd);
 		s->pipefd = -1;
 	}
@@ -593,6 +602,7 @@ static void mon_lost(struct kernel *k, struct kernel_svc *s, int wstatus, int64_
 			       "tracked or has exited");
 		s->mon = KMON_WAITING;
 		s->restart_at_us = s->track_at_us;
+		kernel_dl_note(k, s);
 		return;
 	}
 	int64_t lived_ms = (now_us - s->mon_started_us) / 1000;
@@ -610,6 +620,7 @@ static void mon_lost(struct kernel *k, struct kernel_svc *s, int wstatus, int64_
 	}
 	s->mon = KMON_WAITING;
 	s->restart_at_us = now_us + delay * 1000;
+	kernel_dl_note(k, s);
 	struct kernel_field g[] = {KF_STR("service", s->name), KF_NUM("delay_ms", delay)};
 	kernel_emit(k, KL_WARN, "monitor_restarting", g, 2);
 }
@@ -644,6 +655,7 @@ static void reaped(struct kernel *k, pid_t pid, int wstatus, int64_t now_us)
 			s->track_streak = 0;
 			if (s->mon == KMON_WAITING)
 				s->restart_at_us = now_us;
+			kernel_dl_note(k, s);
 		}
 		f[nf++] = KF_STR("service", s->name);
 		break;
@@ -686,41 +698,50 @@ void kernel_reap(struct kernel *k, int64_t now_us)
 	}
 }
 
+/* One service whose deadline has come: a held start, a monitor to replace, or a
+ * monitor silent too long. */
+static void mon_timer(struct kernel *k, struct kernel_svc *s, int64_t now_us)
+{
+	int64_t hi = svc_num(s->def, &k->cfg, CFG_HEALTH_INTERVAL_MS);
+	int64_t ht = svc_num(s->def, &k->cfg, CFG_HEALTH_TIMEOUT_MS);
+	if (s->mon == KMON_HELD && now_us >= s->held_until_us)
+		k->release_due = true;
+	if (s->untracked && now_us >= s->track_at_us)
+		svc_verify(k, s, now_us);
+	if (s->mon == KMON_WAITING && !k->stopping && now_us >= s->restart_at_us) {
+		if (kernel_svc_untracked_child(s)) {
+			s->restart_at_us = s->track_at_us;
+			return;
+		}
+		kernel_mon_start(k, s, now_us); /* a failure schedules its own retry */
+		return;
+	}
+	if (s->mon != KMON_RUNNING || s->mon_frozen || k->stopping)
+		return;
+	if (!kernel_mon_silent(s->last_report_us, now_us, hi, ht))
+		return;
+	/* What it wrote while we were busy elsewhere counts. */
+	kernel_mon_read(k, s, now_us);
+	if (!kernel_mon_silent(s->last_report_us, clock_mono_us(), hi, ht))
+		return;
+	struct kernel_field f[] = {KF_STR("service", s->name), KF_NUM("mpid", s->mpid),
+				   KF_NUM("silent_ms", (now_us - s->last_report_us) / 1000)};
+	kernel_emit(k, KL_WARN, "monitor_frozen", f, 3);
+	/* SIGKILL works on a stopped process too; the reap then replaces it. */
+	if (s->mpidfd >= 0 ? proc_pidfd_signal(s->mpidfd, SIGKILL) < 0 : kill(s->mpid, SIGKILL) < 0)
+		warn("SIGKILL monitor %d of %s", (int)s->mpid, s->name);
+	s->mon_frozen = true;
+}
+
 void kernel_mon_timers(struct kernel *k, int64_t now_us)
 {
-	for (int i = 0; i < k->nsvc; i++) {
+	int i;
+	while ((i = kernel_dl_due(k, now_us)) >= 0) {
 		struct kernel_svc *s = &k->svc[i];
-		int64_t hi = svc_num(s->def, &k->cfg, CFG_HEALTH_INTERVAL_MS);
-		int64_t ht = svc_num(s->def, &k->cfg, CFG_HEALTH_TIMEOUT_MS);
-		if (s->mon == KMON_HELD && now_us >= s->held_until_us)
-			k->release_due = true;
-		if (s->untracked && now_us >= s->track_at_us)
-			svc_verify(k, s, now_us);
-		if (s->mon == KMON_WAITING && !k->stopping && now_us >= s->restart_at_us) {
-			if (kernel_svc_untracked_child(s)) {
-				s->restart_at_us = s->track_at_us;
-				continue;
-			}
-			kernel_mon_start(k, s, now_us); /* a failure schedules its own retry */
-			continue;
-		}
-		if (s->mon != KMON_RUNNING || s->mon_frozen || k->stopping)
-			continue;
-		if (!kernel_mon_silent(s->last_report_us, now_us, hi, ht))
-			continue;
-		/* What it wrote while we were busy elsewhere counts. */
-		kernel_mon_read(k, s, now_us);
-		if (!kernel_mon_silent(s->last_report_us, clock_mono_us(), hi, ht))
-			continue;
-		struct kernel_field f[] = {
-		    KF_STR("service", s->name), KF_NUM("mpid", s->mpid),
-		    KF_NUM("silent_ms", (now_us - s->last_report_us) / 1000)};
-		kernel_emit(k, KL_WARN, "monitor_frozen", f, 3);
-		/* SIGKILL works on a stopped process too; the reap then replaces it. */
-		if (s->mpidfd >= 0 ? proc_pidfd_signal(s->mpidfd, SIGKILL) < 0
-				   : kill(s->mpid, SIGKILL) < 0)
-			warn("SIGKILL monitor %d of %s", (int)s->mpid, s->name);
-		s->mon_frozen = true;
+		mon_timer(k, s, now_us);
+		/* A held service due now is started by kernel_mon_release this turn. */
+		if (kernel_mon_deadline_of(k, s) > now_us)
+			kernel_dl_note(k, s);
 	}
 }
 
@@ -737,26 +758,27 @@ void kernel_mon_paused(struct kernel *k, int64_t late_us, int64_t now_us)
 	}
 }
 
-int64_t kernel_mon_deadline(const struct kernel *k)
+int64_t kernel_mon_deadline_of(const struct kernel *k, const struct kernel_svc *s)
 {
-	int64_t d = -1;
-	for (int i = 0; i < k->nsvc; i++) {
-		const struct kernel_svc *s = &k->svc[i];
+	/* A service to be tracked again is looked at while stopping too. */
+	int64_t d = s->untracked ? s->track_at_us : -1, t = -1;
+	if (k->stopping)
+		return d;
+	if (s->mon == KMON_HELD)
+		t = s->held_until_us;
+	else if (s->mon == KMON_WAITING)
+		t = s->restart_at_us;
+	else if (s->mon == KMON_RUNNING && !s->mon_frozen) {
 		int64_t hi = svc_num(s->def, &k->cfg, CFG_HEALTH_INTERVAL_MS);
 		int64_t ht = svc_num(s->def, &k->cfg, CFG_HEALTH_TIMEOUT_MS);
-		int64_t t = -1;
-		if (s->untracked)
-			d = clock_earliest(d, s->track_at_us);
-		if (s->mon == KMON_HELD && !k->stopping)
-			t = s->held_until_us;
-		else if (s->mon == KMON_WAITING && !k->stopping)
-			t = s->restart_at_us;
-		else if (s->mon == KMON_RUNNING && !s->mon_frozen && !k->stopping)
-			t = s->last_report_us + kernel_mon_silence_limit_us(hi, ht) + 1000;
-		if (t >= 0 && (d < 0 || t < d))
-			d = t;
+		t = s->last_report_us + kernel_mon_silence_limit_us(hi, ht) + 1000;
 	}
-	return d;
+	return clock_earliest(d, t);
+}
+
+int64_t kernel_mon_deadline(struct kernel *k)
+{
+	return kernel_dl_next(k);
 }
 
 /* Why a held service may start now: NULL while it must wait.  A dependency that is
@@ -805,6 +827,7 @@ void kernel_mon_release(struct kernel *k, int64_t now_us)
 		if (kernel_mon_start(k, s, now_us) < 0) {
 			s->mon = KMON_WAITING;
 			s->restart_at_us = now_us + 1000000;
+			kernel_dl_note(k, s);
 		}
 	}
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "clock.h"
 #include "kernel.h"
@@ -199,9 +200,23 @@ struct kernel_status_meta kernel_status_meta(const struct kernel *k, const char 
 	};
 }
 
+/* CPU time of this thread, so a preempted write on a busy machine is not counted. */
+static int64_t cpu_us(void)
+{
+	struct timespec ts;
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) < 0)
+		return 0;
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* A write that cost more than this is the next one's delay nine times over (at most
+ * a tenth of the kernel's time in status.json); a cheaper one is not delayed at all. */
+#define PUBLISH_DEFER_US 1000
+
 void kernel_publish(struct kernel *k, int64_t now_us)
 {
 	char why[CFG_STR_MAX + 64], summary[256];
+	int64_t c0 = cpu_us();
 	struct kernel_status_meta m = kernel_status_meta(k, k->stopping ? "stopping" : "running");
 	if (kernel_status_write(k->run_fd, k->run_dir, &m, k->svc, k->nsvc, now_us, why,
 				sizeof(why)) < 0) {
@@ -216,6 +231,9 @@ void kernel_publish(struct kernel *k, int64_t now_us)
 	}
 	k->dirty = false;
 	kernel_obs_publish(k, now_us);
+	k->publish_cost_us = cpu_us() - c0;
+	k->next_publish_us =
+	    k->publish_cost_us >= PUBLISH_DEFER_US ? now_us + 10 * k->publish_cost_us : 0;
 
 	kernel_summary(k->svc, k->nsvc, summary, sizeof(summary));
 	if (strcmp(summary, k->last_summary) != 0) {

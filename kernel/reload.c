@@ -115,6 +115,7 @@ static void add_name(json_object *a, const char *name)
  * been ready yet. */
 static void start_fresh(struct kernel *k, struct kernel_svc *s, int64_t now_us)
 {
+	k->ev_stale = true;
 	for (int j = 0; j < s->def->nafter; j++) {
 		int slot = k->slot[s->def->after[j]];
 		if (slot >= 0 && !k->svc[slot].ever_healthy) {
@@ -155,6 +156,7 @@ static void svc_remove(struct kernel *k, struct kernel_svc *s)
 	memmove(&k->svc[i], &k->svc[i + 1], sizeof(*s) * (size_t)(k->nsvc - i - 1));
 	k->nsvc--;
 	slots_rebuild(k);
+	k->ev_stale = true;
 }
 
 bool kernel_reload_reaped(struct kernel *k, struct kernel_svc *s, int64_t now_us)
@@ -325,6 +327,7 @@ json_object *kernel_reload(struct kernel *k, int64_t now_us)
 				   KF_STR("config", k->tab.path)};
 	kernel_emit(k, KL_INFO, "reload", f, 5);
 	k->dirty = true;
+	k->ev_stale = true;
 	json_object_object_add(o, "ok", json_object_new_boolean(1));
 	json_object_object_add(o, "added", added);
 	json_object_object_add(o, "removed", removed);

@@ -43,6 +43,7 @@ struct svcout {
 	bool log_failed;
 	unsigned long long log_dropped;
 	int64_t log_retry_us;
+	bool watched; /* the read ends are in the kernel's epoll set */
 };
 
 /* What every service shares: stderr as a queue of its own, the choices made once. */
@@ -52,6 +53,7 @@ struct svcout_kernel {
 	bool color_err, color_out; /* the destination is a terminal and NO_COLOR is unset */
 	int width;
 	char buf[SVCLINE_OUT_MAX], plain[SVCLINE_MAX];
+	int ndropping; /* (service, kind) pairs with drops not yet told: 0 spares the scans */
 };
 static struct svcout_kernel so_k;
 
@@ -142,8 +144,10 @@ static void log_line(struct kernel *k, struct kernel_svc *s, const char *line, s
 
 static void dropped(struct svcout *o, enum drop_kind kind, int64_t now_us)
 {
-	if (!o->dropped[kind])
+	if (!o->dropped[kind]) {
 		o->drop_since_us[kind] = now_us;
+		so_k.ndropping++;
+	}
 	o->dropped[kind]++;
 }
 
@@ -288,6 +292,7 @@ bool kernel_svcout_fds(struct kernel *k, struct kernel_svc *s, int *out_fd, int 
 			o->wfd[i] = p[1];
 		}
 		s->out = o;
+		kernel_svcout_sync(k, s);
 	}
 	*out_fd = s->out->wfd[SVC_STDOUT];
 	*err_fd = s->out->wfd[SVC_STDERR];
@@ -314,7 +319,12 @@ void kernel_svcout_free(struct kernel *k, struct kernel_svc *s)
 	if (!o)
 		return;
 	kernel_svcout_exited(k, s);
+	for (int d = 0; d < DROP__COUNT; d++)
+		if (o->dropped[d])
+			so_k.ndropping--;
 	for (int i = 0; i < SVC__STREAMS; i++) {
+		if (o->watched)
+			kernel_ev_unwatch(k, o->rfd[i]);
 		close_fd(&o->rfd[i]);
 		close_fd(&o->wfd[i]);
 		svcline_free(&o->lines[i]);
@@ -326,44 +336,64 @@ void kernel_svcout_free(struct kernel *k, struct kernel_svc *s)
 
 int kernel_svcout_pollfds(struct kernel *k, struct pollfd *p, struct kernel_svc **who)
 {
+	(void)k;
 	int n = 0;
 	err_flush(false);
 	if (kernel_outq_wants_poll(&so_k.err)) {
 		who[n] = NULL;
 		p[n++] = (struct pollfd){so_k.err.fd, POLLOUT, 0};
 	}
-	for (int i = 0; i < k->nsvc; i++) {
-		const struct kernel_svc *s = &k->svc[i];
-		struct svcout *o = s->out;
-		/* A spawn is under way whose pid we have not been told yet: its first lines
-		 * wait in the pipe until they can carry it. */
-		if (!o || (s->pid == 0 && !k->stopping &&
-			   (s->state == ST_STARTING || s->state == ST_BACKOFF)))
-			continue;
-		for (int st = 0; st < SVC__STREAMS; st++) {
-			who[n] = &k->svc[i];
-			p[n++] = (struct pollfd){o->rfd[st], POLLIN, 0};
-		}
-	}
 	return n;
+}
+
+void kernel_svcout_sync(struct kernel *k, struct kernel_svc *s)
+{
+	struct svcout *o = s->out;
+	if (!o)
+		return;
+	bool want =
+	    !(s->pid == 0 && !k->stopping && (s->state == ST_STARTING || s->state == ST_BACKOFF));
+	if (want == o->watched)
+		return;
+	for (int st = 0; st < SVC__STREAMS; st++) {
+		if (want)
+			kernel_ev_watch(k, s, o->rfd[st], st + 1);
+		else
+			kernel_ev_unwatch(k, o->rfd[st]);
+	}
+	o->watched = want;
+}
+
+void kernel_svcout_rewatch(struct kernel *k)
+{
+	for (int i = 0; i < k->nsvc; i++) {
+		struct kernel_svc *s = &k->svc[i];
+		if (s->out && s->out->watched)
+			for (int st = 0; st < SVC__STREAMS; st++)
+				kernel_ev_rewatch(k, s, s->out->rfd[st], st + 1);
+		kernel_svcout_sync(k, s);
+	}
+}
+
+static bool read_any;
+
+void kernel_svcout_ready(struct kernel *k, struct kernel_svc *s, enum svc_stream st)
+{
+	struct svcout *o = s->out;
+	if (!o || !o->watched || o->rfd[st] < 0)
+		return;
+	read_stream(k, s, st, READ_CHUNK * READS_PER_TURN);
+	read_any = true;
 }
 
 void kernel_svcout_events(struct kernel *k, const struct pollfd *p, struct kernel_svc **who, int n)
 {
-	bool read_any = false;
-	for (int i = 0; i < n; i++) {
-		if (!p[i].revents)
-			continue;
-		if (!who[i]) {
+	(void)who;
+	for (int i = 0; i < n; i++)
+		if (p[i].revents)
 			err_flush(true);
-			continue;
-		}
-		struct svcout *o = who[i]->out;
-		enum svc_stream st = p[i].fd == o->rfd[SVC_STDOUT] ? SVC_STDOUT : SVC_STDERR;
-		read_stream(k, who[i], st, READ_CHUNK * READS_PER_TURN);
-		read_any = true;
-	}
 	if (read_any) {
+		read_any = false;
 		err_flush(false);
 		if (k->json)
 			kernel_out_flush(k, false);
@@ -386,11 +416,12 @@ static void notice(struct kernel *k, struct kernel_svc *s, enum drop_kind kind)
 				   KF_STR("reason", reason)};
 	kernel_emit(k, KL_WARN, "output_dropped", f, 3);
 	o->dropped[kind] = 0;
+	so_k.ndropping--;
 }
 
 void kernel_svcout_timers(struct kernel *k, int64_t now_us)
 {
-	for (int i = 0; i < k->nsvc; i++) {
+	for (int i = 0; so_k.ndropping > 0 && i < k->nsvc; i++) {
 		struct svcout *o = k->svc[i].out;
 		for (int d = 0; o && d < DROP__COUNT; d++)
 			if (o->dropped[d] && now_us >= o->drop_since_us[d] + NOTICE_US)
@@ -401,7 +432,7 @@ void kernel_svcout_timers(struct kernel *k, int64_t now_us)
 int64_t kernel_svcout_deadline(const struct kernel *k)
 {
 	int64_t t = -1;
-	for (int i = 0; i < k->nsvc; i++) {
+	for (int i = 0; so_k.ndropping > 0 && i < k->nsvc; i++) {
 		const struct svcout *o = k->svc[i].out;
 		for (int d = 0; o && d < DROP__COUNT; d++)
 			if (o->dropped[d])

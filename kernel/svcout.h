@@ -93,8 +93,16 @@ bool kernel_svcout_fds(struct kernel *k, struct kernel_svc *s, int *out_fd, int 
 void kernel_svcout_exited(struct kernel *k, struct kernel_svc *s);
 /* The service is gone from the table for good. */
 void kernel_svcout_free(struct kernel *k, struct kernel_svc *s);
-/* Adds the read ends to p (room for 2 per service); returns how many. */
+/* Adds stderr's queue to p when it waits to be written (room for 1); returns how many.
+ * The read ends are in the kernel's epoll set (evset.c). */
 int kernel_svcout_pollfds(struct kernel *k, struct pollfd *p, struct kernel_svc **who);
+/* Watches s's read ends, or stops while a spawn is under way whose pid we have not
+ * been told yet: its first lines wait in the pipe until they can carry it. */
+void kernel_svcout_sync(struct kernel *k, struct kernel_svc *s);
+/* A read end the epoll set says is readable (stream SVC_STDOUT or SVC_STDERR). */
+void kernel_svcout_ready(struct kernel *k, struct kernel_svc *s, enum svc_stream st);
+/* Every read end again, at the indexes of the table as it is now (after a reload). */
+void kernel_svcout_rewatch(struct kernel *k);
 void kernel_svcout_events(struct kernel *k, const struct pollfd *p, struct kernel_svc **who, int n);
 /* Drop notices due; the earliest, or -1. */
 void kernel_svcout_timers(struct kernel *k, int64_t now_us);
