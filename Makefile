@@ -116,7 +116,7 @@ clean:
 FUZZ_SECONDS  ?= 60
 CHAOS_SECONDS ?= 30
 FUZZ_CC       ?= clang
-FUZZ_TARGETS  := reply reports config handover ctlreq svcout feed httpaddr
+FUZZ_TARGETS  := reply reports config handover ctlreq svcout feed httpaddr cgroup
 FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS    = -std=c11 -D_GNU_SOURCE -O1 -g $(WARN) -Icommon -Ikernel -Imonitor -Itests/fuzz $(PKG_CFLAGS) -MMD -MP
 FUZZ_LIB_SRC  := $(COMMON_SRC) kernel/lines.c kernel/table.c kernel/format.c kernel/ctlreq.c kernel/svcline.c monitor/machine.c monitor/policy.c

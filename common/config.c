@@ -10,6 +10,7 @@
 
 static const char *const log_formats[] = {"text", "json", NULL};
 static const char *const service_outputs[] = {"prefix", "raw", "none", NULL};
+static const char *const containments[] = {"auto", "cgroup", "pgroup", NULL};
 
 #define STR_LEN (CFG_STR_MAX - 1)
 
@@ -109,6 +110,9 @@ const struct cfg_setting cfg_table[CFG__COUNT] = {
     [CFG_HTTP_CONNECTIONS] = {"RON_HTTP_CONNECTIONS", "http-connections", CFG_COUNT, "256", 1, 4096,
 			      NULL, false, CFG_KERNEL,
 			      "connections ron-httpd serves at once; more wait their turn"},
+    [CFG_CONTAINMENT] = {"RON_CONTAINMENT", "containment", CFG_ENUM, "auto", 0, 2, containments,
+			 false, CFG_KERNEL,
+			 "one cgroup v2 per service (else exit 78), process groups, or auto"},
 };
 
 /* Cross-field rules: a < b (strict) or a <= b. */

@@ -44,6 +44,7 @@ enum cfg_key {
 	CFG_HTTP_USER,
 	CFG_HTTP_TIMEOUT_MS,
 	CFG_HTTP_CONNECTIONS,
+	CFG_CONTAINMENT,
 	CFG__COUNT
 };
 
@@ -71,6 +72,8 @@ enum cfg_type {
 enum cfg_log_format { CFG_LOG_TEXT, CFG_LOG_JSON };
 /* RON_SERVICE_OUTPUT values. */
 enum cfg_service_output { CFG_SVCOUT_PREFIX, CFG_SVCOUT_RAW, CFG_SVCOUT_NONE };
+/* RON_CONTAINMENT values. */
+enum cfg_containment { CFG_CONTAIN_AUTO, CFG_CONTAIN_CGROUP, CFG_CONTAIN_PGROUP };
 
 struct cfg_setting {
 	const char *env;  /* "RON_HEALTH_INTERVAL_MS" */

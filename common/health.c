@@ -20,7 +20,8 @@ static bool local_errno(int e)
 	return e == EMFILE || e == ENFILE || e == ENOMEM || e == ENOBUFS || e == EAGAIN;
 }
 
-static bool finish(struct health_probe *p, bool ok, int64_t now_us, const char *fmt, ...)
+static bool vfinish(struct health_probe *p, bool ok, int64_t now_us, pid_t peer, const char *fmt,
+		    va_list ap)
 {
 	if (p->fd >= 0)
 		close(p->fd);
@@ -31,13 +32,29 @@ static bool finish(struct health_probe *p, bool ok, int64_t now_us, const char *
 	p->result.ok = ok;
 	p->result.local = false;
 	p->result.rtt_us = now_us - p->start_us;
+	p->result.peer_pid = peer;
 	p->result.reason[0] = '\0';
-	if (fmt) {
-		va_list ap;
-		va_start(ap, fmt);
+	if (fmt)
 		vsnprintf(p->result.reason, sizeof(p->result.reason), fmt, ap);
-		va_end(ap);
-	}
+	return true;
+}
+
+static bool finish(struct health_probe *p, bool ok, int64_t now_us, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vfinish(p, ok, now_us, 0, fmt, ap);
+	va_end(ap);
+	return true;
+}
+
+static bool finish_peer(struct health_probe *p, bool ok, int64_t now_us, pid_t peer,
+			const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vfinish(p, ok, now_us, peer, fmt, ap);
+	va_end(ap);
 	return true;
 }
 
@@ -52,6 +69,7 @@ bool health_probe_start(struct health_probe *p, const char *sock_path, const cha
 	memset(p, 0, sizeof(*p));
 	p->fd = -1;
 	p->corr_id = corr_id;
+	snprintf(p->wire_name, sizeof(p->wire_name), "%s", wire_name);
 	p->timeout_ms = timeout_ms;
 	p->start_us = now_us;
 	p->deadline_us = now_us + (int64_t)timeout_ms * 1000;
@@ -182,13 +200,23 @@ bool health_probe_advance(struct health_probe *p, short revents, int64_t now_us)
 		if (probe_read(p, now_us, &failed)) {
 			struct wire_msg m;
 			char why[WIRE_WHY_MAX];
+			struct ucred cred;
+			socklen_t clen = sizeof(cred);
+			pid_t peer = getsockopt(p->fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0
+					 ? cred.pid
+					 : 0;
 			if (wire_decode(p->body, p->body_len, &m, why, sizeof(why)) ||
 			    wire_check_health_reply(&m, p->corr_id, why, sizeof(why))) {
-				finish(p, false, now_us, "%s", why);
+				finish_peer(p, false, now_us, peer, "%s", why);
 				p->result.local = strncmp(why, WIRE_NOMEM, strlen(WIRE_NOMEM)) == 0;
 				return true;
 			}
-			return finish(p, true, now_us, NULL);
+			/* An answer for another service is not this one's health. */
+			if (strcmp(m.service, p->wire_name) != 0)
+				return finish_peer(p, false, now_us, peer,
+						   "reply is for service \"%.64s\", not \"%s\"",
+						   m.service, p->wire_name);
+			return finish_peer(p, true, now_us, peer, NULL);
 		}
 		if (failed)
 			return true;

@@ -5,6 +5,7 @@
 #define RON_HEALTH_H
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "wire.h"
 
@@ -13,6 +14,7 @@ struct health_result {
 	/* Not ok for the caller's own shortage (EMFILE, ENOMEM...): no verdict on the service. */
 	bool local;
 	int64_t rtt_us;			/* start of the probe to the verdict */
+	pid_t peer_pid;			/* who answered (SO_PEERCRED), 0 if unknown */
 	char reason[WIRE_WHY_MAX + 64]; /* empty when ok */
 };
 
@@ -22,6 +24,7 @@ struct health_probe {
 	enum health_phase phase;
 	int fd;
 	uint64_t corr_id;
+	char wire_name[WIRE_NAME_MAX]; /* the request's service field, echoed in the reply */
 	int timeout_ms;
 	int64_t start_us, deadline_us;
 	uint8_t out[128];
@@ -33,7 +36,9 @@ struct health_probe {
 	struct health_result result;
 };
 
-/* Starts a probe; wire_name is the request's service field as sent ("svc.index").
+/* Starts a probe; wire_name is the request's service field as sent ("svc.index"),
+ * which the reply must echo.  A reply's sender is in result.peer_pid: whether it is
+ * the service's own process is for the caller to judge.
  * Returns true if it finished at once (bad path, connect refused, ...), with the
  * verdict in p->result. */
 bool health_probe_start(struct health_probe *p, const char *sock_path, const char *wire_name,

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "cgroup.h"
 #include "config.h"
 #include "handover.h"
 #include "report.h"
@@ -98,6 +99,7 @@ struct kernel_svc {
 	bool mon_frozen;       /* killed by us for silence */
 	struct svcout *out;    /* its stdout/stderr pipes and their lines (svcout.h) */
 	int64_t dl_queued;     /* its deadline in the kernel's heap (evset.c), 0 if none */
+	int procs; /* processes in its cgroup (or group) at the last publish; -1 unknown */
 };
 
 /* table.c: the status table (pure). */
@@ -274,6 +276,15 @@ int kernel_outq_open(struct kernel_outq *q, int fd);
 int kernel_outq_write(struct kernel_outq *q, bool writable, int *err);
 bool kernel_outq_wants_poll(const struct kernel_outq *q);
 
+/* contain.c: what a killed predecessor left in its cgroups, told once we can print. */
+enum kernel_containment { KCONT_PGROUP, KCONT_CGROUP };
+#define KERNEL_CG_FOUND_MAX 32
+struct kernel_cg_found {
+	char leaf[REPORT_NAME_MAX];
+	int procs;
+	bool survived;
+};
+
 /* The running kernel: everything its event loop touches. */
 struct pidfh;
 struct pollfd;
@@ -326,6 +337,17 @@ struct kernel {
 	int ndl, dl_cap;
 	bool ev_stale; /* rows moved or changed (reload): indexes and deadlines to redo */
 	int64_t publish_cost_us, next_publish_us; /* status.json's last write, its next one */
+	int *socklock; /* the locked <socket>.lock files, one per socket */
+	int nsocklock;
+	/* Containment (contain.c). */
+	int containment;		    /* enum kernel_containment */
+	char cg_why[CGROUP_PATH_MAX + 128]; /* why process groups, when they are used */
+	char cg_mnt[CGROUP_PATH_MAX];	    /* the cgroup2 mount */
+	char cg_orig[CGROUP_PATH_MAX];	    /* the cgroup we started in */
+	char cg_base[CGROUP_PATH_MAX];	    /* ours: <orig>/ron-kernel.HASH */
+	int cg_fd;			    /* cg_base open, -1 in the fallback */
+	struct kernel_cg_found cg_found[KERNEL_CG_FOUND_MAX];
+	int ncg_found;
 };
 
 /* output.c: stdout lines and status.json. */
@@ -409,6 +431,35 @@ struct json_object *kernel_reload(struct kernel *k, int64_t now_us);
 bool kernel_reload_reaped(struct kernel *k, struct kernel_svc *s, int64_t now_us);
 /* Room for the poll set after the table grew. */
 int kernel_pollset_fit(struct kernel *k);
+
+/* socklock.c: <socket>.lock beside every service socket, locked for our lifetime.
+ * -1 with why; *held when another kernel (named in why) or another service of ours
+ * holds one. */
+void kernel_socklock_path(const char *sock, char *buf, size_t cap);
+int kernel_socklocks_take(struct kernel *k, bool *held, char *why, size_t whylen);
+void kernel_socklocks_release(struct kernel *k);
+
+/* contain.c: cgroup v2 per service, or process groups. */
+/* Chooses by RON_CONTAINMENT; in cgroup mode kills what a predecessor left in this run
+ * directory's cgroups and moves us into our leaf.  -1 with why only when cgroup was
+ * demanded and cannot be used. */
+int kernel_contain_init(struct kernel *k, char *why, size_t whylen);
+/* The start-up lines of what kernel_contain_init found and killed. */
+void kernel_contain_report(struct kernel *k);
+/* Makes the service's cgroup if missing: 0 with its path, -1 in the fallback. */
+int kernel_contain_svc_path(struct kernel *k, const struct kernel_svc *s, char *path, size_t cap);
+/* Processes in the service's cgroup; -1 in the fallback. */
+int kernel_contain_procs(const struct kernel *k, const struct kernel_svc *s);
+/* sig to every process of the service's cgroup (SIGKILL: cgroup.kill); -1 in the fallback. */
+int kernel_contain_signal(struct kernel *k, const struct kernel_svc *s, int sig);
+/* True when no service cgroup holds a process (always, in the fallback). */
+bool kernel_contain_empty(const struct kernel *k);
+/* The service pid is a process of (its cgroup, or its leader's process group), or NULL. */
+const struct kernel_svc *kernel_contain_owner(const struct kernel *k, pid_t pid);
+/* Sets every service's procs: in its cgroup, or in its leader's process group. */
+void kernel_contain_count(struct kernel *k);
+/* Back into the cgroup we started in, and ours removed. */
+void kernel_contain_fini(struct kernel *k);
 
 /* orphans.c: SIGKILLs children of ours that are neither a monitor nor a known
  * service; returns how many. */

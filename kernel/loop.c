@@ -75,6 +75,9 @@ static void shutdown_begin(struct kernel *k, int sig, int64_t now_us)
 			signal_svc(k, s, SIGTERM, true);
 		else if (kernel_svc_alive(s) || kernel_svc_untracked_child(s))
 			signal_svc(k, s, SIGTERM, false);
+		/* Without a monitor, the whole cgroup is ours to stop. */
+		if (s->mon != KMON_RUNNING)
+			kernel_contain_signal(k, s, SIGTERM);
 		if (s->mon == KMON_WAITING || s->mon == KMON_HELD)
 			s->mon = KMON_DOWN;
 		/* Output of a spawn under way is read from now on, pid or not. */
@@ -110,6 +113,13 @@ static void shutdown_kill(struct kernel *k, int64_t now_us)
 			kernel_emit(k, KL_WARN, "killed", f, 3);
 			signal_svc(k, s, SIGKILL, false);
 		}
+		int left = kernel_contain_procs(k, s);
+		if (left > 0) {
+			struct kernel_field f[] = {KF_STR("service", s->name),
+						   KF_STR("what", "cgroup"), KF_NUM("procs", left)};
+			kernel_emit(k, KL_WARN, "killed", f, 3);
+			kernel_contain_signal(k, s, SIGKILL);
+		}
 	}
 	kernel_orphans_kill(k);
 }
@@ -120,7 +130,8 @@ static bool shutdown_done(const struct kernel *k)
 		if (k->svc[i].mon == KMON_RUNNING || kernel_svc_alive(&k->svc[i]) ||
 		    kernel_svc_untracked_child(&k->svc[i]))
 			return false;
-	return true;
+	/* Down means empty: helpers that outlived their leader count too. */
+	return kernel_contain_empty(k);
 }
 
 static void on_signals(struct kernel *k, int64_t now_us)
@@ -276,8 +287,13 @@ int kernel_run(struct kernel *k)
 		if (k->release_due)
 			kernel_mon_release(k, now);
 		if (k->stopping) {
-			if (shutdown_done(k))
+			if (shutdown_done(k)) {
+				/* No monitor is left to account for anything: whatever child of
+				 * ours remains (a helper of a service that died unseen) goes too.
+				 */
+				kernel_orphans_kill(k);
 				break;
+			}
 			if (!k->killed && now >= k->stop_deadline_us)
 				shutdown_kill(k, now);
 			if (k->killed && now >= k->kill_deadline_us) {

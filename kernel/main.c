@@ -53,8 +53,8 @@ static void usage(FILE *f)
 	config_usage(f, CFG_KERNEL);
 	fprintf(f, "\nExit: 0 after a clean shutdown; 1 --check: not running or not healthy,\n"
 		   "or a start-up write failed; 64 unknown argument; 71 a system call failed at\n"
-		   "start; 75 another ron-kernel holds the pidfile; 78 bad configuration or\n"
-		   "unsafe directory.\n");
+		   "start; 75 another ron-kernel holds the pidfile or a service's socket lock\n"
+		   "(<socket>.lock); 78 bad configuration or unsafe directory.\n");
 }
 
 /* ron-monitor next to our own binary, unless RON_MONITOR_BIN says otherwise. */
@@ -342,6 +342,15 @@ int main(int argc, char **argv)
 	if (orc)
 		errx(orc, "%s", why);
 	lock_pidfile(&k);
+	bool held;
+	if (kernel_socklocks_take(&k, &held, why, sizeof(why)) < 0) {
+		unlinkat(k.run_fd, KERNEL_PIDFILE, 0);
+		errx(held ? KERNEL_EX_RUNNING : KERNEL_EX_CONFIG, "%s", why);
+	}
+	if (kernel_contain_init(&k, why, sizeof(why)) < 0) {
+		unlinkat(k.run_fd, KERNEL_PIDFILE, 0);
+		errx(KERNEL_EX_CONFIG, "%s", why);
+	}
 	if (kernel_control_open(&k, why, sizeof(why)) < 0)
 		errx(71, "%s", why);
 	/* Services whose monitor dies are reparented to us, to be adopted and reaped. */
@@ -360,18 +369,26 @@ int main(int argc, char **argv)
 		errx(src, "%s", why);
 	}
 
-	struct kernel_field f[] = {
-	    KF_STR("version", KERNEL_VERSION), KF_NUM("pid", k.pid),
-	    KF_STR("run_dir", k.run_dir),      KF_STR("monitor", k.monitor_bin),
-	    KF_NUM("services", k.nsvc),	       KF_STR("config", k.tab.path)};
-	kernel_emit(&k, KL_INFO, "start", f, k.tab.path[0] ? 6 : 5);
+	struct kernel_field f[9] = {KF_STR("version", KERNEL_VERSION), KF_NUM("pid", k.pid),
+				    KF_STR("run_dir", k.run_dir), KF_STR("monitor", k.monitor_bin),
+				    KF_NUM("services", k.nsvc)};
+	int nf = 5;
+	if (k.tab.path[0])
+		f[nf++] = KF_STR("config", k.tab.path);
+	bool cg = k.containment == KCONT_CGROUP;
+	f[nf++] = KF_STR("containment", cg ? "cgroup" : "pgroup");
+	f[nf++] = cg ? KF_STR("path", k.cg_base) : KF_STR("reason", k.cg_why);
+	kernel_emit(&k, KL_INFO, "start", f, nf);
+	kernel_contain_report(&k);
 	kernel_stale_stop(&k);
 	kernel_run(&k);
 	kernel_obs_stop(&k);
+	kernel_contain_fini(&k);
 
 	if (unlinkat(k.run_fd, KERNEL_PIDFILE, 0) < 0)
 		warn("remove %s/%s", k.run_dir, KERNEL_PIDFILE);
 	close(k.pid_fd);
+	kernel_socklocks_release(&k);
 	struct kernel_field g[] = {KF_NUM("code", 0)};
 	kernel_emit(&k, KL_INFO, "exit", g, 1);
 	kernel_out_drain(&k);

@@ -96,6 +96,10 @@ static void mon_setup_failed(const char *service, int wfd, const char *what)
 static void mon_exec(const char *service, const char *bin, char *const argv[], struct mon_fd *fds,
 		     int nfds, pid_t parent)
 {
+	/* A group of its own: a signal to the kernel's group (kill -- -PGID, a terminal's
+	 * Ctrl-\\) reaches the kernel alone, and the monitor's death signal does its job. */
+	if (setpgid(0, 0) < 0)
+		mon_setup_failed(service, fds[0].src, "setpgid");
 	/* A monitor must not outlive the kernel; getppid() closes the race with our death. */
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
 		mon_setup_failed(service, fds[0].src, "prctl PR_SET_PDEATHSIG");
@@ -126,9 +130,8 @@ static void mon_exec(const char *service, const char *bin, char *const argv[], s
 			close(fd);
 	}
 	closefrom(top + 1);
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* The kernel's signals stay blocked across exec until the monitor has its own
+	 * signalfd: a SIGHUP or the death SIGTERM in between waits instead of killing. */
 	signal(SIGPIPE, SIG_DFL);
 	execvp(bin, argv);
 	mon_setup_failed(service, MON_STATUS_FD, "exec");
@@ -237,7 +240,7 @@ int kernel_mon_start(struct kernel *k, struct kernel_svc *s, int64_t now_us)
 	bool adopt = kernel_svc_alive(s);
 	char restarts[16], apid[16], astart[32], afd[8], quarantine[24];
 	char bufs[CFG__COUNT + 1][48];
-	size_t max = def_argc_max(s->def) + 28;
+	size_t max = def_argc_max(s->def) + 30;
 	char **argv = calloc(max, sizeof(*argv)), **owned = calloc(max, sizeof(*owned));
 	int n = 0;
 	if (!argv || !owned) {
@@ -271,6 +274,11 @@ int kernel_mon_start(struct kernel *k, struct kernel_svc *s, int64_t now_us)
 		argv[n++] = "7";
 		argv[n++] = "--stderr-fd";
 		argv[n++] = "8";
+	}
+	static char cgpath[CGROUP_PATH_MAX];
+	if (kernel_contain_svc_path(k, s, cgpath, sizeof(cgpath)) == 0) {
+		argv[n++] = "--cgroup";
+		argv[n++] = cgpath;
 	}
 	/* A service stopped by hand stays down under its next monitor. */
 	if (s->want_down && !adopt)
@@ -337,6 +345,9 @@ int kernel_mon_start(struct kernel *k, struct kernel_svc *s, int64_t now_us)
 		mon_exec(s->name, k->monitor_bin, argv, fds, nfds, k->pid);
 	}
 	free_args(argv, owned);
+	/* Also here, so the group exists whichever of us runs first. */
+	if (setpgid(pid, pid) < 0 && errno != EACCES)
+		warn("setpgid monitor %d of %s", (int)pid, s->name);
 	close(p[1]);
 	close(c[0]);
 	s->cmdfd = c[1];
@@ -611,9 +622,12 @@ static void mon_lost(struct kernel *k, struct kernel_svc *s, int wstatus, int64_
 	    config_num(&k->cfg, CFG_BACKOFF_MIN_MS), config_num(&k->cfg, CFG_BACKOFF_MAX_MS));
 	s->mon_replaced++;
 	kernel_obs_mon_lost(k, s);
-	/* Not adopting: whatever the lost monitor may have spawned unreported must go. */
-	if (!alive)
+	/* Not adopting: whatever the lost monitor may have spawned unreported must go,
+	 * and in cgroup mode everything its service left, wherever it was reparented. */
+	if (!alive) {
+		kernel_contain_signal(k, s, SIGKILL);
 		kernel_orphans_kill(k);
+	}
 	if (delay == 0) {
 		kernel_mon_start(k, s, now_us); /* a failure schedules its own retry */
 		return;

@@ -36,7 +36,8 @@ static bool known(const struct kernel *k, pid_t pid)
 		    (s->pid == pid && kernel_svc_alive(s)))
 			return true;
 	}
-	return false;
+	/* A live service's helper, reparented to us: its monitor's to stop, not ours. */
+	return kernel_contain_owner(k, pid) != NULL;
 }
 
 int kernel_orphans_kill(struct kernel *k)

@@ -247,8 +247,9 @@ json_object *kernel_reload(struct kernel *k, int64_t now_us)
 	/* Kernel settings: what cannot change while running is kept, and said. */
 	json_object *kept = json_object_new_array();
 	static const enum cfg_key fixed[] = {
-	    CFG_RUN_DIR,     CFG_MONITOR_BIN, CFG_METRICS_FILE,	   CFG_HTTP_ADDR,
-	    CFG_HTTP_PUBLIC, CFG_HTTP_USER,   CFG_HTTP_TIMEOUT_MS, CFG_HTTP_CONNECTIONS};
+	    CFG_RUN_DIR,	 CFG_MONITOR_BIN,      CFG_METRICS_FILE,
+	    CFG_HTTP_ADDR,	 CFG_HTTP_PUBLIC,      CFG_HTTP_USER,
+	    CFG_HTTP_TIMEOUT_MS, CFG_HTTP_CONNECTIONS, CFG_CONTAINMENT};
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
 		enum cfg_key key = fixed[i];
 		if (strcmp(config_str(&nc, key), config_str(&k->cfg, key)) == 0)
@@ -260,6 +261,7 @@ json_object *kernel_reload(struct kernel *k, int64_t now_us)
 		if (kept)
 			json_object_array_add(kept, json_object_new_string(msg));
 		strlcpy(nc.str[key], k->cfg.str[key], sizeof(nc.str[key]));
+		nc.num[key] = k->cfg.num[key]; /* numbers and enum indexes, not only the text */
 		nc.src[key] = k->cfg.src[key];
 	}
 

@@ -77,6 +77,7 @@ json_object *kernel_status_json(const struct kernel_status_meta *m, const struct
 		ok = ok && add_int(e, "restarts", s->restarts);
 		ok = ok && add_int(e, "rtt_us", s->rtt_us);
 		ok = ok && add_int(e, "failures", s->failures);
+		ok = ok && add_int(e, "procs", s->procs);
 		ok = ok && add_str(e, "reason", s->reason);
 		ok = ok && add_str(e, "monitor", mon_phase_name(s->mon));
 		ok = ok && add_int(e, "mpid", s->mon == KMON_RUNNING ? s->mpid : 0);
@@ -314,11 +315,14 @@ int kernel_status_print(const char *run_dir, FILE *out)
 		int n = (int)strlen(get_str(json_object_array_get_idx(a, i), "service"));
 		w = n > w ? n : w;
 	}
-	fprintf(out, "%-*s %-12s %8s %9s %8s %10s %8s  %s\n", w, "SERVICE", "STATE", "PID",
-		"UPTIME", "RESTARTS", "RTT", "MONITOR", "REASON");
+	fprintf(out, "%-*s %-12s %8s %5s %9s %8s %10s %8s  %s\n", w, "SERVICE", "STATE", "PID",
+		"PROCS", "UPTIME", "RESTARTS", "RTT", "MONITOR", "REASON");
 	for (size_t i = 0; a && i < json_object_array_length(a); i++) {
 		json_object *e = json_object_array_get_idx(a, i);
-		char up[32], rtt[32];
+		char up[32], rtt[32], procs[16] = "-";
+		json_object *pv;
+		if (json_object_object_get_ex(e, "procs", &pv) && json_object_get_int(pv) >= 0)
+			snprintf(procs, sizeof(procs), "%d", json_object_get_int(pv));
 		fmt_duration(get_int(e, "pid") > 0 ? get_int(e, "uptime_ms") : -1, up, sizeof(up));
 		int64_t r = get_int(e, "rtt_us");
 		if (r < 0)
@@ -326,10 +330,10 @@ int kernel_status_print(const char *run_dir, FILE *out)
 		else
 			snprintf(rtt, sizeof(rtt), "%lld.%03lldms", (long long)r / 1000,
 				 (long long)r % 1000);
-		fprintf(out, "%-*s %-12s %8lld %9s %8lld %10s %8lld  %s\n", w,
+		fprintf(out, "%-*s %-12s %8lld %5s %9s %8lld %10s %8lld  %s\n", w,
 			get_str(e, "service"), get_str(e, "state"), (long long)get_int(e, "pid"),
-			up, (long long)get_int(e, "restarts"), rtt, (long long)get_int(e, "mpid"),
-			get_str(e, "reason"));
+			procs, up, (long long)get_int(e, "restarts"), rtt,
+			(long long)get_int(e, "mpid"), get_str(e, "reason"));
 	}
 	json_object_put(o);
 	return 0;

@@ -24,6 +24,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "clock.h"
 #include "config.h"
 #include "handover.h"
@@ -42,6 +43,9 @@
 
 extern char **environ;
 
+/* How long killed helpers get to leave the cgroup before the restart goes ahead. */
+#define CGROUP_EMPTY_MS 3000
+
 struct monitor {
 	struct mon m;
 	struct mon_cfg cfg;
@@ -54,8 +58,10 @@ struct monitor {
 	gid_t groups[NGROUPS_MAX];
 	int status_fd;
 	bool standalone;
-	int pidfd;    /* the service, -1 when none */
-	bool adopted; /* not our child: the kernel reaps it */
+	int pidfd;		      /* the service, -1 when none */
+	int cg_fd;		      /* its cgroup (--cgroup), -1 in the process-group fallback */
+	char cg_rel[CGROUP_PATH_MAX]; /* that cgroup as /proc/PID/cgroup names it */
+	bool adopted;		      /* not our child: the kernel reaps it */
 	struct health_probe probe;
 	uint64_t corr_id;
 	bool finished;
@@ -145,9 +151,42 @@ static void op_report(void *ctx, const struct report *r)
 	title(mo);
 }
 
+/* The leader is gone: what is left in its cgroup is killed, and the service is down
+ * only once the cgroup is empty, so a restarted copy never meets the old one's
+ * children.  Returns how many were left (0 in the fallback), -1 if some survived. */
+static int cgroup_sweep(struct monitor *mo)
+{
+	if (mo->cg_fd < 0)
+		return 0;
+	int left = cgroup_pids(mo->cg_fd, NULL, 0);
+	if (left <= 0)
+		return 0;
+	if (cgroup_kill(mo->cg_fd) < 0)
+		fprintf(stderr, "ron-monitor: %s: cgroup.kill: %s\n", mo->name, strerror(errno));
+	int efd = openat(mo->cg_fd, "cgroup.events", O_RDONLY | O_CLOEXEC);
+	int64_t deadline = clock_mono_us() + CGROUP_EMPTY_MS * 1000;
+	int pop;
+	/* Killed processes leave within milliseconds; POLLPRI says when. */
+	while ((pop = cgroup_populated(mo->cg_fd)) > 0 && clock_mono_us() < deadline) {
+		struct pollfd p = {efd, POLLPRI, 0};
+		int64_t now = clock_mono_us();
+		poll(&p, efd >= 0 ? 1 : 0,
+		     clock_poll_timeout(clock_earliest(deadline, now + 50000), now));
+	}
+	if (efd >= 0)
+		close(efd);
+	return pop > 0 ? -1 : left;
+}
+
 static int op_spawn(void *ctx, pid_t *pid, unsigned long long *start, char *why, size_t whylen)
 {
 	struct monitor *mo = ctx;
+	/* The new copy must not meet what an old one left (a service lost with its
+	 * monitor, a handed-over pid that was already gone). */
+	int left = cgroup_sweep(mo);
+	if (left != 0)
+		fprintf(stderr, "ron-monitor: %s: %s left in its cgroup before the spawn\n",
+			mo->name, left > 0 ? "killed the processes" : "processes survive a kill");
 	/* Exec gets a health timeout: longer and the kernel could take us for frozen. */
 	int rc = spawn_service(&mo->spec, (int)mo->cfg.health_timeout_ms, pid, &mo->pidfd, start,
 			       why, whylen);
@@ -167,7 +206,17 @@ static void op_signal(void *ctx, int sig)
 	 * of the group lives.  One signal to the group reaches the leader too: a
 	 * second one to the leader alone would be counted twice by a service that
 	 * toggles on it (svc-sim's SIGUSR1). */
-	if (proc_pidfd_signal(mo->pidfd, 0) == 0 && kill(-mo->m.pid, sig) < 0 && errno == ESRCH)
+	if (proc_pidfd_signal(mo->pidfd, 0) < 0)
+		return;
+	/* With a cgroup, each of its processes once: the group's members and helpers
+	 * that left the group (setsid, a double fork) alike. */
+	if (mo->cg_fd >= 0 &&
+	    (sig == SIGKILL ? cgroup_kill(mo->cg_fd) : cgroup_signal(mo->cg_fd, sig)) >= 0)
+		return;
+	if (mo->cg_fd >= 0)
+		fprintf(stderr, "ron-monitor: %s: signal %s its cgroup: %s\n", mo->name,
+			sig_name(sig), strerror(errno));
+	if (kill(-mo->m.pid, sig) < 0 && errno == ESRCH)
 		proc_pidfd_signal(mo->pidfd, sig); /* not a group leader after all */
 }
 
@@ -232,14 +281,60 @@ static void service_exited(struct monitor *mo, int64_t now)
 		snprintf(why, sizeof(why), "killed by %s", sig_name(ev.signal));
 	else if (ev.code >= 0)
 		snprintf(why, sizeof(why), "exited with code %d", ev.code);
+	int helpers = cgroup_sweep(mo);
+	if (helpers > 0) {
+		size_t len = strlen(why);
+		snprintf(why + len, sizeof(why) - len, "%s%d helper process%s left running, killed",
+			 len ? "; " : "", helpers, helpers == 1 ? "" : "es");
+	} else if (helpers < 0) {
+		size_t len = strlen(why);
+		snprintf(why + len, sizeof(why) - len, "%sits cgroup did not empty",
+			 len ? "; " : "");
+	}
 	ev.reason = why;
 	close(mo->pidfd);
 	mo->pidfd = -1;
 	mon_handle(&mo->m, &ev);
 }
 
+/* Whether pid is a process of the service: in its cgroup, or in the fallback its
+ * process group (the leader's pid). */
+static bool svc_owns(const struct monitor *mo, pid_t pid)
+{
+	if (pid <= 0 || mo->m.pid <= 0)
+		return false;
+	if (mo->cg_fd >= 0) {
+		char path[CGROUP_PATH_MAX];
+		return cgroup_of_pid(pid, path, sizeof(path)) == 0 && strcmp(path, mo->cg_rel) == 0;
+	}
+	return getpgid(pid) == mo->m.pid;
+}
+
+/* A passing answer from a process that is not the service's (a stray old copy, an
+ * impostor on the socket path, another service sharing it) is a failed check. */
+static void probe_peer_check(struct monitor *mo)
+{
+	struct health_result *r = &mo->probe.result;
+	if (!r->ok || mo->health_none || svc_owns(mo, r->peer_pid))
+		return;
+	char comm[64] = "?";
+	char buf[1024];
+	if (r->peer_pid > 0 &&
+	    proc_stat_fields(r->peer_pid, buf, sizeof(buf), comm, sizeof(comm)) == NULL)
+		snprintf(comm, sizeof(comm), "gone");
+	r->ok = false;
+	if (r->peer_pid > 0)
+		snprintf(r->reason, sizeof(r->reason),
+			 "answered by pid %d (%s), not a process of %s", (int)r->peer_pid, comm,
+			 mo->name);
+	else
+		snprintf(r->reason, sizeof(r->reason),
+			 "answered by a process whose pid is unknown, not provably %s", mo->name);
+}
+
 static void probe_done(struct monitor *mo, int64_t now)
 {
+	probe_peer_check(mo);
 	struct mon_event ev = {.now_us = now, .rtt_us = mo->probe.result.rtt_us};
 	ev.kind = mo->probe.result.ok	   ? MEV_HEALTH_OK
 		  : mo->probe.result.local ? MEV_CHECK_SKIPPED
@@ -277,7 +372,36 @@ static int setup_signals(struct monitor *mo)
 	signal(SIGPIPE, SIG_IGN);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
 		return -1;
-	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	int fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	/* The kernel starts us with its signals blocked, so that one sent before this
+	 * point waits in the signalfd; from here on only ours stay blocked. */
+	if (fd >= 0 && sigprocmask(SIG_SETMASK, &set, NULL) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* --cgroup: opened once; its path as /proc/PID/cgroup names it, for the check of
+ * who answered. */
+static int cgroup_open(struct monitor *mo, const char *path)
+{
+	char mnt[CGROUP_PATH_MAX] = "", why[256];
+	mo->cg_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (mo->cg_fd < 0) {
+		fprintf(stderr, "ron-monitor: --cgroup %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	size_t ml;
+	if (cgroup_mount(mnt, sizeof(mnt), why, sizeof(why)) < 0 ||
+	    strncmp(path, mnt, (ml = strlen(mnt))) != 0 || path[ml] != '/') {
+		fprintf(stderr, "ron-monitor: --cgroup %s: not below the cgroup2 mount (%s)\n",
+			path, mnt[0] ? mnt : why);
+		return -1;
+	}
+	snprintf(mo->cg_rel, sizeof(mo->cg_rel), "%s", path + ml);
+	mo->spec.cgroup_fd = mo->cg_fd;
+	return 0;
 }
 
 /* One command line from the kernel: stop, start, restart, lift, signal N. */
@@ -472,6 +596,7 @@ static void usage(FILE *f)
 		   "                   [--health-service NAME] [--user USER] [--group GROUP]\n"
 		   "                   [--working-dir DIR] [--stop-signal SIG] [--status-fd N]\n"
 		   "                   [--restarts N] [--quarantined MS] [--handover RECORD]\n"
+		   "                   [--cgroup DIR]\n"
 		   "                   [--adopt-pidfd FD --adopt-pid PID "
 		   "--adopt-start TICKS]\n"
 		   "                   [settings]\n\n"
@@ -507,7 +632,10 @@ static void usage(FILE *f)
 		   "                      the service's stdout and stderr (pipes whose read\n"
 		   "                      ends the kernel holds); default: ours\n"
 		   "  --handover RECORD   continue from the state, deadlines and restart history\n"
-		   "                      of a monitor that died (a JSON hand-over record)\n\n"
+		   "                      of a monitor that died (a JSON hand-over record)\n"
+		   "  --cgroup DIR        the service's cgroup v2 directory: it starts there, is\n"
+		   "                      down only when the cgroup is empty, and is stopped by\n"
+		   "                      signalling every process in it\n\n"
 		   "Settings (flag or environment variable):\n");
 	config_usage(f, CFG_MONITOR);
 	fprintf(f, "\nExit: 0 after the service was stopped as asked (SIGTERM, or the parent\n"
@@ -599,6 +727,7 @@ int main(int argc, char **argv)
 	long long quarantined_ms = -1;
 	bool start_down = false;
 	const char *handover_text = NULL;
+	const char *cgroup_path = NULL;
 
 	/* setproctitle_init copies argv's strings; config_load below takes some
 	 * out of argv, and this keeps the copies reachable (LeakSanitizer).
@@ -617,6 +746,8 @@ int main(int argc, char **argv)
 	mo.status_fd = 1;
 	mo.pidfd = -1;
 	mo.cmd_fd = -1;
+	mo.cg_fd = -1;
+	mo.spec.cgroup_fd = -1;
 	if (config_load(&cfg, CFG_MONITOR, &argc, argv, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ron-monitor: %s\n", err);
 		return EX_CONFIG;
@@ -647,6 +778,7 @@ int main(int argc, char **argv)
 	    {"stderr-fd", required_argument, 0, 'q'},
 	    {"down", no_argument, 0, 'D'},
 	    {"handover", required_argument, 0, 'O'},
+	    {"cgroup", required_argument, 0, 'G'},
 	    {0, 0, 0, 0},
 	};
 	const char *user = NULL, *group = NULL, *sock_env = NULL, *health_service = NULL;
@@ -712,6 +844,7 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'O': handover_text = optarg; break;
+		case 'G': cgroup_path = optarg; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("ron-monitor %s\n", RON_VERSION); return 0;
 		default: usage(stderr); return EX_USAGE;
@@ -768,6 +901,8 @@ int main(int argc, char **argv)
 		}
 	free(env);
 	if (user_resolve(&mo, user, group) < 0)
+		return EX_CONFIG;
+	if (cgroup_path && cgroup_open(&mo, cgroup_path) < 0)
 		return EX_CONFIG;
 	struct stat st;
 	if (fstat(mo.status_fd, &st) < 0) {

@@ -12,13 +12,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "clock.h"
 #include "proc.h"
 #include "spawn.h"
 
 /* What failed in the child, sent up the error pipe with its errno. */
-enum child_step { STEP_EXEC, STEP_CHDIR, STEP_GROUPS, STEP_GID, STEP_UID };
-static const char *const step_names[] = {"", "chdir", "setgroups", "setgid", "setuid"};
+enum child_step { STEP_EXEC, STEP_CHDIR, STEP_GROUPS, STEP_GID, STEP_UID, STEP_CGROUP };
+static const char *const step_names[] = {"",	   "chdir",  "setgroups",
+					 "setgid", "setuid", "enter its cgroup"};
 
 /* In the child, between fork and exec: only async-signal-safe calls. */
 static void child(const struct spawn_spec *sp, int errfd)
@@ -28,6 +30,11 @@ static void child(const struct spawn_spec *sp, int errfd)
 	int err[2] = {STEP_EXEC, 0};
 
 	setpgid(0, 0);
+	/* In its cgroup before it can fork: no process of it is ever outside. */
+	err[0] = STEP_CGROUP;
+	if (sp->cgroup_fd >= 0 && cgroup_enter(sp->cgroup_fd) < 0)
+		goto fail;
+	err[0] = STEP_EXEC;
 	memset(&dfl, 0, sizeof(dfl));
 	dfl.sa_handler = SIG_DFL;
 	for (int s = 1; s < NSIG; s++)
@@ -128,7 +135,7 @@ int spawn_service(const struct spawn_spec *sp, int wait_ms, pid_t *pid, int *pid
 	close(pfd[0]);
 	if (n == (ssize_t)sizeof(err)) {
 		waitpid(p, NULL, 0);
-		int step = err[0] >= 0 && err[0] <= STEP_UID ? err[0] : STEP_EXEC;
+		int step = err[0] >= 0 && err[0] <= STEP_CGROUP ? err[0] : STEP_EXEC;
 		if (step == STEP_EXEC)
 			return failed(why, whylen, bin, NULL, err[1]);
 		if (step == STEP_CHDIR) {

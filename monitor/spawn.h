@@ -1,5 +1,6 @@
-/* Starting a service: fork+exec in its own process group with a clean
- * signal state and no inherited fds, exec failures reported as errno. */
+/* Starting a service: fork+exec in its own process group (and cgroup, when
+ * given) with a clean signal state and no inherited fds, exec failures
+ * reported as errno. */
 #ifndef RON_SPAWN_H
 #define RON_SPAWN_H
 #include <stdbool.h>
@@ -20,6 +21,7 @@ struct spawn_spec {
 	/* Its stdout and stderr: these descriptors when above 2 (the pipes the kernel
 	 * holds the read ends of), else ours. */
 	int out_fd, err_fd;
+	int cgroup_fd; /* the cgroup it starts in (before exec, checked); -1: ours */
 };
 
 /* Starts the service, waiting up to wait_ms for exec to succeed or fail.  0 with

@@ -493,6 +493,31 @@ Test(control, reload_applies_only_the_difference)
 	kc_stop(&k);
 }
 
+/* Containment is chosen once, at start: a reload names the new value and keeps the old. */
+Test(control, reload_keeps_the_containment)
+{
+	struct kc k;
+	struct out o;
+	ct_start(&k, NULL);
+	pid_t a0 = pid_of("a");
+	char text[8192];
+	ssize_t n = tl_read_file(k.conf, text, sizeof(text) - 64);
+	cr_assert_gt(n, 0);
+	text[n] = '\0';
+	char *svc = strstr(text, "[service");
+	cr_assert(svc);
+	char changed[8192];
+	snprintf(changed, sizeof(changed), "%.*scontainment = pgroup\n\n%s", (int)(svc - text),
+		 text, svc);
+	write_conf_file(k.conf, changed);
+	ctl(&k, &o, (char *[]){"reload", NULL});
+	EXIT_IS(o, 0);
+	cr_assert(strstr(o.out, "containment: auto kept (pgroup takes a restart)"), "%s", o.out);
+	cr_assert(strstr(o.out, "unchanged: a b\n"), "%s", o.out);
+	cr_assert_eq(pid_of("a"), a0, "a service was restarted");
+	kc_stop(&k);
+}
+
 Test(control, an_invalid_file_on_reload_changes_nothing)
 {
 	struct kc k;

@@ -211,3 +211,8 @@ Test(fuzz_regress, wire_vectors_are_healthy)
 		cr_assert_eq(fuzz_reply_one(data, (size_t)n), 1, "%s not healthy", names[i]);
 	}
 }
+
+Test(fuzz_regress, cgroup_seed_corpus)
+{
+	cr_assert_geq(replay("cgroup", fuzz_cgroup_one), 8);
+}

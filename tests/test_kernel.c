@@ -541,14 +541,21 @@ Test(kernel, restart_after_killed_kernel_no_duplicate)
 	struct row rows[3], fresh[3];
 	char line[4096];
 	int st;
-	kt_start_ready(&k1, NULL, rows);
-	/* Kernel and monitors at once, before any monitor can stop its service. */
-	cr_assert_eq(kill(-k1.pid, SIGKILL), 0);
+	/* The status.json clean-up; in cgroup mode the cgroups find them first
+	 * (contain/next_kernel_kills_leftovers_by_cgroup). */
+	char *pg[] = {"RON_CONTAINMENT=pgroup", NULL};
+	kt_start_ready(&k1, pg, rows);
+	/* Kernel and monitors at once, before any monitor can stop its service: the kernel
+	 * stopped first so it cannot replace them, as monitors have groups of their own. */
+	cr_assert_eq(kill(k1.pid, SIGSTOP), 0);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(kill(rows[i].mpid, SIGKILL), 0);
+	cr_assert_eq(kill(k1.pid, SIGKILL), 0);
 	cr_assert(tl_wait_exit(k1.pid, WAIT_MS, &st));
 	for (int i = 0; i < 3; i++)
 		cr_assert(tl_pid_alive(rows[i].pid), "%s did not survive: no test", names[i]);
 
-	kt_start(&k2, NULL);
+	kt_start(&k2, pg);
 	EXPECT(&k2, line, "event=stale_stopping", "what=svc-");
 	EXPECT(&k2, line, "event=all_ready");
 	cr_assert(tl_wait_for(all_healthy, NULL, WAIT_MS));

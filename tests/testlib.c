@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -39,6 +40,56 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 	return 0;
 }
 
+/* Kills what is left in one cgroup and removes it, waiting a moment for the dying. */
+static void cgroup_remove(const char *path)
+{
+	char file[PATH_MAX + 16];
+	if (snprintf(file, sizeof(file), "%s/cgroup.kill", path) >= (int)sizeof(file))
+		return;
+	int fd = open(file, O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		(void)!write(fd, "1", 1);
+		close(fd);
+	}
+	for (int i = 0; i < 1000 && rmdir(path) < 0 && errno == EBUSY; i++)
+		nanosleep(&(struct timespec){0, 1000000}, NULL);
+}
+
+/* A kernel killed by a test leaves its cgroups behind (kernel/contain.c records
+ * them in RUN_DIR/cgroup): they go with the test's directory. */
+static void cgroups_remove(void)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	for (struct dirent *e; (e = readdir(d));) {
+		char rec[PATH_MAX], base[PATH_MAX];
+		if (e->d_name[0] == '.' ||
+		    snprintf(rec, sizeof(rec), "%s/%s/cgroup", dir, e->d_name) >= (int)sizeof(rec))
+			continue;
+		ssize_t n = tl_read_file(rec, base, sizeof(base) - 1);
+		if (n <= 0)
+			continue;
+		base[n] = '\0';
+		base[strcspn(base, "\n")] = '\0';
+		if (strncmp(base, "/sys/fs/cgroup/", 15) != 0 || !strstr(base, "/ron-kernel.") ||
+		    strstr(base, ".."))
+			continue;
+		DIR *c = opendir(base);
+		for (struct dirent *l; c && (l = readdir(c));) {
+			char leaf[PATH_MAX + 256];
+			if (l->d_type == DT_DIR && l->d_name[0] != '.' &&
+			    snprintf(leaf, sizeof(leaf), "%s/%s", base, l->d_name) <
+				(int)sizeof(leaf))
+				cgroup_remove(leaf);
+		}
+		if (c)
+			closedir(c);
+		rmdir(base);
+	}
+	closedir(d);
+}
+
 void tl_teardown(void)
 {
 	for (int i = 0; i < nchildren; i++) {
@@ -49,8 +100,10 @@ void tl_teardown(void)
 		waitpid(children[i], NULL, 0);
 	}
 	nchildren = 0;
-	if (dir[0])
+	if (dir[0]) {
+		cgroups_remove();
 		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	}
 }
 
 const char *tl_dir(void)

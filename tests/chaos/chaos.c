@@ -1,6 +1,9 @@
 /* ron-chaos: runs ron-kernel on the simulated services and, for a while, injects
- * random faults (SIGKILL, SIGTERM, SIGSTOP/SIGCONT to services and monitors, hangs
- * through svc-sim's SIGUSR1), checking the supervisor's invariants all along:
+ * random faults (SIGKILL, SIGTERM, SIGSTOP/SIGCONT to services and monitors, SIGKILL
+ * to a service's or a monitor's process group, hangs through svc-sim's SIGUSR1,
+ * SIGHUP storms at the kernel) on services that each fork a helper, checking the
+ * supervisor's invariants all along:
+ *   - no monitor dies of SIGHUP or SIGTERM (signals it handles);
  *   - never two live processes of one service (by /proc and by socket peer pid);
  *   - every service answers v1.health again within a bound after each fault,
  *     unless quarantined, which the kernel must then have reported;
@@ -65,19 +68,22 @@ enum fault {
 	F_SVC_TERM,
 	F_SVC_STOP,
 	F_SVC_HANG,
+	F_SVC_GROUP_KILL,
 	F_MON_KILL,
 	F_MON_TERM,
 	F_MON_STOP,
+	F_MON_GROUP_KILL,
 	F__COUNT
 };
 static const char *const fault_names[F__COUNT] = {
-    "service SIGKILL", "service SIGTERM", "service SIGSTOP/SIGCONT", "service hang (SIGUSR1)",
-    "monitor SIGKILL", "monitor SIGTERM", "monitor SIGSTOP/SIGCONT"};
+    "service SIGKILL",	      "service SIGTERM",	 "service SIGSTOP/SIGCONT",
+    "service hang (SIGUSR1)", "service group SIGKILL",	 "monitor SIGKILL",
+    "monitor SIGTERM",	      "monitor SIGSTOP/SIGCONT", "monitor group SIGKILL"};
 
 enum kind { P_OTHER, P_KERNEL, P_MONITOR, P_SERVICE, P_HTTPD };
 
 struct pinfo {
-	pid_t pid, ppid;
+	pid_t pid, ppid, pgid;
 	char state;
 	unsigned long long start;
 	bool tree;
@@ -138,6 +144,7 @@ static struct {
 	unsigned faults[F__COUNT], recovered[F__COUNT], quarantines, lifts;
 	int64_t worst_us[F__COUNT], worst_lift_us;
 	unsigned events_frozen, events_lost, events_adopted, events_orphan, checks_ok;
+	unsigned hup_storms;
 	int fd_base, fd_max, fd_last;
 	long rss_base, rss_max, rss_last;
 	bool baseline;			      /* fd_base and rss_base are set */
@@ -226,11 +233,12 @@ static int stat_read(pid_t pid, struct pinfo *p)
 	char *rp = strrchr(buf, ')');
 	if (!rp)
 		return -1;
-	int ppid;
-	if (sscanf(rp + 1, " %c %d", &p->state, &ppid) != 2)
+	int ppid, pgid;
+	if (sscanf(rp + 1, " %c %d %d", &p->state, &ppid, &pgid) != 3)
 		return -1;
 	p->pid = pid;
 	p->ppid = ppid;
+	p->pgid = pgid;
 	/* Field 22, counted from the field after comm (3). */
 	char *q = rp + 1;
 	for (int field = 3; field < 22 && q; field++)
@@ -426,6 +434,8 @@ static void kernel_start(void)
 	ENV("RON_QUARANTINE_MS=600000");
 	ENV("RON_HTTP_ADDR=127.0.0.1:0");
 	ENV("RON_METRICS_FILE=%s/metrics.prom", c.run);
+	/* Every service forks a helper: none may be left behind, nor outlive its service. */
+	ENV("SIM_GRANDCHILD=1");
 #undef ENV
 	env[n] = NULL;
 
@@ -485,6 +495,10 @@ static void kernel_line(char *line)
 		c.t[svc].quarantine_reported = true;
 	else if (IS("monitor_frozen"))
 		c.events_frozen++;
+	else if (IS("monitor_lost") &&
+		 (strstr(line, " signal=SIGHUP") || strstr(line, " signal=SIGTERM")))
+		violation("a monitor died of a signal it handles (the default action ran): %s",
+			  line);
 	else if (IS("monitor_lost"))
 		c.events_lost++;
 	else if (IS("adopted"))
@@ -566,7 +580,9 @@ static const struct pinfo *the_service(int svc, int *count, pid_t *other)
 	*count = 0;
 	for (int i = 0; i < c.nprocs; i++) {
 		const struct pinfo *p = &c.procs[i];
-		if (p->tree && live(p) && p->kind == P_SERVICE && p->svc == svc) {
+		/* A service leads its process group; a member is a helper it forked. */
+		if (p->tree && live(p) && p->kind == P_SERVICE && p->svc == svc &&
+		    p->pgid == p->pid) {
 			if (found)
 				*other = p->pid;
 			else
@@ -729,6 +745,8 @@ static void inject(struct target *t, int64_t now)
 	int sig = SIGKILL;
 	switch (f) {
 	case F_SVC_KILL:
+	case F_SVC_GROUP_KILL:
+	case F_MON_GROUP_KILL:
 	case F_MON_KILL: sig = SIGKILL; break;
 	case F_SVC_TERM:
 	case F_MON_TERM: sig = SIGTERM; break;
@@ -737,7 +755,10 @@ static void inject(struct target *t, int64_t now)
 	case F_SVC_HANG: sig = SIGUSR1; break;
 	case F__COUNT: break;
 	}
-	if (proc_pidfd_signal(fd, sig) < 0) {
+	/* A group kill (kill -9 -- -PGID): the service with its helpers, or the monitor
+	 * alone, as monitors lead groups of their own. */
+	bool group = f == F_SVC_GROUP_KILL || f == F_MON_GROUP_KILL;
+	if ((group ? proc_signal_group(fd, p->pid, sig) : proc_pidfd_signal(fd, sig)) < 0) {
 		close(fd);
 		t->next_fault_us = now + 50000;
 		return;
@@ -899,6 +920,12 @@ static void step(int64_t until_us, bool inject_faults)
 		check_unique();
 		check_zombies(now);
 		check_resources(now);
+		/* SIGHUP storms, forwarded to every monitor, a new one included. */
+		if (inject_faults && rnd() % 8 == 0) {
+			for (int i = 0; i < 10; i++)
+				kill(c.kpid, SIGHUP);
+			c.hup_storms++;
+		}
 		for (int i = 0; i < NSVC; i++) {
 			struct target *t = &c.t[i];
 			fault_progress(t, now);
@@ -1064,6 +1091,7 @@ static void report(void)
 	printf("  pauses of the whole tree: %u of %d ms\n", c.pauses, c.pause_ms);
 	printf("  ron-httpd: SIGKILLed %u times, replaced %u times, worst %.1f ms\n", c.httpd_kills,
 	       c.httpd_replaced, (double)c.httpd_worst_us / 1000);
+	printf("  SIGHUP storms (10 each): %u\n", c.hup_storms);
 	printf("  our passing health checks: %u\n", c.checks_ok);
 	printf("  kernel fds: %d at the start, %d at most, %d at the end; RSS kB: %ld, %ld, "
 	       "%ld\n",

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "ctlreq.h"
 #include "handover.h"
 #include "health.h"
@@ -40,6 +41,8 @@
 
 /* The corr_id the simulated request carried; the WIRE.md vectors echo 0. */
 #define FUZZ_SENT_CORR_ID 0
+/* The service field the last direct decode found: the probe expects it echoed. */
+static char fuzz_reply_service[WIRE_NAME_MAX];
 
 /* --- reply frames ------------------------------------------------------------------------- */
 
@@ -52,6 +55,7 @@ static inline bool fuzz_reply_direct(const uint8_t *data, size_t size, char *why
 	uint32_t len;
 	struct wire_msg m;
 	why[0] = '\0';
+	fuzz_reply_service[0] = '\0';
 	if (size < 4) {
 		snprintf(why, whylen, "closed after %zu of 4 length bytes", size);
 		return false;
@@ -77,6 +81,7 @@ static inline bool fuzz_reply_direct(const uint8_t *data, size_t size, char *why
 		FUZZ_CHECK(why[0] != '\0', "wire_decode failed without a reason");
 		return false;
 	}
+	snprintf(fuzz_reply_service, sizeof(fuzz_reply_service), "%s", m.service);
 	/* The check itself, against the echoed id too, so the variant test is reached. */
 	char why2[WIRE_WHY_MAX];
 	bool variant_ok = wire_check_health_reply(&m, m.corr_id, why2, sizeof(why2)) == 0;
@@ -92,7 +97,8 @@ static inline bool fuzz_reply_direct(const uint8_t *data, size_t size, char *why
 /* The same bytes through the real client: a health_probe in its receiving phase
  * on one end of a socketpair, the input written to the other end in uneven
  * pieces (so the length prefix and the body arrive split), then EOF. */
-static inline bool fuzz_reply_probe(const uint8_t *data, size_t size, char *why, size_t whylen)
+static inline bool fuzz_reply_probe(const uint8_t *data, size_t size, const char *expect, char *why,
+				    size_t whylen)
 {
 	int sv[2];
 	FUZZ_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0,
@@ -102,6 +108,7 @@ static inline bool fuzz_reply_probe(const uint8_t *data, size_t size, char *why,
 	p.fd = sv[0];
 	p.phase = HEALTH_RECEIVING;
 	p.corr_id = FUZZ_SENT_CORR_ID;
+	snprintf(p.wire_name, sizeof(p.wire_name), "%s", expect);
 	p.timeout_ms = 1000;
 	p.start_us = 0;
 	p.deadline_us = INT64_MAX;
@@ -137,10 +144,20 @@ static inline int fuzz_reply_one(const uint8_t *data, size_t size)
 {
 	char why_direct[WIRE_WHY_MAX], why_probe[WIRE_WHY_MAX + 64];
 	bool direct = fuzz_reply_direct(data, size, why_direct, sizeof(why_direct));
-	bool probe = fuzz_reply_probe(data, size, why_probe, sizeof(why_probe));
+	char service[WIRE_NAME_MAX];
+	snprintf(service, sizeof(service), "%s", fuzz_reply_service);
+	bool probe = fuzz_reply_probe(data, size, service, why_probe, sizeof(why_probe));
 	FUZZ_CHECK(direct == probe, "codec says %s (%s), probe says %s (%s)",
 		   direct ? "healthy" : "unhealthy", why_direct, probe ? "healthy" : "unhealthy",
 		   why_probe);
+	/* The same healthy reply to a request for another service is not healthy. */
+	if (direct) {
+		char other[WIRE_NAME_MAX + 2];
+		snprintf(other, sizeof(other), "%sx", service);
+		FUZZ_CHECK(!fuzz_reply_probe(data, size, other, why_probe, sizeof(why_probe)) &&
+			       strstr(why_probe, "reply is for service"),
+			   "a reply for %s passed a check of %s", service, other);
+	}
 	return direct;
 }
 
@@ -569,6 +586,29 @@ static inline void fuzz_svcout_one(const uint8_t *data, size_t size)
 	svcline_free(&l);
 	FUZZ_CHECK(s.bytes + newlines == size, "%zu bytes and %zu newlines of %zu", s.bytes,
 		   newlines, size);
+}
+
+/* --- /proc/self/mountinfo and /proc/PID/cgroup ------------------------------------------- */
+
+/* Both parsers on the same text: whatever they return is a terminated string that
+ * fits, and a /proc/PID/cgroup path starts with '/'.  A cap too small fails cleanly. */
+static inline void fuzz_cgroup_one(const uint8_t *data, size_t size)
+{
+	char mnt[CGROUP_PATH_MAX], path[CGROUP_PATH_MAX], tiny[4];
+	const char *text = (const char *)data;
+	if (cgroup_parse_mountinfo(text, size, mnt, sizeof(mnt)) == 0) {
+		FUZZ_CHECK(memchr(mnt, '\0', sizeof(mnt)) != NULL, "mount point not terminated");
+		FUZZ_CHECK(mnt[0] != '\0', "empty mount point accepted");
+	}
+	if (cgroup_parse_proc(text, size, path, sizeof(path)) == 0) {
+		FUZZ_CHECK(memchr(path, '\0', sizeof(path)) != NULL, "path not terminated");
+		FUZZ_CHECK(path[0] == '/', "path %s does not start with /", path);
+		FUZZ_CHECK(strchr(path, '\n') == NULL, "path holds a newline");
+	}
+	if (cgroup_parse_proc(text, size, tiny, sizeof(tiny)) == 0)
+		FUZZ_CHECK(strlen(tiny) < sizeof(tiny), "overflow");
+	if (cgroup_parse_mountinfo(text, size, tiny, sizeof(tiny)) == 0)
+		FUZZ_CHECK(strlen(tiny) < sizeof(tiny), "overflow");
 }
 
 #endif

@@ -69,6 +69,9 @@
  *   SIM_GRANDCHILD_PIDFILE=F  Write that child's pid ("PID\n") to F, replaced
  *                             atomically, before the sim listens.  Needs
  *                             SIM_GRANDCHILD=1.
+ *   SIM_GRANDCHILD_SETSID=0|1 That child double-forks and calls setsid(), as a
+ *                             daemon does: it leaves the process group and is
+ *                             reparented.  Needs SIM_GRANDCHILD=1.
  *   SIM_PIDFILE=F             Append "PID MONO_US\n" to F (O_APPEND, one
  *                             write): pid and CLOCK_MONOTONIC in us at entry
  *                             to main, to time crash -> respawn.
@@ -96,6 +99,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -133,10 +137,10 @@ static const char *const mode_names[] = {"healthy", "unhealthy", "hang",
 					 "garbage", "huge",	 "close"};
 
 static const char *const knob_names[] = {
-    "SIM_MODE",		  "SIM_CRASH_AFTER_MS", "SIM_CRASH_CODE",
-    "SIM_CRASH_SIGNAL",	  "SIM_EXIT_ON_START",	"SIM_START_DELAY_MS",
-    "SIM_IGNORE_SIGTERM", "SIM_GRANDCHILD",	"SIM_GRANDCHILD_PIDFILE",
-    "SIM_PIDFILE",
+    "SIM_MODE",		  "SIM_CRASH_AFTER_MS",	   "SIM_CRASH_CODE",
+    "SIM_CRASH_SIGNAL",	  "SIM_EXIT_ON_START",	   "SIM_START_DELAY_MS",
+    "SIM_IGNORE_SIGTERM", "SIM_GRANDCHILD",	   "SIM_GRANDCHILD_PIDFILE",
+    "SIM_PIDFILE",	  "SIM_GRANDCHILD_SETSID",
 };
 
 struct knobs {
@@ -145,7 +149,7 @@ struct knobs {
 	int crash_code;
 	int crash_signal; /* 0: exit with crash_code instead */
 	long long start_delay_ms;
-	bool ignore_sigterm, grandchild;
+	bool ignore_sigterm, grandchild, grandchild_setsid;
 	const char *grandchild_pidfile, *pidfile;
 };
 
@@ -280,6 +284,9 @@ static void knobs_read(struct knobs *k)
 		errx(EX_SIM, "SIM_GRANDCHILD_PIDFILE=%s needs SIM_GRANDCHILD=1",
 		     k->grandchild_pidfile);
 	k->pidfile = knob_get("SIM_PIDFILE");
+	k->grandchild_setsid = knob_num("SIM_GRANDCHILD_SETSID", 0, 1, 0);
+	if (k->grandchild_setsid && !k->grandchild)
+		errx(EX_SIM, "SIM_GRANDCHILD_SETSID=1 needs SIM_GRANDCHILD=1");
 }
 
 /* Echoes the knobs in effect, so a test log shows why a service misbehaved. */
@@ -335,15 +342,38 @@ static void pidfile_replace(const char *path, pid_t pid)
 
 /* The helper process a real service might leave behind: same process group,
  * same descriptors, no interest in its parent's death. */
-static void grandchild_spawn(const char *name, const char *pidfile)
+static void grandchild_spawn(const char *name, const char *pidfile, bool detach)
 {
+	int p[2];
 	fflush(stdout);
+	if (detach && pipe(p) < 0)
+		err(EX_SIM, "SIM_GRANDCHILD_SETSID: pipe");
 	pid_t pid = fork();
 	if (pid < 0)
 		err(EX_SIM, "SIM_GRANDCHILD: fork");
+	if (pid == 0 && detach) {
+		/* The daemon's double fork: a session of its own, reparented once the
+		 * middle process exits, out of reach of a signal to our group. */
+		pid_t g = fork();
+		if (g == 0) {
+			setsid();
+			for (;;)
+				pause();
+		}
+		(void)!write(p[1], &g, sizeof(g));
+		_exit(g < 0 ? EX_SIM : 0);
+	}
 	if (pid == 0) {
 		for (;;)
 			pause();
+	}
+	if (detach) {
+		close(p[1]);
+		pid_t mid = pid;
+		if (read(p[0], &pid, sizeof(pid)) != (ssize_t)sizeof(pid) || pid < 0)
+			errx(EX_SIM, "SIM_GRANDCHILD_SETSID: the double fork failed");
+		close(p[0]);
+		waitpid(mid, NULL, 0);
 	}
 	printf("%s: grandchild pid=%d\n", name, (int)pid);
 	if (pidfile)
@@ -833,7 +863,7 @@ int main(int argc, char **argv)
 	if (s.k.ignore_sigterm && signal(SIGTERM, SIG_IGN) == SIG_ERR)
 		err(EX_SIM, "SIM_IGNORE_SIGTERM: ignore SIGTERM");
 	if (s.k.grandchild)
-		grandchild_spawn(s.role->name, s.k.grandchild_pidfile);
+		grandchild_spawn(s.role->name, s.k.grandchild_pidfile, s.k.grandchild_setsid);
 	s.sfd = signals_setup();
 
 	s.hanging = s.k.mode == MODE_HANG;
