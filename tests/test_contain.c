@@ -24,7 +24,6 @@
 #define STOP_MS 2000
 
 static const char *const names[3] = {"svc-index", "svc-overlay", "svc-storage"};
-static const char *const sock_vars[3] = {"RON_INDEX_SOCK", "RON_OVERLAY_SOCK", "RON_STORAGE_SOCK"};
 
 static void ct_teardown(void)
 {
@@ -43,46 +42,7 @@ struct kt {
  * sockets in sock_dir, svc-sim, short timings; extra entries come last and win. */
 static char **ct_env(const char *run_dir, const char *sock_dir, char *const extra[])
 {
-	static char bufs[48][1200];
-	static char *env[64];
-	int n = 0;
-#define ADD(...) (snprintf(bufs[n], sizeof(bufs[n]), __VA_ARGS__), env[n] = bufs[n], n++)
-	ADD("RON_RUN_DIR=%s/%s", tl_dir(), run_dir);
-	for (int i = 0; i < 3; i++) {
-		ADD("%s=%s/%s/%s.sock", sock_vars[i], tl_dir(), sock_dir, names[i]);
-		char var[64];
-		snprintf(var, sizeof(var), "RON_SVC_%s_BIN", names[i] + 4);
-		for (char *p = var; *p; p++)
-			if (*p >= 'a' && *p <= 'z')
-				*p = (char)(*p - 'a' + 'A');
-		ADD("%s=%s/sim/%s", var, RON_BUILD_DIR, names[i]);
-	}
-	const char *path = getenv("PATH");
-	ADD("PATH=%s/sim:%s", RON_BUILD_DIR, path ? path : "/usr/bin:/bin");
-	ADD("RON_HEALTH_INTERVAL_MS=300");
-	ADD("RON_HEALTH_TIMEOUT_MS=200");
-	ADD("RON_STATUS_INTERVAL_MS=500");
-	ADD("RON_STOP_TIMEOUT_MS=%d", STOP_MS);
-	ADD("RON_START_TIMEOUT_MS=5000");
-	ADD("RON_BACKOFF_MIN_MS=50");
-	ADD("RON_BACKOFF_MAX_MS=1000");
-	ADD("RON_STABLE_MS=500");
-	static const char *const unset[] = {"RON_LOG_FORMAT",	  "RON_MONITOR_BIN",
-					    "RON_RESTART_CAP",	  "RON_RESTART_WINDOW_MS",
-					    "RON_QUARANTINE_MS",  "RON_HEALTH_FAILURES",
-					    "NOTIFY_SOCKET",	  "WATCHDOG_USEC",
-					    "WATCHDOG_PID",	  "SIM_MODE",
-					    "SIM_CRASH_AFTER_MS", "SIM_EXIT_ON_START",
-					    "SIM_START_DELAY_MS", "SIM_IGNORE_SIGTERM",
-					    "SIM_GRANDCHILD",	  "SIM_PIDFILE",
-					    "RON_CONFIG",	  "RON_CONTAINMENT"};
-	for (size_t i = 0; i < sizeof(unset) / sizeof(unset[0]); i++)
-		ADD("%s=", unset[i]);
-	for (int i = 0; extra && extra[i]; i++)
-		ADD("%s", extra[i]);
-#undef ADD
-	env[n] = NULL;
-	return env;
+	return tl_kernel_env(run_dir, sock_dir, extra);
 }
 
 static void ct_start_in(struct kt *k, const char *run_dir, const char *sock_dir,

@@ -30,7 +30,6 @@
 #define WAIT_MS 30000
 
 static const char *const names[3] = {"svc-index", "svc-overlay", "svc-storage"};
-static const char *const sock_vars[3] = {"RON_INDEX_SOCK", "RON_OVERLAY_SOCK", "RON_STORAGE_SOCK"};
 
 static void ft_teardown(void)
 {
@@ -49,50 +48,13 @@ static struct kt k1;
 /* A test kernel's environment (as in test_kernel.c), extra entries last. */
 static char **ft_env(char *const extra[])
 {
-	static char bufs[48][1200];
-	static char *env[64];
-	int n = 0;
-#define ADD(...) (snprintf(bufs[n], sizeof(bufs[n]), __VA_ARGS__), env[n] = bufs[n], n++)
-	ADD("RON_RUN_DIR=%s/run", tl_dir());
-	for (int i = 0; i < 3; i++) {
-		ADD("%s=%s/%s.sock", sock_vars[i], tl_dir(), names[i]);
-		char var[64];
-		snprintf(var, sizeof(var), "RON_SVC_%s_BIN", names[i] + 4);
-		for (char *p = var; *p; p++)
-			if (*p >= 'a' && *p <= 'z')
-				*p = (char)(*p - 'a' + 'A');
-		ADD("%s=%s/sim/%s", var, RON_BUILD_DIR, names[i]);
-	}
-	const char *path = getenv("PATH");
-	ADD("PATH=%s/sim:%s", RON_BUILD_DIR, path ? path : "/usr/bin:/bin");
-	ADD("RON_HEALTH_INTERVAL_MS=300");
-	ADD("RON_HEALTH_TIMEOUT_MS=200");
-	ADD("RON_STATUS_INTERVAL_MS=500");
-	ADD("RON_STOP_TIMEOUT_MS=2000");
-	ADD("RON_START_TIMEOUT_MS=5000");
-	ADD("RON_BACKOFF_MIN_MS=50");
-	ADD("RON_BACKOFF_MAX_MS=1000");
-	ADD("RON_STABLE_MS=500");
 	/* A sanitized build's runtime must not object to the shim preloaded before it. */
-	ADD("ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0");
-	static const char *const unset[] = {"RON_LOG_FORMAT",	  "RON_MONITOR_BIN",
-					    "RON_RESTART_CAP",	  "RON_RESTART_WINDOW_MS",
-					    "RON_QUARANTINE_MS",  "RON_HEALTH_FAILURES",
-					    "NOTIFY_SOCKET",	  "WATCHDOG_USEC",
-					    "WATCHDOG_PID",	  "SIM_MODE",
-					    "SIM_CRASH_AFTER_MS", "SIM_EXIT_ON_START",
-					    "SIM_START_DELAY_MS", "SIM_IGNORE_SIGTERM",
-					    "SIM_GRANDCHILD",	  "SIM_PIDFILE",
-					    "LD_PRELOAD",	  "RON_FAULT_PROG",
-					    "RON_FAULT_PIDFD",	  "RON_FAULT_FORK",
-					    "RON_FAULT_MALLOC",	  "RON_FAULT_SOCKET"};
-	for (size_t i = 0; i < sizeof(unset) / sizeof(unset[0]); i++)
-		ADD("%s=", unset[i]);
-	for (int i = 0; extra && extra[i]; i++)
-		ADD("%s", extra[i]);
-#undef ADD
-	env[n] = NULL;
-	return env;
+	static char *with[16] = {"ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0"};
+	int n = 1;
+	for (int i = 0; extra && extra[i] && n < 15; i++)
+		with[n++] = extra[i];
+	with[n] = NULL;
+	return tl_kernel_env("run", NULL, with);
 }
 
 /* The shim in the kernel only, with the fault files given ("RON_FAULT_X=path"). */
@@ -123,50 +85,17 @@ static void ft_start(struct kt *k, char *const extra[])
 	cr_assert(tl_expect(&(k)->r, line, sizeof(line), WAIT_MS, __VA_ARGS__, NULL),              \
 		  "no line with " #__VA_ARGS__ " in kernel output:\n%s", (k)->r.log)
 
-struct row {
-	char state[32];
-	pid_t pid, mpid;
-};
-
-static bool ft_row(const char *name, struct row *row)
+static bool ft_row(const char *name, struct tl_row *row)
 {
-	char path[600];
-	snprintf(path, sizeof(path), "%s/run/status.json", tl_dir());
-	json_object *o = json_object_from_file(path), *a, *v;
-	if (!o)
-		return false;
-	bool found = false;
-	if (json_object_object_get_ex(o, "services", &a)) {
-		for (size_t i = 0; i < json_object_array_length(a); i++) {
-			json_object *e = json_object_array_get_idx(a, i);
-			if (!json_object_object_get_ex(e, "service", &v) ||
-			    strcmp(json_object_get_string(v), name) != 0)
-				continue;
-			json_object_object_get_ex(e, "state", &v);
-			snprintf(row->state, sizeof(row->state), "%s", json_object_get_string(v));
-			json_object_object_get_ex(e, "pid", &v);
-			row->pid = json_object_get_int(v);
-			json_object_object_get_ex(e, "mpid", &v);
-			row->mpid = json_object_get_int(v);
-			found = true;
-		}
-	}
-	json_object_put(o);
-	return found;
+	return tl_status_row("run", name, row);
 }
 
 static bool all_healthy(void *arg)
 {
-	for (int i = 0; i < 3; i++) {
-		struct row r;
-		if (!ft_row(names[i], &r) || strcmp(r.state, "healthy") != 0 || r.pid <= 0 ||
-		    r.mpid <= 0)
-			return false;
-	}
-	return true;
+	return tl_seed_all_healthy(arg);
 }
 
-static void ft_start_ready(struct kt *k, char *const extra[], struct row rows[3])
+static void ft_start_ready(struct kt *k, char *const extra[], struct tl_row rows[3])
 {
 	ft_start(k, extra);
 	cr_assert(tl_wait_for(all_healthy, NULL, WAIT_MS),
@@ -253,7 +182,7 @@ static bool logged(const struct kt *k, const char *what)
  * a pidfd can be had again, the same service is adopted. */
 Test(faults, untracked_service_never_doubled)
 {
-	struct row rows[3], now;
+	struct tl_row rows[3], now;
 	char line[4096], fault[700], pidstr[32];
 	const char *file = tl_path("pidfd.fault");
 	touch(file);
@@ -312,7 +241,7 @@ Test(faults, monitor_without_pidfd_gets_sighup)
 
 Test(faults, monitor_without_pidfd_stops_gracefully)
 {
-	struct row rows[3];
+	struct tl_row rows[3];
 	char line[4096], fault[700];
 	const char *file = tl_path("pidfd.fault");
 	touch(file);
@@ -371,7 +300,7 @@ static int tree(pid_t kernel, pid_t *pids, int max)
  * no service restarted. */
 Test(faults, whole_tree_paused_is_no_freeze)
 {
-	struct row rows[3], now;
+	struct tl_row rows[3], now;
 	char line[4096];
 	pid_t pids[32];
 	ft_start_ready(&k1, NULL, rows);
@@ -403,7 +332,7 @@ Test(faults, whole_tree_paused_is_no_freeze)
  * kills no monitor as frozen for the reports it could not parse. */
 static void enomem_test(bool json)
 {
-	struct row rows[3], now;
+	struct tl_row rows[3], now;
 	char line[4096], fault[700];
 	const char *file = tl_path("malloc.fault");
 	snprintf(fault, sizeof(fault), "RON_FAULT_MALLOC=%s", file);
@@ -467,7 +396,7 @@ static void ft_control(const char *req, char *buf, size_t cap)
  * short answer or none, never a crash; once memory is back, commands work. */
 Test(faults, kernel_enomem_control_requests)
 {
-	struct row rows[3];
+	struct tl_row rows[3];
 	char line[4096], fault[700], reply[65536];
 	const char *file = tl_path("malloc.fault");
 	snprintf(fault, sizeof(fault), "RON_FAULT_MALLOC=%s", file);
@@ -495,7 +424,7 @@ Test(faults, kernel_enomem_control_requests)
  * counted toward quarantine. */
 Test(faults, monitor_out_of_fds_blames_nobody)
 {
-	struct row rows[3], now;
+	struct tl_row rows[3], now;
 	char line[4096], pidstr[32];
 	char *extra[] = {"RON_RESTART_CAP=2", NULL};
 	ft_start_ready(&k1, extra, rows);
@@ -532,8 +461,8 @@ Test(faults, monitor_out_of_fds_blames_nobody)
 
 static bool restarted(void *arg)
 {
-	const struct row *was = arg;
-	struct row now;
+	const struct tl_row *was = arg;
+	struct tl_row now;
 	return ft_row("svc-index", &now) && now.pid != was->pid &&
 	       strcmp(now.state, "healthy") == 0;
 }
@@ -549,7 +478,7 @@ static void closed_stdio_test(const char *redir)
 	cr_assert(tl_wait_for(all_healthy, NULL, WAIT_MS), "never healthy with %s", redir);
 	snprintf(pidfile, sizeof(pidfile), "%s/run/ron-kernel.pid", tl_dir());
 	/* A crash and a restart later: event lines and service output went somewhere. */
-	static struct row r;
+	static struct tl_row r;
 	cr_assert(ft_row("svc-index", &r));
 	cr_assert_eq(kill(r.pid, SIGKILL), 0);
 	cr_assert(tl_wait_for(restarted, &r, WAIT_MS), "svc-index not restarted");
@@ -600,7 +529,7 @@ Test(faults, monitor_fork_failure_is_an_event_with_backoff)
  * to the kernel; the kernel retries and, once it can, adopts the same service. */
 Test(faults, replacement_monitor_setup_failure_is_reported)
 {
-	struct row rows[3], now;
+	struct tl_row rows[3], now;
 	char line[4096], pidstr[32];
 	char *argv[] = {RON_BUILD_DIR "/ron-kernel", NULL};
 	int out, err;
@@ -642,7 +571,7 @@ static bool pid_gone(void *arg)
 
 Test(faults, adopted_service_group_swept_by_its_reaper)
 {
-	struct row rows[3];
+	struct tl_row rows[3];
 	char line[4096], wrapper[700], bin[800], gcfile[700], pidstr[32];
 	snprintf(gcfile, sizeof(gcfile), "%s", tl_path("gc.pid"));
 	snprintf(wrapper, sizeof(wrapper), "%s", tl_path("svc-index"));

@@ -23,7 +23,6 @@
 #define WAIT_MS 30000
 
 static const char *const names[3] = {"svc-index", "svc-overlay", "svc-storage"};
-static const char *const sock_vars[3] = {"RON_INDEX_SOCK", "RON_OVERLAY_SOCK", "RON_STORAGE_SOCK"};
 
 /* Swept before and after the kernel is killed: a monitor that was spawning as the
  * test failed may leave a service the first sweep could not see. */
@@ -45,49 +44,12 @@ static struct ht k1;
 
 static char **ht_env(char *const extra[])
 {
-	static char bufs[48][1200];
-	static char *env[64];
-	int n = 0;
-#define ADD(...) (snprintf(bufs[n], sizeof(bufs[n]), __VA_ARGS__), env[n] = bufs[n], n++)
-	ADD("RON_RUN_DIR=%s/run", tl_dir());
-	for (int i = 0; i < 3; i++) {
-		ADD("%s=%s/%s.sock", sock_vars[i], tl_dir(), names[i]);
-		char var[64];
-		snprintf(var, sizeof(var), "RON_SVC_%s_BIN", names[i] + 4);
-		for (char *p = var; *p; p++)
-			if (*p >= 'a' && *p <= 'z')
-				*p = (char)(*p - 'a' + 'A');
-		ADD("%s=%s/sim/%s", var, RON_BUILD_DIR, names[i]);
-	}
-	const char *path = getenv("PATH");
-	ADD("PATH=%s/sim:%s", RON_BUILD_DIR, path ? path : "/usr/bin:/bin");
-	ADD("RON_HEALTH_INTERVAL_MS=300");
-	ADD("RON_HEALTH_TIMEOUT_MS=200");
-	ADD("RON_STATUS_INTERVAL_MS=500");
-	ADD("RON_STOP_TIMEOUT_MS=2000");
-	ADD("RON_START_TIMEOUT_MS=5000");
-	ADD("RON_BACKOFF_MIN_MS=50");
-	ADD("RON_BACKOFF_MAX_MS=1000");
-	ADD("RON_STABLE_MS=500");
-	ADD("RON_HTTP_ADDR=127.0.0.1:0");
-	static const char *const unset[] = {"RON_LOG_FORMAT",	    "RON_MONITOR_BIN",
-					    "RON_RESTART_CAP",	    "RON_RESTART_WINDOW_MS",
-					    "RON_QUARANTINE_MS",    "RON_HEALTH_FAILURES",
-					    "NOTIFY_SOCKET",	    "WATCHDOG_USEC",
-					    "WATCHDOG_PID",	    "SIM_MODE",
-					    "SIM_CRASH_AFTER_MS",   "SIM_EXIT_ON_START",
-					    "SIM_START_DELAY_MS",   "SIM_IGNORE_SIGTERM",
-					    "SIM_GRANDCHILD",	    "SIM_PIDFILE",
-					    "RON_METRICS_FILE",	    "RON_HTTP_PUBLIC",
-					    "RON_HTTP_USER",	    "RON_HTTP_TIMEOUT_MS",
-					    "RON_HTTP_CONNECTIONS", "RON_CONFIG"};
-	for (size_t i = 0; i < sizeof(unset) / sizeof(unset[0]); i++)
-		ADD("%s=", unset[i]);
-	for (int i = 0; extra && extra[i]; i++)
-		ADD("%s", extra[i]);
-#undef ADD
-	env[n] = NULL;
-	return env;
+	static char *with[16] = {"RON_HTTP_ADDR=127.0.0.1:0"};
+	int n = 1;
+	for (int i = 0; extra && extra[i] && n < 15; i++)
+		with[n++] = extra[i];
+	with[n] = NULL;
+	return tl_kernel_env("run", NULL, with);
 }
 
 #define EXPECT(k, line, ...)                                                                       \

@@ -55,45 +55,7 @@ static struct kt k1, k2;
  * extra entries ("K=V", "K=" unsets) come last and win. */
 static char **kt_env(char *const extra[])
 {
-	static char bufs[48][1200];
-	static char *env[64];
-	int n = 0;
-#define ADD(...) (snprintf(bufs[n], sizeof(bufs[n]), __VA_ARGS__), env[n] = bufs[n], n++)
-	ADD("RON_RUN_DIR=%s/run", tl_dir());
-	for (int i = 0; i < 3; i++) {
-		ADD("%s=%s/%s.sock", sock_vars[i], tl_dir(), names[i]);
-		char var[64];
-		snprintf(var, sizeof(var), "RON_SVC_%s_BIN", names[i] + 4);
-		for (char *p = var; *p; p++)
-			if (*p >= 'a' && *p <= 'z')
-				*p = (char)(*p - 'a' + 'A');
-		ADD("%s=%s/sim/%s", var, RON_BUILD_DIR, names[i]);
-	}
-	const char *path = getenv("PATH");
-	ADD("PATH=%s/sim:%s", RON_BUILD_DIR, path ? path : "/usr/bin:/bin");
-	ADD("RON_HEALTH_INTERVAL_MS=300");
-	ADD("RON_HEALTH_TIMEOUT_MS=200");
-	ADD("RON_STATUS_INTERVAL_MS=500");
-	ADD("RON_STOP_TIMEOUT_MS=%d", STOP_MS);
-	ADD("RON_START_TIMEOUT_MS=5000");
-	ADD("RON_BACKOFF_MIN_MS=50");
-	ADD("RON_BACKOFF_MAX_MS=1000");
-	ADD("RON_STABLE_MS=500");
-	static const char *const unset[] = {"RON_LOG_FORMAT",	  "RON_MONITOR_BIN",
-					    "RON_RESTART_CAP",	  "RON_RESTART_WINDOW_MS",
-					    "RON_QUARANTINE_MS",  "RON_HEALTH_FAILURES",
-					    "NOTIFY_SOCKET",	  "WATCHDOG_USEC",
-					    "WATCHDOG_PID",	  "SIM_MODE",
-					    "SIM_CRASH_AFTER_MS", "SIM_EXIT_ON_START",
-					    "SIM_START_DELAY_MS", "SIM_IGNORE_SIGTERM",
-					    "SIM_GRANDCHILD",	  "SIM_PIDFILE"};
-	for (size_t i = 0; i < sizeof(unset) / sizeof(unset[0]); i++)
-		ADD("%s=", unset[i]);
-	for (int i = 0; extra && extra[i]; i++)
-		ADD("%s", extra[i]);
-#undef ADD
-	env[n] = NULL;
-	return env;
+	return tl_kernel_env("run", NULL, extra);
 }
 
 static void kt_start_args(struct kt *k, char *const extra[], char *const args[])
@@ -131,51 +93,18 @@ static int kt_run(char *const extra[], char *const args[], char *out, size_t out
 }
 
 /* One service's row of status.json. */
-struct row {
-	char state[32];
-	pid_t pid, mpid;
-};
-
-static bool kt_row(const char *name, struct row *row)
+static bool kt_row(const char *name, struct tl_row *row)
 {
-	char path[600];
-	snprintf(path, sizeof(path), "%s/run/status.json", tl_dir());
-	json_object *o = json_object_from_file(path), *a, *v;
-	if (!o)
-		return false;
-	bool found = false;
-	if (json_object_object_get_ex(o, "services", &a)) {
-		for (size_t i = 0; i < json_object_array_length(a); i++) {
-			json_object *e = json_object_array_get_idx(a, i);
-			if (!json_object_object_get_ex(e, "service", &v) ||
-			    strcmp(json_object_get_string(v), name) != 0)
-				continue;
-			json_object_object_get_ex(e, "state", &v);
-			snprintf(row->state, sizeof(row->state), "%s", json_object_get_string(v));
-			json_object_object_get_ex(e, "pid", &v);
-			row->pid = json_object_get_int(v);
-			json_object_object_get_ex(e, "mpid", &v);
-			row->mpid = json_object_get_int(v);
-			found = true;
-		}
-	}
-	json_object_put(o);
-	return found;
+	return tl_status_row("run", name, row);
 }
 
 static bool all_healthy(void *arg)
 {
-	for (int i = 0; i < 3; i++) {
-		struct row r;
-		if (!kt_row(names[i], &r) || strcmp(r.state, "healthy") != 0 || r.pid <= 0 ||
-		    r.mpid <= 0)
-			return false;
-	}
-	return true;
+	return tl_seed_all_healthy(arg);
 }
 
 /* Starts a kernel and waits for all three healthy; rows[] then holds their pids. */
-static void kt_start_ready(struct kt *k, char *const extra[], struct row rows[3])
+static void kt_start_ready(struct kt *k, char *const extra[], struct tl_row rows[3])
 {
 	char line[4096];
 	kt_start(k, extra);
@@ -242,7 +171,7 @@ static int count_services(int idx)
 
 Test(kernel, starts_three_and_prints_status)
 {
-	struct row rows[3];
+	struct tl_row rows[3];
 	char line[4096];
 	kt_start_ready(&k1, NULL, rows);
 	EXPECT(&k1, line, "event=status", "svc-index.state=healthy", "svc-overlay.state=healthy",
@@ -260,7 +189,7 @@ Test(kernel, starts_three_and_prints_status)
 
 Test(kernel, service_killed_is_restarted_others_untouched)
 {
-	struct row rows[3], now;
+	struct tl_row rows[3], now;
 	char line[4096], pidstr[32];
 	kt_start_ready(&k1, NULL, rows);
 	cr_assert_eq(kill(rows[0].pid, SIGKILL), 0);
@@ -282,7 +211,7 @@ Test(kernel, service_killed_is_restarted_others_untouched)
 
 Test(kernel, monitor_killed_service_adopted)
 {
-	struct row rows[3], now;
+	struct tl_row rows[3], now;
 	char line[4096], pidstr[32];
 	kt_start_ready(&k1, NULL, rows);
 	cr_assert_eq(kill(rows[0].mpid, SIGKILL), 0);
@@ -312,7 +241,7 @@ Test(kernel, monitor_killed_service_adopted)
 
 Test(kernel, monitor_stopped_is_replaced)
 {
-	struct row rows[3], now;
+	struct tl_row rows[3], now;
 	char line[4096], pidstr[32];
 	kt_start_ready(&k1, NULL, rows);
 	cr_assert_eq(kill(rows[1].mpid, SIGSTOP), 0);
@@ -362,7 +291,7 @@ struct adoption {
 static bool adopted(void *arg)
 {
 	struct adoption *a = arg;
-	struct row now;
+	struct tl_row now;
 	return kt_row(a->name, &now) && now.pid == a->pid && now.mpid > 0 &&
 	       now.mpid != a->old_mpid && strcmp(now.state, "healthy") == 0;
 }
@@ -407,7 +336,7 @@ Test(kernel, stdout_fifo_nobody_reads)
 {
 	static struct tl_lines r;
 	char line[4096], fifo[600];
-	struct row rows[3];
+	struct tl_row rows[3];
 	struct pids ps = {.n = 0};
 	snprintf(fifo, sizeof(fifo), "%s/out.fifo", tl_dir());
 	cr_assert_eq(mkfifo(fifo, 0600), 0);
@@ -448,7 +377,7 @@ Test(kernel, stdout_fifo_nobody_reads)
 	cr_assert_geq(dropped, 1);
 	cr_assert_leq(lines, kt_status_num("output_dropped"), "%s", line);
 	/* Output flows again, and tells of the new monitor. */
-	struct row now;
+	struct tl_row now;
 	char mpid[32];
 	cr_assert(kt_row("svc-index", &now));
 	snprintf(mpid, sizeof(mpid), " mpid=%d ", (int)now.mpid);
@@ -476,7 +405,7 @@ Test(kernel, stdout_fifo_nobody_reads)
 
 static void stops_everything(int sig)
 {
-	struct row rows[3];
+	struct tl_row rows[3];
 	char line[4096];
 	struct pids ps = {.n = 0};
 	kt_start_ready(&k1, NULL, rows);
@@ -505,7 +434,7 @@ Test(kernel, sigint_stops_everything)
 
 Test(kernel, sigkill_kernel_stops_services)
 {
-	struct row rows[3];
+	struct tl_row rows[3];
 	struct pids ps = {.n = 0};
 	int st;
 	kt_start_ready(&k1, NULL, rows);
@@ -522,7 +451,7 @@ Test(kernel, sigkill_kernel_stops_services)
 
 Test(kernel, second_kernel_refused)
 {
-	struct row rows[3];
+	struct tl_row rows[3];
 	char out[4096], err[4096], want[64];
 	kt_start_ready(&k1, NULL, rows);
 	int st = kt_run(NULL, NULL, out, sizeof(out), err, sizeof(err));
@@ -538,7 +467,7 @@ Test(kernel, second_kernel_refused)
 
 Test(kernel, restart_after_killed_kernel_no_duplicate)
 {
-	struct row rows[3], fresh[3];
+	struct tl_row rows[3], fresh[3];
 	char line[4096];
 	int st;
 	/* The status.json clean-up; in cgroup mode the cgroups find them first
@@ -676,7 +605,7 @@ Test(kernel, quarantine_survives_a_monitor_replacement)
 	char *extra[] = {bin, "RON_RESTART_CAP=2", "RON_BACKOFF_MIN_MS=20", NULL};
 	kt_start(&k1, extra);
 	EXPECT(&k1, line, "event=quarantined", "service=svc-index");
-	struct row row;
+	struct tl_row row;
 	cr_assert(kt_row("svc-index", &row));
 	cr_assert_eq(kill(row.mpid, SIGKILL), 0);
 	snprintf(mpid, sizeof(mpid), "mpid=%d", (int)row.mpid);
@@ -754,7 +683,7 @@ static bool check_is(void *arg)
 
 Test(kernel, check_healthy_and_not)
 {
-	struct row rows[3];
+	struct tl_row rows[3];
 	struct check_want w = {1, "not running", ""};
 	cr_assert(check_is(&w), "no kernel yet: %s", w.out);
 	kt_start_ready(&k1, NULL, rows);
@@ -880,7 +809,7 @@ Test(kernel, malformed_reports_tolerated)
 
 Test(kernel, sigusr1_full_status_and_sighup)
 {
-	struct row rows[3];
+	struct tl_row rows[3];
 	char line[4096];
 	kt_start_ready(&k1, NULL, rows);
 	cr_assert_eq(kill(k1.pid, SIGUSR1), 0);
@@ -948,7 +877,7 @@ Test(kernel, unreported_service_of_lost_monitor_killed)
 
 Test(kernel, shutdown_kills_stragglers)
 {
-	struct row rows[3];
+	struct tl_row rows[3];
 	char line[4096];
 	struct pids ps = {.n = 0};
 	int st;
@@ -1280,7 +1209,7 @@ static void kt_shift_status(int64_t wall_shift_ms, int64_t mono_shift_ms)
  * with a fresh wall-clock stamp is still stuck. */
 Test(kernel, check_ignores_wall_clock_stamp)
 {
-	struct row rows[3];
+	struct tl_row rows[3];
 	char *extra[] = {"RON_STATUS_INTERVAL_MS=3600000", NULL};
 	kt_start_ready(&k1, extra, rows);
 	struct check_want w = {0, "ok", ""};
@@ -1350,7 +1279,7 @@ static bool child_changed(void *arg)
 
 static bool svc_index_is(void *arg)
 {
-	struct row now;
+	struct tl_row now;
 	return kt_row("svc-index", &now) && now.pid == *(pid_t *)arg &&
 	       strcmp(now.state, "healthy") == 0;
 }
@@ -1360,7 +1289,7 @@ static bool svc_index_is(void *arg)
  * and once the kernel runs again it reports the gap and shows the latest state. */
 Test(kernel, stalled_kernel_gets_the_latest_report_and_the_gap)
 {
-	struct row rows[3], now;
+	struct tl_row rows[3], now;
 	char line[4096];
 	/* Silence limit 7 s; restarts at once and never quarantined. */
 	char *extra[] = {"RON_HEALTH_INTERVAL_MS=2000", "RON_HEALTH_TIMEOUT_MS=1000",
@@ -1394,7 +1323,7 @@ Test(kernel, stalled_kernel_gets_the_latest_report_and_the_gap)
  * directory meant. */
 Test(kernel, run_dir_doubled_slashes_normalised)
 {
-	struct row rows[3];
+	struct tl_row rows[3];
 	char kv[700];
 	snprintf(kv, sizeof(kv), "RON_RUN_DIR=%s//./run/", tl_dir());
 	char *extra[] = {kv, NULL};
@@ -1408,7 +1337,7 @@ Test(kernel, run_dir_doubled_slashes_normalised)
  * start time right) leaves that process alone. */
 Test(kernel, stale_cleanup_leaves_unproven_processes_alone)
 {
-	struct row rows[3];
+	struct tl_row rows[3];
 	char json[2048], path[64], stat[1024], boot[64] = "", pidstr[32];
 	char *vargv[] = {"/bin/sleep", "1000", NULL};
 	char *venv[] = {"RON_RUN_DIR=", NULL};

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <json.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -410,4 +411,97 @@ bool tl_have_command(const char *name)
 			return true;
 	}
 	return false;
+}
+
+const char *const tl_seed_names[3] = {"svc-index", "svc-overlay", "svc-storage"};
+const char *const tl_seed_sock_vars[3] = {"RON_INDEX_SOCK", "RON_OVERLAY_SOCK", "RON_STORAGE_SOCK"};
+
+char **tl_kernel_env(const char *run_dir, const char *sock_dir, char *const extra[])
+{
+	static char bufs[64][1200];
+	static char *env[80];
+	int n = 0;
+#define ADD(...) (snprintf(bufs[n], sizeof(bufs[n]), __VA_ARGS__), env[n] = bufs[n], n++)
+	ADD("RON_RUN_DIR=%s/%s", tl_dir(), run_dir);
+	for (int i = 0; i < 3; i++) {
+		if (sock_dir)
+			ADD("%s=%s/%s/%s.sock", tl_seed_sock_vars[i], tl_dir(), sock_dir,
+			    tl_seed_names[i]);
+		else
+			ADD("%s=%s/%s.sock", tl_seed_sock_vars[i], tl_dir(), tl_seed_names[i]);
+		char var[64];
+		snprintf(var, sizeof(var), "RON_SVC_%s_BIN", tl_seed_names[i] + 4);
+		for (char *p = var; *p; p++)
+			if (*p >= 'a' && *p <= 'z')
+				*p = (char)(*p - 'a' + 'A');
+		ADD("%s=%s/sim/%s", var, RON_BUILD_DIR, tl_seed_names[i]);
+	}
+	const char *path = getenv("PATH");
+	ADD("PATH=%s/sim:%s", RON_BUILD_DIR, path ? path : "/usr/bin:/bin");
+	ADD("RON_HEALTH_INTERVAL_MS=300");
+	ADD("RON_HEALTH_TIMEOUT_MS=200");
+	ADD("RON_STATUS_INTERVAL_MS=500");
+	ADD("RON_STOP_TIMEOUT_MS=%d", TL_STOP_MS);
+	ADD("RON_START_TIMEOUT_MS=5000");
+	ADD("RON_BACKOFF_MIN_MS=50");
+	ADD("RON_BACKOFF_MAX_MS=1000");
+	ADD("RON_STABLE_MS=500");
+	static const char *const unset[] = {"RON_LOG_FORMAT",	   "RON_MONITOR_BIN",
+					    "RON_RESTART_CAP",	   "RON_RESTART_WINDOW_MS",
+					    "RON_QUARANTINE_MS",   "RON_HEALTH_FAILURES",
+					    "NOTIFY_SOCKET",	   "WATCHDOG_USEC",
+					    "WATCHDOG_PID",	   "SIM_MODE",
+					    "SIM_CRASH_AFTER_MS",  "SIM_EXIT_ON_START",
+					    "SIM_START_DELAY_MS",  "SIM_IGNORE_SIGTERM",
+					    "SIM_GRANDCHILD",	   "SIM_PIDFILE",
+					    "RON_CONFIG",	   "RON_CONTAINMENT",
+					    "RON_METRICS_FILE",	   "RON_HTTP_ADDR",
+					    "RON_HTTP_PUBLIC",	   "RON_HTTP_USER",
+					    "RON_HTTP_TIMEOUT_MS", "RON_HTTP_CONNECTIONS"};
+	for (size_t i = 0; i < sizeof(unset) / sizeof(unset[0]); i++)
+		ADD("%s=", unset[i]);
+	for (int i = 0; extra && extra[i] && n < 79; i++)
+		ADD("%s", extra[i]);
+#undef ADD
+	env[n] = NULL;
+	return env;
+}
+
+bool tl_status_row(const char *run_dir, const char *name, struct tl_row *row)
+{
+	char path[700];
+	snprintf(path, sizeof(path), "%s/%s/status.json", tl_dir(), run_dir);
+	json_object *o = json_object_from_file(path), *a, *v;
+	if (!o)
+		return false;
+	bool found = false;
+	if (json_object_object_get_ex(o, "services", &a)) {
+		for (size_t i = 0; i < json_object_array_length(a); i++) {
+			json_object *e = json_object_array_get_idx(a, i);
+			if (!json_object_object_get_ex(e, "service", &v) ||
+			    strcmp(json_object_get_string(v), name) != 0)
+				continue;
+			json_object_object_get_ex(e, "state", &v);
+			snprintf(row->state, sizeof(row->state), "%s", json_object_get_string(v));
+			json_object_object_get_ex(e, "pid", &v);
+			row->pid = json_object_get_int(v);
+			json_object_object_get_ex(e, "mpid", &v);
+			row->mpid = json_object_get_int(v);
+			found = true;
+		}
+	}
+	json_object_put(o);
+	return found;
+}
+
+bool tl_seed_all_healthy(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 3; i++) {
+		struct tl_row r;
+		if (!tl_status_row("run", tl_seed_names[i], &r) ||
+		    strcmp(r.state, "healthy") != 0 || r.pid <= 0 || r.mpid <= 0)
+			return false;
+	}
+	return true;
 }

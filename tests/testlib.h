@@ -66,6 +66,30 @@ void tl_kill_run_dir_procs(void);
 /* Whether a program of that name is on PATH. */
 bool tl_have_command(const char *name);
 
+/* --- a test kernel on the three seed services, run by svc-sim --------------------------- */
+
+extern const char *const tl_seed_names[3];     /* svc-index, svc-overlay, svc-storage */
+extern const char *const tl_seed_sock_vars[3]; /* RON_INDEX_SOCK ... */
+#define TL_STOP_MS 2000			       /* RON_STOP_TIMEOUT_MS of these kernels */
+
+/* The environment of such a kernel: RON_RUN_DIR=tl_dir()/run_dir, the sockets in
+ * tl_dir()/sock_dir (sock_dir NULL: in tl_dir() itself), svc-sim for the three
+ * programs, short timings (health 300/200 ms, status 500 ms, stop TL_STOP_MS,
+ * start 5 s, backoff 50..1000 ms, stable 500 ms), no other RON_* or SIM_* setting
+ * of the runner's; extra ("K=V", "K=" unsets) last, so it wins.  Static: valid until
+ * the next call. */
+char **tl_kernel_env(const char *run_dir, const char *sock_dir, char *const extra[]);
+
+/* A service's row of tl_dir()/run_dir/status.json. */
+struct tl_row {
+	char state[32];
+	pid_t pid, mpid;
+};
+bool tl_status_row(const char *run_dir, const char *name, struct tl_row *row);
+/* For tl_wait_for: all three seed services healthy, with a pid and a monitor, in
+ * tl_dir()/run/status.json. */
+bool tl_seed_all_healthy(void *arg);
+
 /* Reads the whole file into buf; returns its length or -1. */
 ssize_t tl_read_file(const char *path, char *buf, size_t len);
 
