@@ -141,22 +141,6 @@ void sim_section(char *buf, size_t cap, const char *name, const char *extra)
 		 RON_BUILD_DIR, name, extra ? extra : "");
 }
 
-void kc_apply_env(char *const env[])
-{
-	for (int i = 0; env[i]; i++) {
-		const char *eq = strchr(env[i], '=');
-		if (!eq)
-			continue;
-		if (eq[1] == '\0') {
-			char name[128];
-			snprintf(name, sizeof(name), "%.*s", (int)(eq - env[i]), env[i]);
-			unsetenv(name);
-		} else {
-			putenv(env[i]);
-		}
-	}
-}
-
 bool kc_all_healthy(void *arg)
 {
 	(void)arg;

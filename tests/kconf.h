@@ -21,8 +21,6 @@ struct kc {
 void kc_write(struct kc *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The environment: no RON_* or SIM_* of the runner's, then extra ("K=V", NULL-ended). */
 char **kc_env(char *const extra[]);
-/* In a child before exec: applies env as tl_spawn does ("K=" unsets K). */
-void kc_apply_env(char *const env[]);
 /* ron-kernel --config tl_dir()/kernel.conf, its stdout read into k->r. */
 void kc_start(struct kc *k, char *const extra[]);
 /* SIGTERM, and a clean exit 0. */

@@ -672,6 +672,57 @@ Test(contain, start_line_names_the_mode)
 	}
 }
 
+/* RON_CONTAINMENT=cgroup where cgroup v2 cannot be used refuses to start.  As root
+ * here it can be; a kernel run as nobody cannot create cgroups below ours. */
+Test(contain, cgroup_required_but_unusable_exits_78)
+{
+	if (geteuid() != 0) {
+		cr_skip_test("needs root to run a kernel as another user");
+		return;
+	}
+	char run[600], sock[700], conf[700];
+	snprintf(run, sizeof(run), "%s/nrun", tl_dir());
+	cr_assert_eq(chmod(tl_dir(), 0711), 0);
+	cr_assert_eq(mkdir(run, 0700), 0);
+	cr_assert_eq(chown(run, 65534, 65534), 0);
+	snprintf(conf, sizeof(conf), "RON_CONTAINMENT=cgroup");
+	char *extra[8] = {conf};
+	int n = 1;
+	static char socks[3][800];
+	for (int i = 0; i < 3; i++) {
+		snprintf(sock, sizeof(sock), "%s/%s.sock", run, tl_seed_names[i]);
+		snprintf(socks[i], sizeof(socks[i]), "%s=%s", tl_seed_sock_vars[i], sock);
+		extra[n++] = socks[i];
+	}
+	extra[n] = NULL;
+	char **env = ct_env("nrun", "nrun", extra);
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		dup2(p[1], 2);
+		dup2(p[1], 1);
+		if (setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(99);
+		tl_apply_env(env);
+		execl(RON_BUILD_DIR "/ron-kernel", "ron-kernel", (char *)NULL);
+		_exit(98);
+	}
+	close(p[1]);
+	char out[4096];
+	size_t len = 0;
+	ssize_t r;
+	while (len + 1 < sizeof(out) && (r = read(p[0], out + len, sizeof(out) - 1 - len)) > 0)
+		len += (size_t)r;
+	out[len] = '\0';
+	close(p[0]);
+	int st;
+	cr_assert(tl_wait_exit(pid, WAIT_MS, &st));
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 78, "status %#x: %s", st, out);
+	cr_assert(strstr(out, "RON_CONTAINMENT=cgroup: cgroup v2 cannot be used"), "%s", out);
+}
+
 /* Fuzzing found it: a NUL in a mount point (raw, or escaped as \000) made an empty or
  * cut path; such a line is not taken, nor one whose mount point is not absolute. */
 Test(contain, mountinfo_nul_in_mount_point_refused)

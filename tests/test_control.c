@@ -406,7 +406,7 @@ static int as_nobody(struct kc *k, char *const args[], char *out, size_t cap)
 		for (int i = 0; args[i]; i++)
 			argv[n++] = args[i];
 		argv[n] = NULL;
-		kc_apply_env(kc_env(NULL));
+		tl_apply_env(kc_env(NULL));
 		execv(argv[0], argv);
 		_exit(98);
 	}
@@ -567,7 +567,7 @@ static void on_pty(struct kc *k, const char *no_color, char *buf, size_t cap)
 			_exit(99);
 		dup2(s, 1);
 		char *argv[] = {RON_BUILD_DIR "/ron-kernel", "--config", k->conf, NULL};
-		kc_apply_env(env);
+		tl_apply_env(env);
 		execv(argv[0], argv);
 		_exit(98);
 	}

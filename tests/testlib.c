@@ -505,3 +505,19 @@ bool tl_seed_all_healthy(void *arg)
 	}
 	return true;
 }
+
+void tl_apply_env(char *const env[])
+{
+	for (int i = 0; env[i]; i++) {
+		const char *eq = strchr(env[i], '=');
+		if (!eq)
+			continue;
+		if (eq[1] == '\0') {
+			char name[128];
+			snprintf(name, sizeof(name), "%.*s", (int)(eq - env[i]), env[i]);
+			unsetenv(name);
+		} else {
+			putenv(env[i]);
+		}
+	}
+}

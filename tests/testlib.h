@@ -22,6 +22,8 @@ const char *tl_path(const char *name);
  * out_fd, its stdout is a pipe returned there; with err_fd, the same for
  * stderr.  The child is killed (its whole group) by tl_teardown. */
 pid_t tl_spawn(char *const argv[], char *const env[], int *out_fd, int *err_fd);
+/* In a child before exec: applies env as tl_spawn does ("K=" unsets K, "K=V" sets). */
+void tl_apply_env(char *const env[]);
 /* Waits up to timeout_ms for pid to exit; returns true with its wait status. */
 bool tl_wait_exit(pid_t pid, int timeout_ms, int *status);
 /* Forgets pid so tl_teardown does not kill it (after it was reaped). */
