@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/resource.h>
@@ -717,7 +718,11 @@ static long long number(const char *flag, const char *s, long long lo, long long
 int main(int argc, char **argv)
 {
 	static struct monitor mo;
-	struct config cfg;
+	/* The settings table keeps a string buffer per setting, tens of kB; the monitor
+	 * needs a few numbers from it, once.  Mapped for the start and unmapped after,
+	 * it does not stay dirty on the stack for the monitor's whole life. */
+	struct config *cfg =
+	    mmap(NULL, sizeof(*cfg), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	char err[CFG_ERR_MAX], envname[64], defsock[256];
 	int adopt_fd = -1;
 	pid_t adopt_pid = 0;
@@ -748,7 +753,11 @@ int main(int argc, char **argv)
 	mo.cmd_fd = -1;
 	mo.cg_fd = -1;
 	mo.spec.cgroup_fd = -1;
-	if (config_load(&cfg, CFG_MONITOR, &argc, argv, err, sizeof(err)) < 0) {
+	if (cfg == MAP_FAILED) {
+		fprintf(stderr, "ron-monitor: map the settings: %s\n", strerror(errno));
+		return EX_OSERR;
+	}
+	if (config_load(cfg, CFG_MONITOR, &argc, argv, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ron-monitor: %s\n", err);
 		return EX_CONFIG;
 	}
@@ -918,19 +927,20 @@ int main(int argc, char **argv)
 	mo.standalone = mo.status_fd == 1;
 
 	mo.cfg = (struct mon_cfg){
-	    .policy = {.backoff_min_ms = config_num(&cfg, CFG_BACKOFF_MIN_MS),
-		       .backoff_max_ms = config_num(&cfg, CFG_BACKOFF_MAX_MS),
-		       .stable_ms = config_num(&cfg, CFG_STABLE_MS),
-		       .window_ms = config_num(&cfg, CFG_RESTART_WINDOW_MS),
-		       .quarantine_ms = config_num(&cfg, CFG_QUARANTINE_MS),
-		       .cap = (unsigned)config_num(&cfg, CFG_RESTART_CAP)},
-	    .health_interval_ms = config_num(&cfg, CFG_HEALTH_INTERVAL_MS),
-	    .health_timeout_ms = config_num(&cfg, CFG_HEALTH_TIMEOUT_MS),
-	    .start_timeout_ms = config_num(&cfg, CFG_START_TIMEOUT_MS),
-	    .stop_timeout_ms = config_num(&cfg, CFG_STOP_TIMEOUT_MS),
-	    .health_failures = (unsigned)config_num(&cfg, CFG_HEALTH_FAILURES),
+	    .policy = {.backoff_min_ms = config_num(cfg, CFG_BACKOFF_MIN_MS),
+		       .backoff_max_ms = config_num(cfg, CFG_BACKOFF_MAX_MS),
+		       .stable_ms = config_num(cfg, CFG_STABLE_MS),
+		       .window_ms = config_num(cfg, CFG_RESTART_WINDOW_MS),
+		       .quarantine_ms = config_num(cfg, CFG_QUARANTINE_MS),
+		       .cap = (unsigned)config_num(cfg, CFG_RESTART_CAP)},
+	    .health_interval_ms = config_num(cfg, CFG_HEALTH_INTERVAL_MS),
+	    .health_timeout_ms = config_num(cfg, CFG_HEALTH_TIMEOUT_MS),
+	    .start_timeout_ms = config_num(cfg, CFG_START_TIMEOUT_MS),
+	    .stop_timeout_ms = config_num(cfg, CFG_STOP_TIMEOUT_MS),
+	    .health_failures = (unsigned)config_num(cfg, CFG_HEALTH_FAILURES),
 	    .stop_signal = mo.cfg.stop_signal,
 	};
+	munmap(cfg, sizeof(*cfg));
 
 	mo.ppid = getppid();
 	mo.self = getpid();
