@@ -43,11 +43,8 @@ static const char *const bin_vars[3] = {"RON_SVC_INDEX_BIN", "RON_SVC_OVERLAY_BI
 
 static pid_t fake_pid; /* the fake service of the reply tests */
 
-/* Processes of a failed test: services are in process groups of their own, out of
- * tl_teardown's reach, but they carry this test's RON_RUN_DIR in their environment. */
 static void bi_teardown(void)
 {
-	tl_kill_run_dir_procs();
 	if (fake_pid > 0) {
 		kill(-fake_pid, SIGKILL);
 		waitpid(fake_pid, NULL, 0);

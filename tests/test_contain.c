@@ -25,13 +25,7 @@
 
 static const char *const names[3] = {"svc-index", "svc-overlay", "svc-storage"};
 
-static void ct_teardown(void)
-{
-	tl_kill_run_dir_procs();
-	tl_teardown();
-}
-
-TestSuite(contain, .init = tl_setup, .fini = ct_teardown, .timeout = 120);
+TestSuite(contain, .init = tl_setup, .fini = tl_teardown, .timeout = 120);
 
 struct kt {
 	pid_t pid;

@@ -22,13 +22,7 @@
 #include "kconf.h"
 #include "testlib.h"
 
-static void ct_teardown(void)
-{
-	tl_kill_run_dir_procs();
-	tl_teardown();
-}
-
-TestSuite(control, .init = tl_setup, .fini = ct_teardown, .timeout = 120);
+TestSuite(control, .init = tl_setup, .fini = tl_teardown, .timeout = 120);
 
 struct out {
 	int status;

@@ -31,13 +31,7 @@
 
 static const char *const names[3] = {"svc-index", "svc-overlay", "svc-storage"};
 
-static void ft_teardown(void)
-{
-	tl_kill_run_dir_procs();
-	tl_teardown();
-}
-
-TestSuite(faults, .init = tl_setup, .fini = ft_teardown, .timeout = 120);
+TestSuite(faults, .init = tl_setup, .fini = tl_teardown, .timeout = 120);
 
 struct kt {
 	pid_t pid;

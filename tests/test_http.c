@@ -24,16 +24,7 @@
 
 static const char *const names[3] = {"svc-index", "svc-overlay", "svc-storage"};
 
-/* Swept before and after the kernel is killed: a monitor that was spawning as the
- * test failed may leave a service the first sweep could not see. */
-static void ht_teardown(void)
-{
-	tl_kill_run_dir_procs();
-	tl_teardown();
-	tl_kill_run_dir_procs();
-}
-
-TestSuite(http, .init = tl_setup, .fini = ht_teardown, .timeout = 120);
+TestSuite(http, .init = tl_setup, .fini = tl_teardown, .timeout = 120);
 
 struct ht {
 	pid_t pid, httpd;
@@ -422,8 +413,11 @@ struct row {
 	pid_t pid, mpid;
 };
 
+/* The three services' pids once status.json shows them all healthy: never a 0 that
+ * kill() would take for our own process group. */
 static void rows_read(struct row rows[3])
 {
+	cr_assert(tl_wait_for(tl_seed_all_healthy, NULL, WAIT_MS), "status.json not all healthy");
 	char path[600];
 	snprintf(path, sizeof(path), "%s/run/status.json", tl_dir());
 	json_object *o = json_object_from_file(path), *a, *v;
@@ -435,6 +429,8 @@ static void rows_read(struct row rows[3])
 		rows[i].pid = json_object_get_int(v);
 		json_object_object_get_ex(e, "mpid", &v);
 		rows[i].mpid = json_object_get_int(v);
+		cr_assert(rows[i].pid > 0 && rows[i].mpid > 0, "row %d: pid %d, mpid %d", i,
+			  (int)rows[i].pid, (int)rows[i].mpid);
 	}
 	json_object_put(o);
 }

@@ -30,20 +30,7 @@
 static const char *const names[3] = {"svc-index", "svc-overlay", "svc-storage"};
 static const char *const sock_vars[3] = {"RON_INDEX_SOCK", "RON_OVERLAY_SOCK", "RON_STORAGE_SOCK"};
 
-/* Kills what a failed test may leave behind: services live in process groups of their
- * own, out of reach of tl_teardown, but they carry our RON_RUN_DIR in their environment. */
-static void kt_kill_leftovers(void)
-{
-	tl_kill_run_dir_procs();
-}
-
-static void kt_teardown(void)
-{
-	kt_kill_leftovers();
-	tl_teardown();
-}
-
-TestSuite(kernel, .init = tl_setup, .fini = kt_teardown, .timeout = 120);
+TestSuite(kernel, .init = tl_setup, .fini = tl_teardown, .timeout = 120);
 
 struct kt {
 	pid_t pid;

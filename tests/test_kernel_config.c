@@ -21,13 +21,7 @@
 
 #define WAIT_MS 30000
 
-static void kc_teardown(void)
-{
-	tl_kill_run_dir_procs();
-	tl_teardown();
-}
-
-TestSuite(kernel_config, .init = tl_setup, .fini = kc_teardown, .timeout = 120);
+TestSuite(kernel_config, .init = tl_setup, .fini = tl_teardown, .timeout = 120);
 
 Test(kernel_config, twelve_services_of_every_kind_run_and_stop)
 {
@@ -214,12 +208,12 @@ Test(kernel_config, stop_signal_is_used_for_the_graceful_stop)
 	struct kc k;
 	char a[512], line[4096];
 	/* It ignores SIGTERM, so only its stop signal can end it before SIGKILL. */
-	sim_section(a, sizeof(a), "stubborn", "env = SIM_IGNORE_SIGTERM=1\nstop_signal = INT");
+	sim_section(a, sizeof(a), "ignores-term", "env = SIM_IGNORE_SIGTERM=1\nstop_signal = INT");
 	kc_write(&k, "%s", a);
 	kc_start(&k, NULL);
 	EXPECT(&k, line, "event=all_ready");
 	cr_assert_eq(kill(k.pid, SIGTERM), 0);
-	EXPECT(&k, line, "event=exited", "service=stubborn");
+	EXPECT(&k, line, "event=exited", "service=ignores-term");
 	cr_assert(strstr(line, "signal=SIGINT"), "%s", line);
 	int st;
 	cr_assert(tl_wait_exit(k.pid, WAIT_MS, &st));

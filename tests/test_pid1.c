@@ -17,14 +17,7 @@
 
 #define WAIT_MS 30000
 
-static void p1_teardown(void)
-{
-	tl_kill_run_dir_procs();
-	tl_teardown();
-	tl_kill_run_dir_procs();
-}
-
-TestSuite(pid1, .init = tl_setup, .fini = p1_teardown, .timeout = 120);
+TestSuite(pid1, .init = tl_setup, .fini = tl_teardown, .timeout = 120);
 
 /* The first child of pid, 0 if none (yet). */
 static pid_t child_of(pid_t pid)

@@ -21,13 +21,7 @@
 
 #define WAIT_MS 30000
 
-static void so_teardown(void)
-{
-	tl_kill_run_dir_procs();
-	tl_teardown();
-}
-
-TestSuite(svcout, .init = tl_setup, .fini = so_teardown, .timeout = 120);
+TestSuite(svcout, .init = tl_setup, .fini = tl_teardown, .timeout = 120);
 
 /* A kernel with both its stdout and its stderr read. */
 struct so {
@@ -109,12 +103,12 @@ static bool next_svc_line(struct tl_lines *r, const char *name, pid_t *pid, char
 	return false;
 }
 
-/* 100 bytes of padding made by the shell: a config line holds at most 199 bytes. */
-#define PAD_SH "p=xxxxxxxxxx; p=$p$p$p$p$p$p$p$p$p$p; "
+/* 100 bytes of padding made by the shell: a config line holds at most 199 bytes.
+ * PAD is the same text, for comparing what arrived. */
+#define PAD_SH "p=0123456789; p=$p$p$p$p$p$p$p$p$p$p; "
 #define PAD                                                                                        \
-	"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" \
-	"xxxx"                                                                                     \
-	"xxxxxxxx"
+	"0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567" \
+	"890123456789"
 
 /* SIGTERM, reading both outputs meanwhile (a reader that stops would stall the
  * monitors' own diagnostics, which share stderr), and a clean exit 0. */

@@ -102,6 +102,10 @@ void tl_teardown(void)
 	}
 	nchildren = 0;
 	if (dir[0]) {
+		/* After the kernels are gone, so none can start a service behind the sweep:
+		 * services live in process groups (or cgroups) of their own, out of the reach
+		 * of the kill above, but carry a RON_RUN_DIR below this test's directory. */
+		tl_kill_run_dir_procs();
 		cgroups_remove();
 		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	}
@@ -344,7 +348,8 @@ const char *tl_src_dir(void)
 	}
 }
 
-int tl_procs_with_env(const char *kv, pid_t *pids, int max)
+/* Processes with an environment entry equal to kv, or starting with it if prefix. */
+static int procs_matching(const char *kv, bool prefix, pid_t *pids, int max)
 {
 	static char env[65536];
 	int n = 0;
@@ -358,7 +363,8 @@ int tl_procs_with_env(const char *kv, pid_t *pids, int max)
 		snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
 		ssize_t len = tl_read_file(path, env, sizeof(env));
 		for (ssize_t off = 0; off < len; off += (ssize_t)strlen(env + off) + 1)
-			if (strcmp(env + off, kv) == 0) {
+			if (prefix ? strncmp(env + off, kv, strlen(kv)) == 0
+				   : strcmp(env + off, kv) == 0) {
 				if (n < max)
 					pids[n] = pid;
 				n++;
@@ -369,14 +375,27 @@ int tl_procs_with_env(const char *kv, pid_t *pids, int max)
 	return n;
 }
 
+int tl_procs_with_env(const char *kv, pid_t *pids, int max)
+{
+	return procs_matching(kv, false, pids, max);
+}
+
 void tl_kill_run_dir_procs(void)
 {
 	char want[600];
-	pid_t pids[64];
-	snprintf(want, sizeof(want), "RON_RUN_DIR=%s/run", dir);
-	int n = tl_procs_with_env(want, pids, 64);
-	for (int i = 0; i < n && i < 64; i++)
-		kill(pids[i], SIGKILL);
+	pid_t pids[256];
+	snprintf(want, sizeof(want), "RON_RUN_DIR=%s/", dir);
+	/* Until a scan finds none: a monitor that was spawning when its kernel died may
+	 * leave a service the scan before could not see yet. */
+	int64_t deadline = clock_mono_us() + 3000000;
+	for (;;) {
+		int n = procs_matching(want, true, pids, 256);
+		if (n == 0 || clock_mono_us() >= deadline)
+			return;
+		for (int i = 0; i < n && i < 256; i++)
+			kill(pids[i], SIGKILL);
+		poll(NULL, 0, 20);
+	}
 }
 
 ssize_t tl_read_file(const char *path, char *buf, size_t len)

@@ -9,7 +9,9 @@
 
 #define TL_BIN(name) RON_BUILD_DIR "/" name
 
-/* Per-test set-up and tear-down: use as TestSuite(x, .init = tl_setup, .fini = tl_teardown). */
+/* Per-test set-up and tear-down: use as TestSuite(x, .init = tl_setup, .fini = tl_teardown).
+ * The tear-down kills what tl_spawn started, then every process left with a RON_RUN_DIR
+ * below the test's directory, then removes the directory. */
 void tl_setup(void);
 void tl_teardown(void);
 /* This test's own temporary directory (made by tl_setup). */
@@ -62,7 +64,8 @@ const char *tl_src_dir(void);
  * run in process groups of their own, out of tl_teardown's reach, but carry
  * their test's variables. */
 int tl_procs_with_env(const char *kv, pid_t *pids, int max);
-/* SIGKILL to every process of this test's run directory (RON_RUN_DIR=tl_dir()/run). */
+/* SIGKILL to every process of this test's run directories (RON_RUN_DIR below tl_dir()),
+ * until a scan finds none; tl_teardown does it after killing the spawned kernels. */
 void tl_kill_run_dir_procs(void);
 
 /* Whether a program of that name is on PATH. */
