@@ -275,6 +275,10 @@ int kernel_outq_open(struct kernel_outq *q, int fd);
  * errno that broke the output for good, else 0. */
 int kernel_outq_write(struct kernel_outq *q, bool writable, int *err);
 bool kernel_outq_wants_poll(const struct kernel_outq *q);
+/* At exit: flush(ctx, writable) until q is empty, waiting for its reader; false when the
+ * reader took nothing for stall_ms (q->len bytes are then left unwritten). */
+bool kernel_outq_drain(struct kernel_outq *q, void (*flush)(void *ctx, bool writable), void *ctx,
+		       int stall_ms);
 
 /* contain.c: what a killed predecessor left in its cgroups, told once we can print. */
 enum kernel_containment { KCONT_PGROUP, KCONT_CGROUP };

@@ -63,26 +63,18 @@ void kernel_out_flush(struct kernel *k, bool writable)
 		kernel_out_line(k, KOUT_EVENT, line, n);
 }
 
+static void out_flush(void *ctx, bool writable)
+{
+	kernel_out_flush(ctx, writable);
+}
+
 void kernel_out_drain(struct kernel *k)
 {
 	struct kernel_outq *q = &k->out;
-	bool writable = false;
-	for (;;) {
-		kernel_out_flush(k, writable);
-		if (!kernel_outq_wants_poll(q))
-			break;
-		struct pollfd p = {q->fd, POLLOUT, 0};
-		int rc = poll(&p, 1, DRAIN_STALL_MS);
-		if (rc < 0 && errno == EINTR)
-			continue;
-		if (rc <= 0) {
-			warnx("standard output: the reader took nothing for %d ms; %zu bytes of "
-			      "event lines not written",
-			      DRAIN_STALL_MS, q->len);
-			break;
-		}
-		writable = true;
-	}
+	if (!kernel_outq_drain(q, out_flush, k, DRAIN_STALL_MS))
+		warnx("standard output: the reader took nothing for %d ms; %zu bytes of "
+		      "event lines not written",
+		      DRAIN_STALL_MS, q->len);
 	if (q->dropped_total)
 		warnx("standard output: %llu lines dropped in all (it could not keep up)",
 		      q->dropped_total);

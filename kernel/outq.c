@@ -168,3 +168,21 @@ bool kernel_outq_wants_poll(const struct kernel_outq *q)
 {
 	return q->len > 0 && !q->broken && q->fd >= 0;
 }
+
+bool kernel_outq_drain(struct kernel_outq *q, void (*flush)(void *ctx, bool writable), void *ctx,
+		       int stall_ms)
+{
+	bool writable = false;
+	for (;;) {
+		flush(ctx, writable);
+		if (!kernel_outq_wants_poll(q))
+			return true;
+		struct pollfd p = {q->fd, POLLOUT, 0};
+		int rc = poll(&p, 1, stall_ms);
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc <= 0)
+			return false;
+		writable = true;
+	}
+}

@@ -218,6 +218,12 @@ static void err_flush(bool writable)
 		kernel_outq_drops_taken(q);
 }
 
+static void err_flush_ctx(void *ctx, bool writable)
+{
+	(void)ctx;
+	err_flush(writable);
+}
+
 /* Reads up to max bytes of one stream; returns false once it is dry. */
 static bool read_stream(struct kernel *k, struct kernel_svc *s, enum svc_stream st, size_t max)
 {
@@ -451,23 +457,10 @@ void kernel_svcout_finish(struct kernel *k)
 				notice(k, s, (enum drop_kind)d);
 	}
 	struct kernel_outq *q = &so_k.err;
-	bool writable = false;
-	for (;;) {
-		err_flush(writable);
-		if (!kernel_outq_wants_poll(q))
-			break;
-		struct pollfd p = {q->fd, POLLOUT, 0};
-		int rc = poll(&p, 1, DRAIN_STALL_MS);
-		if (rc < 0 && errno == EINTR)
-			continue;
-		if (rc <= 0) {
-			warnx("standard error: the reader took nothing for %d ms; %zu bytes of "
-			      "service output not written",
-			      DRAIN_STALL_MS, q->len);
-			break;
-		}
-		writable = true;
-	}
+	if (!kernel_outq_drain(q, err_flush_ctx, NULL, DRAIN_STALL_MS))
+		warnx("standard error: the reader took nothing for %d ms; %zu bytes of "
+		      "service output not written",
+		      DRAIN_STALL_MS, q->len);
 	for (int i = 0; i < k->nsvc; i++)
 		if (k->svc[i].out) {
 			logfile_close(k->svc[i].out->log);
