@@ -435,6 +435,12 @@ static void rows_read(struct row rows[3])
 	json_object_put(o);
 }
 
+static bool metrics_served(void *arg)
+{
+	(void)arg;
+	return http_get(k1.port, "GET", "/metrics", resp, sizeof(resp)) == 200;
+}
+
 Test(http, httpd_killed_is_replaced_services_untouched)
 {
 	ht_start(&k1, NULL);
@@ -449,7 +455,8 @@ Test(http, httpd_killed_is_replaced_services_untouched)
 	EXPECT(&k1, line, "event=httpd_started");
 	k1.httpd = field_num(line, " pid=");
 	cr_assert_neq(k1.httpd, old);
-	cr_assert_eq(http_get(k1.port, "GET", "/metrics", resp, sizeof(resp)), 200);
+	/* The new one serves once its first snapshot has arrived. */
+	cr_assert(tl_wait_for(metrics_served, NULL, WAIT_MS), "no /metrics from the new ron-httpd");
 	cr_assert_eq(sample(body_of(resp), "ron_service_up{service=\"svc-index\"}"), 1);
 	/* Killed again at once: replaced after a delay, not in a tight loop. */
 	cr_assert_eq(kill(k1.httpd, SIGKILL), 0);
