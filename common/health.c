@@ -88,7 +88,10 @@ bool health_probe_start(struct health_probe *p, const char *sock_path, const cha
 		return true;
 	}
 	if (connect(p->fd, (struct sockaddr *)&sa, salen) == 0) {
+		/* Connected: the request goes out now, and the reply is read if it is
+		 * already there, with no wait in between. */
 		p->phase = HEALTH_SENDING;
+		return health_probe_advance(p, POLLOUT, now_us);
 	} else if (errno == EINPROGRESS) {
 		p->phase = HEALTH_CONNECTING;
 	} else {

@@ -41,8 +41,9 @@
  *   "seq"      the monitor's report number, 1 up; 0 (or absent) if it does not
  *              count.  A report that could not be written is replaced by the
  *              next one, so a jump tells the reader how many it missed.
- * A "check" report follows every health check; the kernel treats it (and
- * every other report) as the monitor's heartbeat. */
+ * A passing check that changes nothing is reported every REPORT_EVERY_CHECKS
+ * checks (the one that measures its round trip); every other verdict is reported
+ * at once.  The kernel treats each report as the monitor's heartbeat. */
 #ifndef RON_REPORT_H
 #define RON_REPORT_H
 #include <stdbool.h>
@@ -54,6 +55,10 @@
 #define REPORT_LINE_MAX	  512 /* < PIPE_BUF (4096): a write is atomic */
 #define REPORT_NAME_MAX	  64
 #define REPORT_REASON_MAX 200
+/* A healthy service's monitor reports once per this many checks, the check that
+ * measures the round trip; the kernel's silence limit is two intervals and a
+ * timeout longer (kernel_mon_silence_limit_us()). */
+#define REPORT_EVERY_CHECKS 10
 
 enum svc_state {
 	ST_STARTING,

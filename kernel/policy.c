@@ -19,7 +19,7 @@ int64_t kernel_mon_restart_delay_ms(unsigned *streak, int64_t lived_ms, int64_t 
 
 int64_t kernel_mon_silence_limit_us(int64_t interval_ms, int64_t timeout_ms)
 {
-	return (3 * interval_ms + timeout_ms) * 1000;
+	return ((REPORT_EVERY_CHECKS + 2) * interval_ms + timeout_ms) * 1000;
 }
 
 bool kernel_mon_silent(int64_t last_report_us, int64_t now_us, int64_t interval_ms,

@@ -20,7 +20,10 @@ static int64_t mon_due(const struct mon *m)
 	switch (m->state) {
 	case ST_STARTING: return m->start_deadline_us;
 	case ST_HEALTHY:
-	case ST_DEGRADED: return m->next_check_us;
+	case ST_DEGRADED:
+		/* A check in flight is lost with this monitor: its successor makes it again
+		 * at once. */
+		return m->probing ? m->check_started_us : m->next_check_us;
 	case ST_STOPPING: return m->kill_deadline_us;
 	case ST_BACKOFF:
 	case ST_QUARANTINED: return m->respawn_at_us;
@@ -230,19 +233,22 @@ static void on_exited(struct mon *m, const struct mon_event *ev)
 	went_down(m, now, healthy_ms);
 }
 
-static void schedule_check(struct mon *m, int64_t now)
+/* Checks run one interval apart, counted from each check's start: a verdict that
+ * comes at the next check's time (a check whose reply is collected then, see
+ * probe()) starts that check in the same wake-up. */
+static void schedule_check(struct mon *m)
 {
-	m->next_check_us = now + m->cfg->health_interval_ms * 1000;
+	m->next_check_us = m->check_started_us + m->cfg->health_interval_ms * 1000;
 }
 
-/* A passing check that changes nothing is reported once the last report is 1.5
- * intervals old: every second check.  The next check then reports within two
- * intervals and a timeout of the last report, the heartbeat (heartbeat_due()),
- * a whole interval inside the kernel's silence limit of three intervals and a
- * timeout (kernel_mon_silence_limit_us()). */
+/* The check that measures its round trip and reports, once the last report is
+ * REPORT_EVERY_CHECKS - 0.5 intervals old: every REPORT_EVERY_CHECKS-th check of a
+ * healthy service.  Its report comes within that many intervals and a timeout of
+ * the last one, an interval before the heartbeat (heartbeat_due()) and two before
+ * the kernel's silence limit (kernel_mon_silence_limit_us()). */
 static int64_t quiet_check_due(const struct mon *m)
 {
-	return m->last_report_us + m->cfg->health_interval_ms * 1500;
+	return m->last_report_us + m->cfg->health_interval_ms * (REPORT_EVERY_CHECKS * 1000 - 500);
 }
 
 /* A check was made again: the monitor's own trouble is over.  True if there was
@@ -263,11 +269,12 @@ static void on_health_ok(struct mon *m, const struct mon_event *ev)
 		return;
 	m->probing = false;
 	bool resumed = checks_resumed(m);
-	m->rtt_us = ev->rtt_us;
+	if (ev->rtt_us >= 0) /* a collected reply has no round trip of its own */
+		m->rtt_us = ev->rtt_us;
 	m->failures = 0;
 	m->passed++;
 	m->last_reason[0] = '\0';
-	schedule_check(m, now);
+	schedule_check(m);
 	switch (was) {
 	case ST_STARTING:
 		m->state = ST_HEALTHY;
@@ -281,9 +288,9 @@ static void on_health_ok(struct mon *m, const struct mon_event *ev)
 		emit(m, EV_CHECK, now, NULL);
 		break;
 	default:
-		/* Nothing changed: the kernel hears of it only as often as it must to
-		 * know we are alive (quiet_check_due()), not after every check. */
-		if (now >= quiet_check_due(m) || resumed)
+		/* Nothing changed: the kernel hears of it only from the measured check,
+		 * as often as it must to know we are alive (quiet_check_due()). */
+		if (m->measured || resumed)
 			emit(m, EV_CHECK, now, NULL);
 	}
 }
@@ -298,7 +305,7 @@ static void on_check_skipped(struct mon *m, const struct mon_event *ev)
 	m->probing = false;
 	m->skipped++;
 	strlcpy(m->skip_reason, ev->reason ? ev->reason : "", sizeof(m->skip_reason));
-	schedule_check(m, now);
+	schedule_check(m);
 	/* Readiness cannot be judged either: the start timeout waits for the next check
 	 * to have its full time to answer. */
 	int64_t judge_at = m->next_check_us + (m->cfg->health_timeout_ms + 1) * 1000;
@@ -336,18 +343,28 @@ static void on_health_failed(struct mon *m, const struct mon_event *ev)
 		unhealthy(m, now, m->last_reason);
 		return;
 	}
-	schedule_check(m, now);
+	schedule_check(m);
 	if (m->state == ST_HEALTHY) {
 		m->state = ST_DEGRADED;
 		emit(m, EV_DEGRADED, now, "%s", m->last_reason);
 	}
 }
 
+/* A healthy service's routine check need not wake the monitor for its reply: the
+ * reply is collected when the next check is due, one wake-up per check, and a
+ * reply not there by then fails the check.  Such a check measures no round trip.
+ * Every other check is measured: the one that reports (quiet_check_due()), and
+ * each while the service is starting, degraded or failing, or while checks were
+ * being skipped, so that the timeout rules every verdict that changes a state. */
 static void probe(struct mon *m, int64_t now)
 {
 	if (m->probing || now < m->next_check_us)
 		return;
 	m->probing = true;
+	m->check_started_us = now;
+	m->next_check_us = now + m->cfg->health_interval_ms * 1000;
+	m->measured = m->state != ST_HEALTHY || m->failures || m->skipping ||
+		      now >= quiet_check_due(m);
 	m->ops.probe(m->ops.ctx);
 }
 
@@ -363,13 +380,14 @@ static void quarantine_end(struct mon *m, int64_t now, bool by_hand)
 	spawn(m, now);
 }
 
-/* Later than the next check's report (quiet_check_due()), so a healthy service's
- * monitor never wakes for it; earlier than the kernel's silence limit by an
- * interval, the slack for a loaded machine. */
+/* Later than the measured check's report (quiet_check_due()), so a healthy
+ * service's monitor never wakes for it; earlier than the kernel's silence limit by
+ * an interval, the slack for a loaded machine. */
 static int64_t heartbeat_due(const struct mon *m)
 {
-	return m->last_report_us +
-	       (2 * m->cfg->health_interval_ms + m->cfg->health_timeout_ms) * 1000;
+	return m->last_report_us + ((REPORT_EVERY_CHECKS + 1) * m->cfg->health_interval_ms +
+				    m->cfg->health_timeout_ms) *
+				       1000;
 }
 
 static void on_timer(struct mon *m, int64_t now)
@@ -408,8 +426,9 @@ static void on_timer(struct mon *m, int64_t now)
 	case ST_STOPPED:
 	case ST__COUNT: break;
 	}
-	/* Every state reports at least once per two intervals + timeout (passing
-	 * checks do so when they run): the kernel takes silence for a frozen monitor. */
+	/* Every state reports at least once per REPORT_EVERY_CHECKS + 1 intervals and a
+	 * timeout (measured checks do so when they run): the kernel takes silence for a
+	 * frozen monitor. */
 	if (m->state != ST_STOPPED && now >= heartbeat_due(m)) {
 		/* No check behind it, so no round trip: nothing counts it as a check. */
 		struct report r;
@@ -597,8 +616,8 @@ void mon_handle(struct mon *m, const struct mon_event *ev)
 
 void mon_shift(struct mon *m, int64_t late_us)
 {
-	int64_t *d[] = {&m->next_check_us, &m->start_deadline_us, &m->kill_deadline_us,
-			&m->respawn_at_us};
+	int64_t *d[] = {&m->next_check_us,     &m->start_deadline_us, &m->kill_deadline_us,
+			&m->respawn_at_us,     &m->check_started_us};
 	for (size_t i = 0; i < sizeof(d) / sizeof(d[0]); i++)
 		if (*d[i] >= 0)
 			*d[i] += late_us;

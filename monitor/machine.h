@@ -83,6 +83,8 @@ struct mon {
 	int64_t rtt_us;
 	unsigned passed; /* passing checks not yet in a "check" report */
 	bool probing;
+	bool measured;		  /* the check in flight measures its round trip (probe()) */
+	int64_t check_started_us; /* when the last check started */
 	bool exiting;					  /* stopping for good, not to restart */
 	enum { HOLD_NONE, HOLD_DOWN, HOLD_RESTART } hold; /* what a command wants after the exit */
 	int64_t next_check_us, start_deadline_us, kill_deadline_us, respawn_at_us;

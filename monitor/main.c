@@ -64,6 +64,7 @@ struct monitor {
 	char cg_rel[CGROUP_PATH_MAX]; /* that cgroup as /proc/PID/cgroup names it */
 	bool adopted;		      /* not our child: the kernel reaps it */
 	struct health_probe probe;
+	bool collect; /* the probe's reply is read at its deadline, not waited for */
 	uint64_t corr_id;
 	bool finished;
 	bool parent_gone; /* a report hit EPIPE: delivered after the current event */
@@ -235,14 +236,25 @@ static void op_probe(void *ctx)
 		mo->probe.result.rtt_us = -1;
 		return;
 	}
-	health_probe_start(&mo->probe, mo->sock, mo->health_service, ++mo->corr_id,
-			   (int)mo->cfg.health_timeout_ms, clock_mono_us());
+	/* A routine check (machine.c, probe()) has until the next check's time; its
+	 * reply is collected then, in the same wake-up. */
+	bool routine = !mo->m.measured;
+	int timeout_ms = (int)(routine ? mo->cfg.health_interval_ms : mo->cfg.health_timeout_ms);
+	health_probe_start(&mo->probe, mo->sock, mo->health_service, ++mo->corr_id, timeout_ms,
+			   mo->m.check_started_us);
+	mo->collect = routine && mo->probe.phase == HEALTH_RECEIVING;
+	if (routine && !mo->collect && mo->probe.phase != HEALTH_DONE) {
+		/* Not even sent yet (a full backlog): watched like any other check. */
+		mo->probe.timeout_ms = (int)mo->cfg.health_timeout_ms;
+		mo->probe.deadline_us = mo->probe.start_us + mo->cfg.health_timeout_ms * 1000;
+	}
 }
 
 static void op_cancel_probe(void *ctx)
 {
 	struct monitor *mo = ctx;
 	health_probe_cancel(&mo->probe);
+	mo->collect = false;
 	mo->probe.phase = HEALTH_IDLE;
 }
 
@@ -304,6 +316,8 @@ static bool svc_owns(const struct monitor *mo, pid_t pid)
 {
 	if (pid <= 0 || mo->m.pid <= 0)
 		return false;
+	if (pid == mo->m.pid)
+		return true; /* the leader itself, alive or not yet reaped: our own */
 	if (mo->cg_fd >= 0) {
 		char path[CGROUP_PATH_MAX];
 		return cgroup_of_pid(pid, path, sizeof(path)) == 0 && strcmp(path, mo->cg_rel) == 0;
@@ -341,6 +355,9 @@ static void probe_done(struct monitor *mo, int64_t now)
 		  : mo->probe.result.local ? MEV_CHECK_SKIPPED
 					   : MEV_HEALTH_FAILED;
 	ev.reason = mo->probe.result.reason;
+	if (mo->collect && ev.kind == MEV_HEALTH_OK)
+		ev.rtt_us = -1; /* collected late: when it came is not known */
+	mo->collect = false;
 	mo->probe.phase = HEALTH_IDLE;
 	mon_handle(&mo->m, &ev);
 }
@@ -480,9 +497,11 @@ static void run(struct monitor *mo, int sfd)
 			pfd[n++] = (struct pollfd){mo->pidfd, POLLIN, 0};
 		}
 		if (probing) {
-			iprobe = n;
-			pfd[n++] = (struct pollfd){health_probe_fd(&mo->probe),
-						   health_probe_events(&mo->probe), 0};
+			if (!mo->collect) {
+				iprobe = n;
+				pfd[n++] = (struct pollfd){health_probe_fd(&mo->probe),
+							   health_probe_events(&mo->probe), 0};
+			}
 			deadline = clock_earliest(deadline, mo->probe.deadline_us);
 		}
 		if (mo->probe.phase == HEALTH_DONE)
@@ -515,6 +534,11 @@ static void run(struct monitor *mo, int sfd)
 			service_exited(mo, now);
 		if (iprobe >= 0 && mo->probe.phase != HEALTH_IDLE && mo->probe.phase != HEALTH_DONE)
 			health_probe_advance(&mo->probe, pfd[iprobe].revents, now);
+		/* A routine check's reply, read when the next check is due: there, or the
+		 * check failed. */
+		if (mo->collect && mo->probe.phase == HEALTH_RECEIVING &&
+		    now >= mo->probe.deadline_us)
+			health_probe_advance(&mo->probe, POLLIN, now);
 		if (mo->probe.phase == HEALTH_DONE)
 			probe_done(mo, now);
 		mon_handle(&mo->m, &(struct mon_event){.kind = MEV_TIMER, .now_us = now});

@@ -1086,7 +1086,10 @@ static const struct hv_scenario hv_table[] = {
      .from = "degraded",
      .to = "unhealthy",
      .from_nth = 1,
-     .expect_ms = 1000, /* two more checks: 2 x (timeout 200 + interval 300) */
+     /* Two more checks: the one that starts as the routine check's missing reply
+      * is found (at the next check's time), then one an interval later: interval 300
+      * + timeout 200. */
+     .expect_ms = 500,
      .adopted_state = "state=healthy"},
     {.name = "degraded",
      .usr1_on = "ready",
@@ -1096,7 +1099,7 @@ static const struct hv_scenario hv_table[] = {
      .from = "degraded",
      .to = "unhealthy",
      .from_nth = 1,
-     .expect_ms = 1000,
+     .expect_ms = 500,
      .adopted_state = "state=degraded"},
     {.name = "stopping",
      .env = {"SIM_IGNORE_SIGTERM=1"},

@@ -79,11 +79,14 @@ Test(kernel_logic, restart_delay_immediate_then_doubling)
 	cr_assert_eq(kernel_mon_restart_delay_ms(&streak, 10, 1000, 100, 1000), 100);
 }
 
-Test(kernel_logic, silence_is_three_intervals_plus_timeout)
+/* A healthy service's monitor reports every REPORT_EVERY_CHECKS checks: the limit
+ * leaves two intervals and a timeout beyond that. */
+Test(kernel_logic, silence_is_report_every_checks_plus_two_intervals_and_a_timeout)
 {
-	cr_assert_eq(kernel_mon_silence_limit_us(1000, 500), 3500000);
-	cr_assert_not(kernel_mon_silent(0, 3500000, 1000, 500));
-	cr_assert(kernel_mon_silent(0, 3500001, 1000, 500));
+	int64_t limit = ((REPORT_EVERY_CHECKS + 2) * 1000 + 500) * 1000;
+	cr_assert_eq(kernel_mon_silence_limit_us(1000, 500), limit);
+	cr_assert_not(kernel_mon_silent(0, limit, 1000, 500));
+	cr_assert(kernel_mon_silent(0, limit + 1, 1000, 500));
 }
 
 static struct report rep(const char *svc, enum report_event ev, enum svc_state st, pid_t pid)
@@ -322,9 +325,10 @@ Test(kernel_logic, loop_lateness_and_pause)
 	cr_assert_eq(clock_lateness(1000, 5000, 5200), 200);
 	cr_assert_eq(clock_lateness(1000, -1, 1300), 300, "no sleep allowed");
 	cr_assert_eq(clock_lateness(1000, 500, 1300), 300, "a deadline already past");
-	/* Silence limit 3 * 300 + 200 = 1100 ms: half of it is a pause. */
+	/* Half of the silence limit is a pause. */
 	int64_t limit = kernel_mon_silence_limit_us(300, 200);
-	cr_assert_not(kernel_loop_paused(550000, limit));
-	cr_assert(kernel_loop_paused(550001, limit));
+	cr_assert_eq(limit, ((REPORT_EVERY_CHECKS + 2) * 300 + 200) * 1000);
+	cr_assert_not(kernel_loop_paused(limit / 2, limit));
+	cr_assert(kernel_loop_paused(limit / 2 + 1, limit));
 	cr_assert(kernel_loop_paused(10000000, limit));
 }

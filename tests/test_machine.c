@@ -392,49 +392,66 @@ Test(machine, reports_a_heartbeat_in_quiet_states)
 	cr_assert_eq(m.state, ST_BACKOFF);
 	int n = f.nreports;
 	int64_t due = mon_deadline(&m);
-	cr_assert_leq(due, (2 * 1000 + 500) * 1000, "a report within two intervals + timeout");
+	cr_assert_leq(due, ((REPORT_EVERY_CHECKS + 1) * 1000 + 500) * 1000,
+		      "a report within REPORT_EVERY_CHECKS + 1 intervals + timeout");
 	cr_assert_lt(due, kernel_mon_silence_limit_us(1000, 500), "inside the kernel's limit");
 	send(MEV_TIMER, due / 1000);
 	cr_assert_eq(f.nreports, n + 1);
 	cr_assert_eq(last()->event, EV_CHECK);
 }
 
-/* A passing check that changes nothing is reported every second check; the gap
- * between reports stays inside the kernel's silence limit whatever the checks do. */
-Test(machine, passing_checks_report_every_second_check)
+/* A passing check that changes nothing is reported every REPORT_EVERY_CHECKS-th
+ * check, the one that measures its round trip; the others are routine checks
+ * whose reply waits for the next check's time.  The gap between reports stays
+ * inside the kernel's silence limit whatever the checks do. */
+Test(machine, passing_checks_report_once_per_report_every_checks)
 {
 	start_healthy(0);
 	int64_t t = 1, prev = 1;
-	int quiet = 0, loud = 0;
-	for (int i = 0; i < 20; i++) {
+	int quiet = 0, loud = 0, measured = 0;
+	for (int i = 0; i < 4 * REPORT_EVERY_CHECKS; i++) {
 		int n = f.nreports;
 		t = mon_deadline(&m) / 1000;
-		tick(t, 1);
+		send(MEV_TIMER, t);
+		cr_assert(m.probing, "check %d started at %lld", i, (long long)t);
+		bool was_measured = m.measured;
+		measured += was_measured;
+		/* A routine check's reply is read at the next check's time, and the next
+		 * check starts from there. */
+		int64_t verdict = was_measured ? t + 1 : t + 1000;
+		health(1, verdict, NULL);
 		cr_assert_eq(m.state, ST_HEALTHY);
+		cr_assert_eq(m.next_check_us, (t + 1000) * 1000, "checks one interval apart");
 		if (f.nreports == n) {
+			cr_assert(!was_measured, "a measured check reports");
 			quiet++;
 			continue;
 		}
+		cr_assert(was_measured, "only the measured check reports");
 		loud++;
 		cr_assert_eq(last()->event, EV_CHECK);
 		cr_assert(last()->ok);
-		/* It stands for the quiet one before it too, so none goes uncounted. */
-		cr_assert_eq(last()->passed, 2, "a report for %lld checks",
+		/* It stands for the quiet ones before it too, so none goes uncounted. */
+		cr_assert_eq(last()->passed, REPORT_EVERY_CHECKS, "a report for %lld checks",
 			     (long long)last()->passed);
-		cr_assert_lt((t - prev) * 1000, kernel_mon_silence_limit_us(1000, 500),
-			     "%lld ms between reports", (long long)(t - prev));
-		prev = t;
+		cr_assert_lt((verdict - prev) * 1000, kernel_mon_silence_limit_us(1000, 500),
+			     "%lld ms between reports", (long long)(verdict - prev));
+		prev = verdict;
 	}
-	cr_assert_eq(quiet, 10, "%d quiet checks of 20", quiet);
-	cr_assert_eq(loud, 10);
-	/* A change is reported at once, quiet turn or not. */
+	cr_assert_eq(loud, 4, "%d reports for %d checks", loud, 4 * REPORT_EVERY_CHECKS);
+	cr_assert_eq(measured, loud);
+	cr_assert_eq(quiet, 4 * (REPORT_EVERY_CHECKS - 1));
+	/* A failure is reported at once, and every check after it is measured until
+	 * the service is healthy again. */
 	int n = f.nreports;
 	t = mon_deadline(&m) / 1000;
 	tick(t, 0);
 	cr_assert_eq(f.nreports, n + 2, "the failed check and the change");
 	cr_assert_eq(last()->event, EV_DEGRADED);
 	t = mon_deadline(&m) / 1000;
-	tick(t, 1);
+	send(MEV_TIMER, t);
+	cr_assert(m.measured, "a degraded service's check is measured");
+	health(1, t + 1, NULL);
 	cr_assert_eq(last()->event, EV_CHECK, "healthy again, then its check");
 	cr_assert(reported(EV_HEALTHY));
 }
