@@ -18,6 +18,11 @@ endif
 # Deferred so that `make test` can install the dependencies before they are read.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
+# ron-kernel and ron-monitor link the small libraries statically (libc stays
+# shared): each shared library costs every process its own relocated pages, and a
+# monitor runs per service.  ron-monitor calls setproctitle_init() itself.
+STATIC_LIBS = -Wl,-Bstatic -lbsd -lmd -ljson-c -lmsgpackc \
+	      -linih -Wl,-Bdynamic -lm
 TEST_CFLAGS = $(shell pkg-config --cflags $(TESTPKGS))
 TEST_LIBS   = $(shell pkg-config --libs $(TESTPKGS))
 
@@ -61,7 +66,7 @@ $(BUILD)/libcommon.a: $(COMMON_OBJ)
 	$(AR) rcs $@ $^
 
 $(BUILD)/ron-monitor: $(BUILD)/obj/monitor/main.o $(MONITOR_OBJ) $(BUILD)/libcommon.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(STATIC_LIBS)
 
 # libmicrohttpd is linked into ron-httpd only: the kernel never touches the network.
 $(BUILD)/obj/httpd/%.o: httpd/%.c
@@ -72,7 +77,7 @@ $(BUILD)/ron-httpd: $(BUILD)/obj/httpd/main.o $(BUILD)/libcommon.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs libmicrohttpd)
 
 $(BUILD)/ron-kernel: $(BUILD)/obj/kernel/main.o $(KERNEL_OBJ) $(BUILD)/libcommon.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(STATIC_LIBS)
 
 $(BUILD)/sim/svc-sim: $(BUILD)/obj/tests/svc-sim/svc-sim.o $(BUILD)/libcommon.a
 	@mkdir -p $(@D)
