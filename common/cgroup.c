@@ -163,18 +163,41 @@ int cgroup_pids(int dirfd, pid_t *pids, int max)
 	int fd = openat(dirfd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	FILE *f = fdopen(fd, "r");
-	if (!f) {
-		close(fd);
-		return -1;
+	/* Read in chunks with no stdio: the status tick counts every service's. */
+	char buf[4096];
+	int n = 0;
+	long pid = -1; /* the number being read, -1 between numbers */
+	for (;;) {
+		ssize_t got = read(fd, buf, sizeof(buf));
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			int e = errno;
+			close(fd);
+			errno = e;
+			return -1;
+		}
+		for (ssize_t i = 0; i < got; i++) {
+			if (buf[i] >= '0' && buf[i] <= '9') {
+				pid = (pid < 0 ? 0 : pid * 10) + (buf[i] - '0');
+				continue;
+			}
+			if (pid >= 0) {
+				if (n < max)
+					pids[n] = (pid_t)pid;
+				n++;
+			}
+			pid = -1;
+		}
+		if (got == 0)
+			break;
 	}
-	int n = 0, pid;
-	while (fscanf(f, "%d", &pid) == 1) {
+	if (pid >= 0) {
 		if (n < max)
 			pids[n] = (pid_t)pid;
 		n++;
 	}
-	fclose(f);
+	close(fd);
 	return n;
 }
 

@@ -107,7 +107,7 @@ int kernel_status_write(int dirfd, const char *run_dir, const struct kernel_stat
 {
 	char path[CFG_STR_MAX + 32], tmp[CFG_STR_MAX + 32];
 	snprintf(path, sizeof(path), "%s/status.json", run_dir);
-	snprintf(tmp, sizeof(tmp), "%s/.status.json.tmp", run_dir);
+	snprintf(tmp, sizeof(tmp), "%s/.status.json.next", run_dir);
 	json_object *o = kernel_status_json(m, svcs, n, now_us);
 	const char *text = o ? json_object_to_json_string_ext(o, JSON_FLAGS) : NULL;
 	int rc = -1;
@@ -118,31 +118,38 @@ int kernel_status_write(int dirfd, const char *run_dir, const struct kernel_stat
 		return -1;
 	}
 	size_t len = strlen(text);
-	int fd = openat(dirfd, ".status.json.tmp",
-			O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	/* The table is written over the previous one's blocks in a second file, then
+	 * swapped in by name (RENAME_EXCHANGE): a reader opens one whole table or the
+	 * other, and ext4 finds no new delayed allocation to flush at the rename, as it
+	 * does for a new file renamed over an old one (auto_da_alloc), which cost the
+	 * idle kernel half of its CPU.  Where names cannot be exchanged, a plain rename. */
+	int fd = openat(dirfd, ".status.json.next", O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+			0644);
 	if (fd < 0) {
 		snprintf(why, whylen, "open %s: %s", tmp, strerror(errno));
 		goto out;
 	}
 	size_t off = 0;
-	while (off < len) {
-		ssize_t w = write(fd, text + off, len - off);
+	while (off <= len) {
+		/* The text, then its newline. */
+		ssize_t w = off < len ? pwrite(fd, text + off, len - off, (off_t)off)
+				      : pwrite(fd, "\n", 1, (off_t)len);
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w < 0) {
-			snprintf(why, whylen, "write %s: %s", tmp, strerror(errno));
+		if (w <= 0) {
+			snprintf(why, whylen, "write %s: %s", tmp, w < 0 ? strerror(errno) : "short");
 			close(fd);
 			goto out;
 		}
 		off += (size_t)w;
 	}
-	ssize_t nl = write(fd, "\n", 1);
-	int nl_errno = errno;
-	if (close(fd) < 0 || nl != 1) {
-		snprintf(why, whylen, "write %s: %s", tmp, strerror(nl != 1 ? nl_errno : errno));
+	int trunc_rc = ftruncate(fd, (off_t)len + 1), trunc_errno = errno;
+	if (close(fd) < 0 || trunc_rc < 0) {
+		snprintf(why, whylen, "write %s: %s", tmp, strerror(trunc_rc < 0 ? trunc_errno : errno));
 		goto out;
 	}
-	if (renameat(dirfd, ".status.json.tmp", dirfd, "status.json") < 0) {
+	if (renameat2(dirfd, ".status.json.next", dirfd, "status.json", RENAME_EXCHANGE) < 0 &&
+	    renameat(dirfd, ".status.json.next", dirfd, "status.json") < 0) {
 		snprintf(why, whylen, "rename %s to %s: %s", tmp, path, strerror(errno));
 		goto out;
 	}
