@@ -89,6 +89,7 @@ enum fig_id {
 	F_CRASH_STARTS,
 	F_CRASH_QUARANTINED,
 	F_IDLE_KEVENT,
+	F_IDLE_WAKE_FLOOR,
 	/* Group 10, scale: SC__COUNT figures for each of up to BENCH_SCALES sizes. */
 	F_SCALE,
 	/* Group 11, service output relayed by the kernel. */

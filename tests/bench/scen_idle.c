@@ -1,23 +1,54 @@
 /* Figures 7 and 8, idle cost and memory: with three healthy services at the default
  * health interval, the kernel's and monitors' CPU, wake-ups and memory, slice by slice. */
+#include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "bench.h"
 #include "clock.h"
 
 #define NPROC (1 + BENCH_NSVC) /* the kernel, then one monitor per service */
+#define IWAKE NPROC		/* then a process that only sleeps, the floor */
 
 struct sample {
 	int64_t t_us;
-	uint64_t cpu_ns[NPROC], wake[NPROC];
+	uint64_t cpu_ns[NPROC + 1], wake[NPROC + 1];
 };
 
-static int sample_take(const pid_t pid[NPROC], struct sample *s, char *why, size_t whylen)
+/* The floor of a wake-up on this machine: a process that does nothing but sleep one
+ * health interval in poll(), as a monitor between checks.  Its CPU per wake-up is what
+ * any supervisor pays per timer, whatever it does once awake. */
+static pid_t sleeper_start(int64_t interval_ms, char *why, size_t whylen)
+{
+	pid_t pid = fork();
+	if (pid < 0) {
+		snprintf(why, whylen, "fork the sleeper: %s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		for (;;)
+			poll(NULL, 0, (int)interval_ms);
+	}
+	return pid;
+}
+
+static void sleeper_stop(pid_t pid)
+{
+	if (pid > 0 && kill(pid, SIGKILL) == 0)
+		waitpid(pid, NULL, 0);
+}
+
+static int sample_take(const pid_t pid[NPROC + 1], struct sample *s, char *why, size_t whylen)
 {
 	s->t_us = clock_mono_us();
-	for (int i = 0; i < NPROC; i++)
+	for (int i = 0; i < NPROC + 1; i++)
 		if (pstat_cpu_ns(pid[i], &s->cpu_ns[i], why, whylen) < 0 ||
 		    pstat_wakeups(pid[i], &s->wake[i], why, whylen) < 0)
 			return -1;
@@ -50,6 +81,10 @@ static void slice_add(const struct sample *a, const struct sample *b, int64_t in
 	}
 	double checks = BENCH_NSVC * secs * 1000 / (double)interval_ms;
 	fig_add(F_IDLE_CHECK, all_us / checks);
+	double swake = (double)(b->wake[IWAKE] - a->wake[IWAKE]);
+	if (swake > 0)
+		fig_add(F_IDLE_WAKE_FLOOR,
+			(double)(b->cpu_ns[IWAKE] - a->cpu_ns[IWAKE]) / 1000 / swake);
 	double kwake = (double)(b->wake[0] - a->wake[0]);
 	if (kwake > 0)
 		fig_add(F_IDLE_KEVENT, (double)(b->cpu_ns[0] - a->cpu_ns[0]) / 1000 / kwake);
@@ -73,11 +108,13 @@ static int idle_verify(const struct kern *k, size_t from, char *why, size_t whyl
 	return 0;
 }
 
+static int idle_window(struct kern *k, const struct bench_plan *p, const pid_t *pid, size_t from,
+		       char *why, size_t whylen);
+
 static int idle_measure(struct kern *k, const struct bench_plan *p, char *why, size_t whylen)
 {
 	long ready[BENCH_NSVC];
-	pid_t pid[NPROC];
-	struct sample first, prev, cur;
+	pid_t pid[NPROC + 1];
 
 	if (kern_start(k, NULL, why, whylen) < 0 || kern_wait_ready(k, ready, why, whylen) < 0)
 		return -1;
@@ -92,6 +129,18 @@ static int idle_measure(struct kern *k, const struct bench_plan *p, char *why, s
 	if (kern_wait_until(k, start, why, whylen) < 0)
 		return -1;
 	size_t from = k->nev;
+	pid[IWAKE] = sleeper_start(p->health_interval_ms, why, whylen);
+	if (pid[IWAKE] < 0)
+		return -1;
+	int rc = idle_window(k, p, pid, from, why, whylen);
+	sleeper_stop(pid[IWAKE]);
+	return rc;
+}
+
+static int idle_window(struct kern *k, const struct bench_plan *p, const pid_t *pid, size_t from,
+		       char *why, size_t whylen)
+{
+	struct sample first, prev, cur;
 	if (sample_take(pid, &first, why, whylen) < 0)
 		return -1;
 	prev = cur = first;
