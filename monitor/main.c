@@ -2,7 +2,6 @@
  * runs one poll loop that feeds the state machine (machine.c) its events. */
 #include <bsd/stdlib.h>
 #include <bsd/string.h>
-#include <bsd/unistd.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +11,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,6 +108,56 @@ static void report_flush(struct monitor *mo)
 	mo->pending_len = 0;
 }
 
+/* The process title is written over the argument strings, which the monitor uses
+ * only through copies (title_init()).  The environment stays where exec put it:
+ * with hundreds of services it holds each one's socket variable, tens of kB that
+ * a copy (as libbsd's setproctitle makes) would double in every monitor. */
+static struct {
+	char *start; /* argv[0] as exec placed it */
+	size_t len;  /* the bytes up to the last contiguous argument's NUL */
+	char *copies;
+} title_area;
+
+static void title_init(int argc, char **argv)
+{
+	if (argc < 1 || !argv[0])
+		return;
+	char *end = argv[0] + strlen(argv[0]);
+	size_t total = strlen(argv[0]) + 1;
+	bool contiguous = true;
+	for (int i = 1; i < argc; i++) {
+		contiguous = contiguous && argv[i] == end + 1;
+		if (contiguous)
+			end = argv[i] + strlen(argv[i]);
+		total += strlen(argv[i]) + 1;
+	}
+	char *p = title_area.copies = malloc(total);
+	if (!p)
+		return; /* no title then */
+	title_area.start = argv[0];
+	title_area.len = (size_t)(end - argv[0]);
+	for (int i = 0; i < argc; i++) {
+		size_t l = strlen(argv[i]) + 1;
+		memcpy(p, argv[i], l);
+		argv[i] = p;
+		p += l;
+	}
+}
+
+static void title_set(const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+	if (!title_area.start)
+		return;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	size_t w = n < 0 ? 0 : (size_t)n < title_area.len ? (size_t)n : title_area.len;
+	memcpy(title_area.start, buf, w);
+	memset(title_area.start + w, 0, title_area.len + 1 - w);
+}
+
 static void title(struct monitor *mo)
 {
 	if (mo->shown.set && mo->shown.state == mo->m.state && mo->shown.pid == mo->m.pid &&
@@ -117,7 +167,7 @@ static void title(struct monitor *mo)
 	mo->shown.state = mo->m.state;
 	mo->shown.pid = mo->m.pid;
 	mo->shown.restarts = mo->m.restarts;
-	setproctitle("-ron-monitor: %s %s pid=%d restarts=%u", mo->name,
+	title_set("ron-monitor: %s %s pid=%d restarts=%u", mo->name,
 		     svc_state_name(mo->m.state), (int)mo->m.pid, mo->m.restarts);
 }
 
@@ -758,20 +808,13 @@ int main(int argc, char **argv)
 	const char *handover_text = NULL;
 	const char *cgroup_path = NULL;
 
-	/* setproctitle_init copies argv's strings; config_load below takes some
-	 * out of argv, and this keeps the copies reachable (LeakSanitizer).
-	 * volatile: a pointer that is only ever stored is optimized away. */
-	static char **volatile argv_copies;
 	/* Before anything opens a file: a closed fd 1 or 2 would be taken by the status
 	 * pipe's neighbours or the service's sockets, and our chatter would land there. */
 	if (startup_stdio() < 0)
 		return EX_OSERR;
 	struct rlimit lim;
 	(void)startup_nofile(&lim);
-	setproctitle_init(argc, argv, environ);
-	argv_copies = malloc(sizeof(*argv) * (size_t)(argc + 1));
-	if (argv_copies)
-		memcpy(argv_copies, argv, sizeof(*argv) * (size_t)(argc + 1));
+	title_init(argc, argv);
 	mo.status_fd = 1;
 	mo.pidfd = -1;
 	mo.cmd_fd = -1;
