@@ -41,6 +41,7 @@
 #include "clock.h"
 #include "health.h"
 #include "proc.h"
+#include "report.h"
 
 #define NSVC 3
 static const char *const svc_names[NSVC] = {"svc-index", "svc-overlay", "svc-storage"};
@@ -1122,7 +1123,7 @@ int main(int argc, char **argv)
 	c.seconds = 30;
 	c.recovery_ms = 10000;
 	/* Twice the kernel's silence limit: 3 health intervals + the timeout. */
-	c.pause_ms = 2 * (3 * HEALTH_INTERVAL_MS + HEALTH_TIMEOUT_MS);
+	c.pause_ms = 2 * ((REPORT_EVERY_CHECKS + 2) * HEALTH_INTERVAL_MS + HEALTH_TIMEOUT_MS);
 	c.seed = (unsigned)time(NULL) ^ (unsigned)getpid();
 	const char *build = NULL;
 	for (int o; (o = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
