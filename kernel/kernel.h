@@ -92,6 +92,11 @@ struct kernel_svc {
 	bool retiring;			/* removed by reload: dropped once its monitor has exited */
 	const struct svc_def *next_def; /* changed by reload: restarted with this */
 	struct kernel_lines lines;
+	/* The heartbeat pipe: the quiet passing checks, read on the status tick and
+	 * before the monitor is taken for silent, never woken for (kernel_mon_heartbeats). */
+	int hbfd;
+	struct kernel_lines hblines;
+	int64_t last_mono_us;	     /* the monitor's clock in the last report applied */
 	unsigned long long last_seq; /* of its monitor's last report, 0 before the first */
 	int64_t mon_started_us, last_report_us, restart_at_us;
 	unsigned mon_streak;   /* monitors in a row that died young */
@@ -381,6 +386,8 @@ int kernel_wait_fields(int wstatus, struct kernel_field *f, char *sigbuf, size_t
 /* monitors.c: the monitor processes. */
 int kernel_mon_start(struct kernel *k, struct kernel_svc *s, int64_t now_us);
 void kernel_mon_read(struct kernel *k, struct kernel_svc *s, int64_t now_us);
+/* Reads what the monitor left in its heartbeat pipe (every service's with s NULL). */
+void kernel_mon_heartbeats(struct kernel *k, struct kernel_svc *s, int64_t now_us);
 void kernel_reap(struct kernel *k, int64_t now_us);
 /* Kills monitors that have been silent too long; restarts the ones whose delay is up. */
 void kernel_mon_timers(struct kernel *k, int64_t now_us);

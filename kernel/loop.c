@@ -203,6 +203,8 @@ static void tick(struct kernel *k, int64_t now_us)
 {
 	if (now_us >= k->next_status_us) {
 		int64_t iv = config_num(&k->cfg, CFG_STATUS_INTERVAL_MS) * 1000;
+		/* The quiet checks since the last tick, for the line and status.json. */
+		kernel_mon_heartbeats(k, NULL, now_us);
 		kernel_emit_status(k, now_us);
 		k->dirty = true;
 		k->next_status_us += iv;

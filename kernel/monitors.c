@@ -24,6 +24,7 @@
 #define MON_STATUS_FD  3
 #define MON_ADOPT_FD   4
 #define MON_COMMAND_FD 6
+#define MON_HEARTBEAT_FD 9
 
 bool kernel_svc_alive(const struct kernel_svc *s)
 {
@@ -267,6 +268,8 @@ int kernel_mon_start(struct kernel *k, struct kernel_svc *s, int64_t now_us)
 	argv[n++] = restarts;
 	argv[n++] = "--command-fd";
 	argv[n++] = "6";
+	argv[n++] = "--heartbeat-fd";
+	argv[n++] = "9";
 	int ofd = -1, efd = -1;
 	bool capture = kernel_svcout_fds(k, s, &ofd, &efd);
 	if (capture) {
@@ -317,13 +320,15 @@ int kernel_mon_start(struct kernel *k, struct kernel_svc *s, int64_t now_us)
 	}
 	argv[n] = NULL;
 
-	int p[2] = {-1, -1}, c[2] = {-1, -1};
-	const char *what = "status and command pipes";
-	if (pipe2(p, O_CLOEXEC) < 0 || pipe2(c, O_CLOEXEC) < 0)
+	int p[2] = {-1, -1}, c[2] = {-1, -1}, hb[2] = {-1, -1};
+	const char *what = "status, heartbeat and command pipes";
+	if (pipe2(p, O_CLOEXEC) < 0 || pipe2(c, O_CLOEXEC) < 0 || pipe2(hb, O_CLOEXEC) < 0)
 		goto fail_pipes;
 	/* Only our ends are non-blocking: the monitor's writes of < PIPE_BUF stay atomic,
-	 * and a monitor too busy to read its commands never stalls us. */
-	if (fcntl(p[0], F_SETFL, O_NONBLOCK) < 0 || fcntl(c[1], F_SETFL, O_NONBLOCK) < 0) {
+	 * and a monitor too busy to read its commands never stalls us.  (The monitor
+	 * makes its heartbeat end non-blocking itself.) */
+	if (fcntl(p[0], F_SETFL, O_NONBLOCK) < 0 || fcntl(c[1], F_SETFL, O_NONBLOCK) < 0 ||
+	    fcntl(hb[0], F_SETFL, O_NONBLOCK) < 0) {
 		what = "O_NONBLOCK on the pipes";
 		goto fail_pipes;
 	}
@@ -334,8 +339,10 @@ int kernel_mon_start(struct kernel *k, struct kernel_svc *s, int64_t now_us)
 		goto fail_pipes;
 	}
 	if (pid == 0) {
-		struct mon_fd fds[5] = {{p[1], MON_STATUS_FD}, {c[0], MON_COMMAND_FD}};
-		int nfds = 2;
+		struct mon_fd fds[6] = {{p[1], MON_STATUS_FD},
+					{c[0], MON_COMMAND_FD},
+					{hb[1], MON_HEARTBEAT_FD}};
+		int nfds = 3;
 		if (adopt)
 			fds[nfds++] = (struct mon_fd){s->pidfd, MON_ADOPT_FD};
 		if (capture) {
@@ -350,7 +357,11 @@ int kernel_mon_start(struct kernel *k, struct kernel_svc *s, int64_t now_us)
 		warn("setpgid monitor %d of %s", (int)pid, s->name);
 	close(p[1]);
 	close(c[0]);
+	close(hb[1]);
 	s->cmdfd = c[1];
+	s->hbfd = hb[0];
+	kernel_lines_init(&s->hblines);
+	s->last_mono_us = 0;
 	s->mpid = pid;
 	/* Without it the monitor is still ours to signal by pid: our unreaped child. */
 	s->mpidfd = pidfd_open(pid, 0);
@@ -385,6 +396,8 @@ fail_pipes : {
 			close(p[i]);
 		if (c[i] >= 0)
 			close(c[i]);
+		if (hb[i] >= 0)
+			close(hb[i]);
 	}
 	free_args(argv, owned);
 	errno = e;
@@ -443,6 +456,7 @@ struct line_ctx {
 	struct kernel *k;
 	struct kernel_svc *s;
 	int64_t now_us;
+	bool heartbeat; /* from the heartbeat pipe */
 };
 
 static void on_line(void *arg, const char *line, size_t len, bool overlong)
@@ -471,6 +485,14 @@ static void on_line(void *arg, const char *line, size_t len, bool overlong)
 		warnx("monitor %d of %s: report for %s skipped", (int)s->mpid, s->name, r.service);
 		return;
 	}
+	/* A heartbeat is read late, maybe after reports the monitor wrote later: if one of
+	 * those was applied, it only adds the checks it counts. */
+	if (c->heartbeat && (r.event != EV_CHECK || r.mono_us <= s->last_mono_us)) {
+		if (r.event == EV_CHECK)
+			kernel_obs_report(k, s, &r);
+		return;
+	}
+	s->last_mono_us = r.mono_us;
 	char out[KERNEL_LINE_MAX];
 	if (r.event == EV_MONITOR_FAILED) {
 		/* Said by a monitor that never ran: nothing about the service has changed, and
@@ -528,7 +550,7 @@ static void on_line(void *arg, const char *line, size_t len, bool overlong)
 
 void kernel_mon_read(struct kernel *k, struct kernel_svc *s, int64_t now_us)
 {
-	struct line_ctx c = {k, s, now_us};
+	struct line_ctx c = {k, s, now_us, false};
 	char buf[4096];
 	while (s->pipefd >= 0) {
 		ssize_t n = read(s->pipefd, buf, sizeof(buf));
@@ -550,6 +572,37 @@ void kernel_mon_read(struct kernel *k, struct kernel_svc *s, int64_t now_us)
 	}
 }
 
+static void heartbeats_read(struct kernel *k, struct kernel_svc *s, int64_t now_us)
+{
+	struct line_ctx c = {k, s, now_us, true};
+	char buf[4096];
+	while (s->hbfd >= 0) {
+		ssize_t n = read(s->hbfd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			if (n < 0)
+				warn("read the heartbeat pipe of %s", s->name);
+			close(s->hbfd);
+			s->hbfd = -1;
+			return;
+		}
+		kernel_lines_feed(&s->hblines, buf, (size_t)n, on_line, &c);
+	}
+}
+
+void kernel_mon_heartbeats(struct kernel *k, struct kernel_svc *s, int64_t now_us)
+{
+	if (s) {
+		heartbeats_read(k, s, now_us);
+		return;
+	}
+	for (int i = 0; i < k->nsvc; i++)
+		heartbeats_read(k, &k->svc[i], now_us);
+}
+
 /* Whether an untracked service is still the process reported, now reparented to us;
  * when /proc cannot tell (out of descriptors too), it must be taken to be alive. */
 static bool svc_untracked_alive(struct kernel *k, struct kernel_svc *s)
@@ -564,6 +617,11 @@ static bool svc_untracked_alive(struct kernel *k, struct kernel_svc *s)
 /* A monitor is gone: replace it now, or after a delay if monitors keep dying young. */
 static void mon_lost(struct kernel *k, struct kernel_svc *s, int wstatus, int64_t now_us)
 {
+	heartbeats_read(k, s, now_us);
+	if (s->hbfd >= 0) {
+		close(s->hbfd);
+		s->hbfd = -1;
+	}
 	kernel_mon_read(k, s, now_us);
 	if (s->pipefd >= 0) {
 		kernel_ev_unwatch(k, s->pipefd);
@@ -734,7 +792,8 @@ static void mon_timer(struct kernel *k, struct kernel_svc *s, int64_t now_us)
 		return;
 	if (!kernel_mon_silent(s->last_report_us, now_us, hi, ht))
 		return;
-	/* What it wrote while we were busy elsewhere counts. */
+	/* What it wrote while we were busy elsewhere counts, its heartbeats first. */
+	heartbeats_read(k, s, now_us);
 	kernel_mon_read(k, s, now_us);
 	if (!kernel_mon_silent(s->last_report_us, clock_mono_us(), hi, ht))
 		return;

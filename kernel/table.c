@@ -17,11 +17,13 @@ void kernel_svc_init(struct kernel_svc *s, const char *name, const struct svc_de
 	s->procs = -1;
 	s->mpidfd = -1;
 	s->pipefd = -1;
+	s->hbfd = -1;
 	s->cmdfd = -1;
 	s->restart_at_us = -1;
 	s->due_at_us = -1;
 	s->healthy_since_us = -1;
 	kernel_lines_init(&s->lines);
+	kernel_lines_init(&s->hblines);
 }
 
 /* The hand-over part of a report.  Times in it count from the report's own

@@ -70,6 +70,7 @@ struct monitor {
 	bool parent_gone; /* a report hit EPIPE: delivered after the current event */
 	pid_t ppid;
 	int cmd_fd; /* commands from the kernel, one per line; -1 without */
+	int hb_fd;  /* where quiet passing checks go (--heartbeat-fd), -1 without */
 	char cmd_buf[256];
 	size_t cmd_len;
 	/* The reports of one turn of the loop, written at its end in one write: a
@@ -192,6 +193,18 @@ static void op_report(void *ctx, const struct report *r)
 
 	full.mpid = mo->self;
 	full.ts = clock_wall_ms();
+	/* A passing check alone in its turn changes nothing the kernel must act on: it
+	 * goes, unnumbered, where the kernel reads only on its status tick or before
+	 * taking us for silent, and wakes no one.  A full pipe sends it the usual way. */
+	if (mo->hb_fd >= 0 && full.event == EV_CHECK && full.ok && !mo->outlen &&
+	    !mo->pending_len) {
+		full.seq = 0;
+		int n = report_encode(&full, line, sizeof(line));
+		if (n > 0 && write(mo->hb_fd, line, (size_t)n) == n) {
+			title(mo);
+			return;
+		}
+	}
 	full.seq = ++mo->seq;
 	int n = report_encode(&full, line, sizeof(line));
 	if (n < 0)
@@ -703,6 +716,8 @@ static void usage(FILE *f)
 		   "  --down              start with the service down (not spawned)\n"
 		   "  --command-fd N      read commands, one per line, from this pipe: stop,\n"
 		   "                      start, restart, lift, signal N\n"
+		   "  --heartbeat-fd N    write a passing check that changes nothing to this\n"
+		   "                      pipe, unnumbered, instead of the status fd\n"
 		   "  --stdout-fd N, --stderr-fd N\n"
 		   "                      the service's stdout and stderr (pipes whose read\n"
 		   "                      ends the kernel holds); default: ours\n"
@@ -818,6 +833,7 @@ int main(int argc, char **argv)
 	mo.status_fd = 1;
 	mo.pidfd = -1;
 	mo.cmd_fd = -1;
+	mo.hb_fd = -1;
 	mo.cg_fd = -1;
 	mo.spec.cgroup_fd = -1;
 	if (cfg == MAP_FAILED) {
@@ -850,6 +866,7 @@ int main(int argc, char **argv)
 	    {"working-dir", required_argument, 0, 'w'},
 	    {"stop-signal", required_argument, 0, 'k'},
 	    {"command-fd", required_argument, 0, 'C'},
+	    {"heartbeat-fd", required_argument, 0, 'B'},
 	    {"stdout-fd", required_argument, 0, 'o'},
 	    {"stderr-fd", required_argument, 0, 'q'},
 	    {"down", no_argument, 0, 'D'},
@@ -908,6 +925,7 @@ int main(int argc, char **argv)
 		case 'g': group = optarg; break;
 		case 'w': mo.spec.cwd = optarg; break;
 		case 'C': mo.cmd_fd = (int)number("command-fd", optarg, 0, 1 << 20); break;
+		case 'B': mo.hb_fd = (int)number("heartbeat-fd", optarg, 1, 1 << 20); break;
 		case 'o': mo.spec.out_fd = (int)number("stdout-fd", optarg, 3, 1 << 20); break;
 		case 'q': mo.spec.err_fd = (int)number("stderr-fd", optarg, 3, 1 << 20); break;
 		case 'D': start_down = true; break;
@@ -1056,6 +1074,16 @@ int main(int argc, char **argv)
 		}
 		fcntl(mo.cmd_fd, F_SETFD, FD_CLOEXEC);
 		fcntl(mo.cmd_fd, F_SETFL, fcntl(mo.cmd_fd, F_GETFL) | O_NONBLOCK);
+	}
+	if (mo.hb_fd >= 0) {
+		struct stat hst;
+		if (fstat(mo.hb_fd, &hst) < 0 || !S_ISFIFO(hst.st_mode)) {
+			fprintf(stderr, "ron-monitor: --heartbeat-fd %d: not a pipe\n", mo.hb_fd);
+			return EX_USAGE;
+		}
+		/* Never blocks: a full pipe sends the report the usual way instead. */
+		fcntl(mo.hb_fd, F_SETFD, FD_CLOEXEC);
+		fcntl(mo.hb_fd, F_SETFL, fcntl(mo.hb_fd, F_GETFL) | O_NONBLOCK);
 	}
 	if (output_fds_check(&mo) < 0)
 		return EX_USAGE;

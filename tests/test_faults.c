@@ -535,9 +535,10 @@ Test(faults, replacement_monitor_setup_failure_is_reported)
 	cr_assert(tl_wait_for(all_healthy, NULL, WAIT_MS));
 	for (int i = 0; i < 3; i++)
 		cr_assert(ft_row(names[i], &rows[i]));
-	/* One descriptor to spare: with the lost monitor's three (its two pipes and its
-	 * pidfd) the new monitor's pipes fit, and then nothing more. */
-	set_nofile(k1.pid, (rlim_t)nth_free_fd(k1.pid, 2));
+	/* One descriptor to spare: with the lost monitor's four (its status, heartbeat
+	 * and command pipes and its pidfd) the new monitor's pipes fit, and then nothing
+	 * more. */
+	set_nofile(k1.pid, (rlim_t)nth_free_fd(k1.pid, 3));
 	cr_assert_eq(kill(rows[2].mpid, SIGKILL), 0);
 	EXPECT(&k1, line, "event=monitor_lost", "service=svc-storage");
 	EXPECT(&k1, line, "event=monitor_failed", "service=svc-storage", "Too many open files");

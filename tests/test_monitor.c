@@ -397,6 +397,40 @@ Test(monitor, process_title_shows_state_pid_and_restarts)
 	cr_assert(tl_wait_for(title_is, &t, WAIT_MS), "title \"%s\", want \"%s\"", t.got, t.want);
 }
 
+/* With --heartbeat-fd, a passing check that changes nothing goes there unnumbered,
+ * standing for the checks before it, and the numbered reports stay consecutive: the
+ * heartbeat fd here is the status pipe itself, so the seq tells them apart. */
+Test(monitor, quiet_checks_go_to_the_heartbeat_fd_unnumbered)
+{
+	const char *args[] = {"--heartbeat-fd", "1", NULL};
+	const char *env[] = {"RON_HEALTH_INTERVAL_MS=20", "RON_HEALTH_TIMEOUT_MS=15", NULL};
+	struct report r;
+	mon_start(args, env);
+	mon_ready(&r);
+	unsigned long long last_seq = r.seq;
+	cr_assert_gt(last_seq, 0, "the ready report is numbered");
+	int quiet = 0;
+	int64_t deadline = clock_mono_us() + (int64_t)WAIT_MS * 1000;
+	while (quiet < 3 && clock_mono_us() < deadline) {
+		cr_assert(mon_next(&r, WAIT_MS), "no report: %s", out_tail());
+		if (r.seq == 0) {
+			cr_assert_eq(r.event, EV_CHECK, "an unnumbered %s", report_event_name(r.event));
+			cr_assert(r.ok);
+			cr_assert_eq(r.passed, REPORT_EVERY_CHECKS, "a heartbeat for %lld checks",
+				     (long long)r.passed);
+			cr_assert_geq(r.rtt_us, 0, "the reporting check measures its round trip");
+			quiet++;
+			continue;
+		}
+		cr_assert_eq(r.seq, last_seq + 1, "numbered reports skip from %llu to %llu",
+			     last_seq, r.seq);
+		last_seq = r.seq;
+	}
+	cr_assert_eq(quiet, 3, "%s", out_tail());
+	cr_assert_eq(kill(mon_pid, SIGTERM), 0);
+	mon_expect_exit(0);
+}
+
 /* Kills the running service and returns the delay of the restart. */
 static int64_t kill_and_respawn(pid_t *pid, struct report *r)
 {
