@@ -42,6 +42,10 @@ bool probe_health(const char *sock, const char *service, int timeout_ms, struct 
 		}
 		done = health_probe_advance(&p, rc > 0 ? pfd.revents : 0, clock_mono_us());
 	}
+	/* A reply read at once (health_probe_start() sends and reads when it can) came
+	 * with its sender's pid. */
+	if (!a->peer)
+		a->peer = p.result.peer_pid;
 	a->ok = p.result.ok;
 	a->rtt_us = p.result.rtt_us;
 	strlcpy(a->reason, p.result.reason, sizeof(a->reason));

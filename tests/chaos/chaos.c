@@ -703,7 +703,9 @@ static void probe_done(struct target *t, int64_t now)
 	if (!t->ok)
 		return;
 	c.checks_ok++;
-	t->ok_peer = t->probe_peer;
+	/* A reply read at once (health_probe_start() sends and reads when it can) came
+	 * with its sender's pid. */
+	t->ok_peer = t->probe_peer ? t->probe_peer : t->probe.result.peer_pid;
 	t->ok_us = t->probe_started_us;
 	bool gone;
 	int svc = (int)(t - c.t);
