@@ -4,11 +4,14 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/close_range.h>
+#include <linux/sched.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,8 +25,9 @@ enum child_step { STEP_EXEC, STEP_CHDIR, STEP_GROUPS, STEP_GID, STEP_UID, STEP_C
 static const char *const step_names[] = {"",	   "chdir",  "setgroups",
 					 "setgid", "setuid", "enter its cgroup"};
 
-/* In the child, between fork and exec: only async-signal-safe calls. */
-static void child(const struct spawn_spec *sp, int errfd)
+/* In the child, between fork and exec: only async-signal-safe calls.  in_cgroup: it
+ * was created in its cgroup (clone3). */
+static void child(const struct spawn_spec *sp, int errfd, bool in_cgroup)
 {
 	struct sigaction dfl;
 	sigset_t none;
@@ -32,7 +36,7 @@ static void child(const struct spawn_spec *sp, int errfd)
 	setpgid(0, 0);
 	/* In its cgroup before it can fork: no process of it is ever outside. */
 	err[0] = STEP_CGROUP;
-	if (sp->cgroup_fd >= 0 && cgroup_enter(sp->cgroup_fd) < 0)
+	if (sp->cgroup_fd >= 0 && !in_cgroup && cgroup_enter(sp->cgroup_fd) < 0)
 		goto fail;
 	err[0] = STEP_EXEC;
 	memset(&dfl, 0, sizeof(dfl));
@@ -97,6 +101,40 @@ static int failed(char *why, size_t whylen, const char *bin, const char *what, i
 	return proc_errno_local(err) ? -2 : -1;
 }
 
+/* Set once a child created in its cgroup was killed before it could run: some
+ * kernels kill every such child of a cgroup that cgroup.kill was ever written to
+ * (the kill sequence is compared with the parent's cgroup's).  fork() from then on. */
+static bool clone_into_broken;
+
+/* The child created in its cgroup (CLONE_INTO_CGROUP), with its pidfd: moving a
+ * process in by writing cgroup.procs waits on the cgroup lock's RCU grace period,
+ * milliseconds that every restart would pay.  0 in the child, the pid in the parent,
+ * -1 with errno; ENOSYS, EINVAL, E2BIG and EPERM (an older kernel, a filter) mean
+ * fork() instead. */
+static pid_t clone_into(int cgroup_fd, int *pidfd)
+{
+	struct clone_args a;
+	memset(&a, 0, sizeof(a));
+	a.flags = CLONE_INTO_CGROUP | CLONE_PIDFD;
+	a.pidfd = (uint64_t)(uintptr_t)pidfd;
+	a.exit_signal = SIGCHLD;
+	a.cgroup = (uint64_t)cgroup_fd;
+	return (pid_t)syscall(SYS_clone3, &a, sizeof(a));
+}
+
+/* Whether the child made by clone_into() died of SIGKILL before exec (see
+ * clone_into_broken); if so it is reaped. */
+static bool killed_at_birth(pid_t p, int cfd)
+{
+	siginfo_t si;
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PIDFD, (id_t)cfd, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid != p ||
+	    si.si_code != CLD_KILLED || si.si_status != SIGKILL)
+		return false;
+	waitpid(p, NULL, 0);
+	return true;
+}
+
 int spawn_service(const struct spawn_spec *sp, int wait_ms, pid_t *pid, int *pidfd,
 		  unsigned long long *start, char *why, size_t whylen)
 {
@@ -105,7 +143,22 @@ int spawn_service(const struct spawn_spec *sp, int wait_ms, pid_t *pid, int *pid
 
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return failed(why, whylen, bin, "pipe", errno);
-	pid_t p = fork();
+	int cfd = -1;
+	pid_t p = -1;
+	bool cloned = false;
+	if (sp->cgroup_fd >= 0 && !clone_into_broken) {
+		p = clone_into(sp->cgroup_fd, &cfd);
+		cloned = p >= 0;
+		if (p < 0 && errno != ENOSYS && errno != EINVAL && errno != E2BIG &&
+		    errno != EPERM) {
+			int e = errno;
+			close(pfd[0]);
+			close(pfd[1]);
+			return failed(why, whylen, bin, "clone3", e);
+		}
+	}
+	if (!cloned)
+		p = fork();
 	if (p < 0) {
 		int e = errno;
 		close(pfd[0]);
@@ -113,7 +166,7 @@ int spawn_service(const struct spawn_spec *sp, int wait_ms, pid_t *pid, int *pid
 		return failed(why, whylen, bin, "fork", e);
 	}
 	if (p == 0)
-		child(sp, pfd[1]);
+		child(sp, pfd[1], cloned);
 	close(pfd[1]);
 	setpgid(p, p); /* also here, so the group exists whichever runs first */
 	/* Until exec or its failure, but no longer than wait_ms: a slow exec must not
@@ -133,7 +186,14 @@ int spawn_service(const struct spawn_spec *sp, int wait_ms, pid_t *pid, int *pid
 		break;
 	}
 	close(pfd[0]);
+	if (cloned && n == 0 && killed_at_birth(p, cfd)) {
+		close(cfd);
+		clone_into_broken = true;
+		return spawn_service(sp, wait_ms, pid, pidfd, start, why, whylen);
+	}
 	if (n == (ssize_t)sizeof(err)) {
+		if (cfd >= 0)
+			close(cfd);
 		waitpid(p, NULL, 0);
 		int step = err[0] >= 0 && err[0] <= STEP_CGROUP ? err[0] : STEP_EXEC;
 		if (step == STEP_EXEC)
@@ -146,7 +206,7 @@ int spawn_service(const struct spawn_spec *sp, int wait_ms, pid_t *pid, int *pid
 		return failed(why, whylen, bin, step_names[step], err[1]);
 	}
 	/* Our unreaped child: its pid cannot be recycled, so this pidfd is it. */
-	*pidfd = pidfd_open(p, 0);
+	*pidfd = cfd >= 0 ? cfd : pidfd_open(p, 0);
 	if (*pidfd < 0) {
 		int e = errno;
 		char what[48];
