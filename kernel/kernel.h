@@ -297,6 +297,9 @@ struct kernel_cg_found {
 /* The running kernel: everything its event loop touches. */
 struct pidfh;
 struct pollfd;
+/* How long after a change status.json is written (kernel_publish()). */
+#define PUBLISH_SETTLE_MS 20
+
 struct kernel {
 	struct config cfg;
 	bool json;
@@ -346,7 +349,8 @@ struct kernel {
 	int ndl, dl_cap;
 	bool ev_stale; /* rows moved or changed (reload): indexes and deadlines to redo */
 	int64_t publish_cost_us, next_publish_us; /* status.json's last write, its next one */
-	int *socklock; /* the locked <socket>.lock files, one per socket */
+	int64_t publish_at_us; /* a change's write, PUBLISH_SETTLE_MS after it; 0 if none due */
+	int *socklock;	       /* the locked <socket>.lock files, one per socket */
 	int nsocklock;
 	/* Containment (contain.c). */
 	int containment;		    /* enum kernel_containment */

@@ -305,7 +305,12 @@ int kernel_run(struct kernel *k)
 		}
 		/* A large table is written at most every few of its write times: while
 		 * hundreds of services start, every report would otherwise rewrite it. */
-		if (k->dirty && now >= k->next_publish_us)
+		/* A change is written a moment later, not in the same breath: a restart's
+		 * reports come as the new service execs, and the write would take a CPU
+		 * from it.  Changes in that moment go out together. */
+		if (k->dirty && !k->publish_at_us)
+			k->publish_at_us = now + PUBLISH_SETTLE_MS * 1000;
+		if (k->dirty && now >= k->next_publish_us && now >= k->publish_at_us)
 			kernel_publish(k, now);
 
 		struct pollfd *p = k->pfd;
@@ -329,7 +334,9 @@ int kernel_run(struct kernel *k)
 		d = clock_earliest(d, kernel_control_deadline(k));
 		d = clock_earliest(d, kernel_svcout_deadline(k));
 		if (k->dirty)
-			d = clock_earliest(d, k->next_publish_us);
+			d = clock_earliest(d, k->next_publish_us > k->publish_at_us
+						  ? k->next_publish_us
+						  : k->publish_at_us);
 		if (k->notify.watchdog_us > 0)
 			d = clock_earliest(d, k->next_watchdog_us);
 		d = clock_earliest(d, kernel_obs_deadline(k));

@@ -21,9 +21,9 @@
 #include "proc.h"
 
 /* Where the status pipe and the adopted pidfd sit in the monitor. */
-#define MON_STATUS_FD  3
-#define MON_ADOPT_FD   4
-#define MON_COMMAND_FD 6
+#define MON_STATUS_FD	 3
+#define MON_ADOPT_FD	 4
+#define MON_COMMAND_FD	 6
 #define MON_HEARTBEAT_FD 9
 
 bool kernel_svc_alive(const struct kernel_svc *s)
@@ -339,9 +339,8 @@ int kernel_mon_start(struct kernel *k, struct kernel_svc *s, int64_t now_us)
 		goto fail_pipes;
 	}
 	if (pid == 0) {
-		struct mon_fd fds[6] = {{p[1], MON_STATUS_FD},
-					{c[0], MON_COMMAND_FD},
-					{hb[1], MON_HEARTBEAT_FD}};
+		struct mon_fd fds[6] = {
+		    {p[1], MON_STATUS_FD}, {c[0], MON_COMMAND_FD}, {hb[1], MON_HEARTBEAT_FD}};
 		int nfds = 3;
 		if (adopt)
 			fds[nfds++] = (struct mon_fd){s->pidfd, MON_ADOPT_FD};

@@ -223,6 +223,7 @@ void kernel_publish(struct kernel *k, int64_t now_us)
 		kernel_nomem_over(k);
 	}
 	k->dirty = false;
+	k->publish_at_us = 0;
 	kernel_obs_publish(k, now_us);
 	k->publish_cost_us = cpu_us() - c0;
 	k->next_publish_us =

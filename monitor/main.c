@@ -168,8 +168,8 @@ static void title(struct monitor *mo)
 	mo->shown.state = mo->m.state;
 	mo->shown.pid = mo->m.pid;
 	mo->shown.restarts = mo->m.restarts;
-	title_set("ron-monitor: %s %s pid=%d restarts=%u", mo->name,
-		     svc_state_name(mo->m.state), (int)mo->m.pid, mo->m.restarts);
+	title_set("ron-monitor: %s %s pid=%d restarts=%u", mo->name, svc_state_name(mo->m.state),
+		  (int)mo->m.pid, mo->m.restarts);
 }
 
 /* The turn's reports go out, or wait in place of any older ones still waiting: a
