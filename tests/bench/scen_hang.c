@@ -82,13 +82,15 @@ int scen_hang(const struct bench_plan *p, char *why, size_t whylen)
 		    hang_once(&k, i, &pid[i], &ready_us[i], stamps, why, whylen) < 0)
 			goto out;
 	}
-	/* A check starts within one interval of the hang and fails at its timeout; each of
-	 * the next ones starts one interval after the last failed. */
+	/* A routine check starts within one interval of the hang and its missing reply is
+	 * found when the next is due; that next check and the ones after are measured, one
+	 * interval apart, each failing at its timeout. */
 	int64_t iv = p->health_interval_ms, to = p->health_timeout_ms, n = p->health_failures;
-	fig_note(F_HANG_DEGRADED, "by design at most interval + timeout = %lld ms",
-		 (long long)(iv + to));
-	fig_note(F_HANG_UNHEALTHY, "by design at most %lld checks x (interval + timeout) = %lld ms",
-		 (long long)n, (long long)(n * (iv + to)));
+	fig_note(F_HANG_DEGRADED, "by design at most 2 intervals = %lld ms", (long long)(2 * iv));
+	fig_note(F_HANG_UNHEALTHY,
+		 "by design at most 2 intervals to the first failure, then %lld more checks: "
+		 "%lld interval(s) and a timeout = %lld ms",
+		 (long long)(n - 1), (long long)(n - 2), (long long)(2 * iv + (n - 2) * iv + to));
 	int64_t t_sig, t_exit;
 	rc = kern_stop(&k, &t_sig, &t_exit, why, whylen);
 out:

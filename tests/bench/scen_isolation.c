@@ -9,6 +9,7 @@
 #include "bench.h"
 #include "clock.h"
 #include "proc.h"
+#include "report.h"
 
 #define LEAD_IN_MS	  20
 #define AFTER_ADOPT_MS	  300
@@ -161,9 +162,12 @@ int scen_isolation(const struct bench_plan *p, char *why, size_t whylen)
 			 "after adoption",
 			 BENCH_CLIENT_US, LEAD_IN_MS, AFTER_ADOPT_MS);
 	fig_note(F_ISO_STOP_ADOPTED,
-		 "by design: %lld ms of silence (3 health intervals + the timeout), then SIGKILL "
+		 "by design: %lld ms of silence (%d health intervals + the timeout) after the last "
+		 "report, which a healthy service's monitor sends every %d checks; then SIGKILL "
 		 "and adoption",
-		 (long long)(3 * p->health_interval_ms + p->health_timeout_ms));
+		 (long long)((REPORT_EVERY_CHECKS + 2) * p->health_interval_ms +
+			     p->health_timeout_ms),
+		 REPORT_EVERY_CHECKS + 2, REPORT_EVERY_CHECKS);
 	int64_t t_sig, t_exit;
 	rc = kern_stop(&k, &t_sig, &t_exit, why, whylen);
 out:
