@@ -122,13 +122,23 @@ static pid_t clone_into(int cgroup_fd, int *pidfd)
 	return (pid_t)syscall(SYS_clone3, &a, sizeof(a));
 }
 
-/* Whether the child made by clone_into() died of SIGKILL before exec (see
- * clone_into_broken); if so it is reaped. */
+/* Whether the child made by clone_into(), whose error pipe has just closed, died of
+ * SIGKILL instead of exec'ing (see clone_into_broken); if so it is reaped.  The pipe
+ * closes as an exiting process drops its files, after it is marked exiting
+ * (PF_EXITING in /proc/PID/stat) and before it is a zombie: a child so marked is
+ * waited for, which takes microseconds. */
 static bool killed_at_birth(pid_t p, int cfd)
 {
+	char buf[1024];
+	const char *rest = proc_stat_fields(p, buf, sizeof(buf), NULL, 0);
+	unsigned long flags = 0;
+	/* After the command: state ppid pgrp session tty_nr tpgid flags. */
+	if (!rest || sscanf(rest, " %*c %*d %*d %*d %*d %*d %lu", &flags) != 1 ||
+	    !(flags & 0x4 /* PF_EXITING */))
+		return false;
 	siginfo_t si;
 	memset(&si, 0, sizeof(si));
-	if (waitid(P_PIDFD, (id_t)cfd, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid != p ||
+	if (waitid(P_PIDFD, (id_t)cfd, &si, WEXITED | WNOWAIT) < 0 || si.si_pid != p ||
 	    si.si_code != CLD_KILLED || si.si_status != SIGKILL)
 		return false;
 	waitpid(p, NULL, 0);

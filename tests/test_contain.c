@@ -729,3 +729,40 @@ Test(contain, mountinfo_nul_in_mount_point_refused)
 	const char *rel = "30 23 0:26 / mnt rw - cgroup2 none rw\n";
 	cr_assert_eq(cgroup_parse_mountinfo(rel, strlen(rel), mnt, sizeof(mnt)), -1);
 }
+
+/* A service whose cgroup was emptied through cgroup.kill is restarted once and stays
+ * up: some kernels kill every child later cloned into such a cgroup
+ * (CLONE_INTO_CGROUP), and the monitor must see that and fork instead, never
+ * reporting a service killed at birth. */
+Test(contain, restart_after_cgroup_kill_is_not_killed_at_birth)
+{
+	NEED_CGROUP();
+	char line[4096], path[700];
+	struct kt k;
+	char *extra[] = {"RON_CONTAINMENT=cgroup", NULL};
+	ct_start(&k, extra);
+	EXPECT(&k, line, "event=start", "containment=cgroup");
+	const char *p = strstr(line, " path=");
+	cr_assert_not_null(p, "%s", line);
+	int n = snprintf(path, sizeof(path), "%.*s/svc-index/cgroup.kill",
+			 (int)strcspn(p + 6, " \n"), p + 6);
+	cr_assert(n > 0 && n < (int)sizeof(path));
+	EXPECT(&k, line, "event=all_ready");
+	for (int round = 0; round < 2; round++) {
+		int fd = open(path, O_WRONLY | O_CLOEXEC);
+		cr_assert_geq(fd, 0, "open %s: %s", path, strerror(errno));
+		cr_assert_eq(write(fd, "1", 1), 1, "write %s: %s", path, strerror(errno));
+		close(fd);
+		EXPECT(&k, line, "event=exited", "service=svc-index", "signal=SIGKILL");
+		EXPECT(&k, line, "event=ready", "service=svc-index");
+	}
+	/* Exactly the two kills: no start was killed before it could run. */
+	int exits = 0;
+	for (const char *s = k.r.log; (s = strstr(s, "event=exited service=svc-index")); s++)
+		exits++;
+	cr_assert_eq(exits, 2, "%s", k.r.log);
+	cr_assert_null(strstr(k.r.log, "uptime_ms=0 "), "%s", k.r.log);
+	int st;
+	cr_assert_eq(kill(k.pid, SIGTERM), 0);
+	cr_assert(tl_wait_exit(k.pid, WAIT_MS, &st));
+}
