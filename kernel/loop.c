@@ -206,7 +206,9 @@ static void tick(struct kernel *k, int64_t now_us)
 		/* The quiet checks since the last tick, for the line and status.json. */
 		kernel_mon_heartbeats(k, NULL, now_us);
 		kernel_emit_status(k, now_us);
+		/* The tick's own write is due now: a settle delay would cost a wake-up. */
 		k->dirty = true;
+		k->publish_at_us = now_us;
 		k->next_status_us += iv;
 		if (k->next_status_us <= now_us)
 			k->next_status_us = now_us + iv;
