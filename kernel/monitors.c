@@ -547,49 +547,43 @@ static void on_line(void *arg, const char *line, size_t len, bool overlong)
 	}
 }
 
-void kernel_mon_read(struct kernel *k, struct kernel_svc *s, int64_t now_us)
+/* Reads one of a monitor's pipes until it would block: the status pipe (in the epoll
+ * set) or the heartbeat pipe (heartbeat, read when we choose).  At EOF or an error
+ * the pipe is closed; silence will catch a monitor that lives on mute. */
+static void pipe_read(struct kernel *k, struct kernel_svc *s, int64_t now_us, bool heartbeat)
 {
-	struct line_ctx c = {k, s, now_us, false};
+	int *fd = heartbeat ? &s->hbfd : &s->pipefd;
+	struct kernel_lines *lines = heartbeat ? &s->hblines : &s->lines;
+	struct line_ctx c = {k, s, now_us, heartbeat};
 	char buf[4096];
-	while (s->pipefd >= 0) {
-		ssize_t n = read(s->pipefd, buf, sizeof(buf));
+	while (*fd >= 0) {
+		ssize_t n = read(*fd, buf, sizeof(buf));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
 			return;
 		if (n <= 0) {
-			/* EOF: the monitor is gone or closed fd 3; either way it can say no more,
-			 * and silence will catch one that lives on mute. */
 			if (n < 0)
-				warn("read the status pipe of %s", s->name);
-			kernel_ev_unwatch(k, s->pipefd);
-			close(s->pipefd);
-			s->pipefd = -1;
+				warn("read the %s pipe of %s", heartbeat ? "heartbeat" : "status",
+				     s->name);
+			if (!heartbeat)
+				kernel_ev_unwatch(k, *fd);
+			close(*fd);
+			*fd = -1;
 			return;
 		}
-		kernel_lines_feed(&s->lines, buf, (size_t)n, on_line, &c);
+		kernel_lines_feed(lines, buf, (size_t)n, on_line, &c);
 	}
+}
+
+void kernel_mon_read(struct kernel *k, struct kernel_svc *s, int64_t now_us)
+{
+	pipe_read(k, s, now_us, false);
 }
 
 static void heartbeats_read(struct kernel *k, struct kernel_svc *s, int64_t now_us)
 {
-	struct line_ctx c = {k, s, now_us, true};
-	char buf[4096];
-	while (s->hbfd >= 0) {
-		ssize_t n = read(s->hbfd, buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			return;
-		if (n <= 0) {
-			if (n < 0)
-				warn("read the heartbeat pipe of %s", s->name);
-			close(s->hbfd);
-			s->hbfd = -1;
-			return;
-		}
-		kernel_lines_feed(&s->hblines, buf, (size_t)n, on_line, &c);
-	}
+	pipe_read(k, s, now_us, true);
 }
 
 void kernel_mon_heartbeats(struct kernel *k, struct kernel_svc *s, int64_t now_us)

@@ -233,14 +233,6 @@ static void on_exited(struct mon *m, const struct mon_event *ev)
 	went_down(m, now, healthy_ms);
 }
 
-/* Checks run one interval apart, counted from each check's start: a verdict that
- * comes at the next check's time (a check whose reply is collected then, see
- * probe()) starts that check in the same wake-up. */
-static void schedule_check(struct mon *m)
-{
-	m->next_check_us = m->check_started_us + m->cfg->health_interval_ms * 1000;
-}
-
 /* The check that measures its round trip and reports, once the last report is
  * REPORT_EVERY_CHECKS - 0.5 intervals old: every REPORT_EVERY_CHECKS-th check of a
  * healthy service.  Its report comes within that many intervals and a timeout of
@@ -274,7 +266,6 @@ static void on_health_ok(struct mon *m, const struct mon_event *ev)
 	m->failures = 0;
 	m->passed++;
 	m->last_reason[0] = '\0';
-	schedule_check(m);
 	switch (was) {
 	case ST_STARTING:
 		m->state = ST_HEALTHY;
@@ -305,7 +296,6 @@ static void on_check_skipped(struct mon *m, const struct mon_event *ev)
 	m->probing = false;
 	m->skipped++;
 	strlcpy(m->skip_reason, ev->reason ? ev->reason : "", sizeof(m->skip_reason));
-	schedule_check(m);
 	/* Readiness cannot be judged either: the start timeout waits for the next check
 	 * to have its full time to answer. */
 	int64_t judge_at = m->next_check_us + (m->cfg->health_timeout_ms + 1) * 1000;
@@ -343,7 +333,6 @@ static void on_health_failed(struct mon *m, const struct mon_event *ev)
 		unhealthy(m, now, m->last_reason);
 		return;
 	}
-	schedule_check(m);
 	if (m->state == ST_HEALTHY) {
 		m->state = ST_DEGRADED;
 		emit(m, EV_DEGRADED, now, "%s", m->last_reason);
@@ -362,9 +351,12 @@ static void probe(struct mon *m, int64_t now)
 		return;
 	m->probing = true;
 	m->check_started_us = now;
+	/* Checks run one interval apart, counted from each check's start, whatever the
+	 * verdict: one whose reply is collected at the next check's time starts that
+	 * check in the same wake-up. */
 	m->next_check_us = now + m->cfg->health_interval_ms * 1000;
-	m->measured = m->state != ST_HEALTHY || m->failures || m->skipping ||
-		      now >= quiet_check_due(m);
+	m->measured =
+	    m->state != ST_HEALTHY || m->failures || m->skipping || now >= quiet_check_due(m);
 	m->ops.probe(m->ops.ctx);
 }
 
@@ -616,8 +608,8 @@ void mon_handle(struct mon *m, const struct mon_event *ev)
 
 void mon_shift(struct mon *m, int64_t late_us)
 {
-	int64_t *d[] = {&m->next_check_us,     &m->start_deadline_us, &m->kill_deadline_us,
-			&m->respawn_at_us,     &m->check_started_us};
+	int64_t *d[] = {&m->next_check_us, &m->start_deadline_us, &m->kill_deadline_us,
+			&m->respawn_at_us, &m->check_started_us};
 	for (size_t i = 0; i < sizeof(d) / sizeof(d[0]); i++)
 		if (*d[i] >= 0)
 			*d[i] += late_us;

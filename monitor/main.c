@@ -660,20 +660,29 @@ static void report_last(struct monitor *mo)
 }
 
 /* The service's output pipes, kept from the service's own exec only by it. */
+/* A descriptor a flag names must be a pipe.  Past the standard three it is ours
+ * alone and closed on exec (the service gets only what spawn gives it); one of the
+ * three (--heartbeat-fd 1 beside the status on stdout) stays the service's too. */
+static int pipe_fd_check(int fd, const char *flag, bool nonblock)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode)) {
+		fprintf(stderr, "ron-monitor: --%s %d: not a pipe\n", flag, fd);
+		return -1;
+	}
+	if (fd > 2)
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+	if (nonblock)
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	return 0;
+}
+
 static int output_fds_check(struct monitor *mo)
 {
-	int fds[2] = {mo->spec.out_fd, mo->spec.err_fd};
-	const char *names[2] = {"stdout-fd", "stderr-fd"};
-	for (int i = 0; i < 2; i++) {
-		struct stat st;
-		if (fds[i] <= 2)
-			continue;
-		if (fstat(fds[i], &st) < 0 || !S_ISFIFO(st.st_mode)) {
-			fprintf(stderr, "ron-monitor: --%s %d: not a pipe\n", names[i], fds[i]);
-			return -1;
-		}
-		fcntl(fds[i], F_SETFD, FD_CLOEXEC);
-	}
+	if (mo->spec.out_fd > 2 && pipe_fd_check(mo->spec.out_fd, "stdout-fd", false) < 0)
+		return -1;
+	if (mo->spec.err_fd > 2 && pipe_fd_check(mo->spec.err_fd, "stderr-fd", false) < 0)
+		return -1;
 	return 0;
 }
 
@@ -1066,25 +1075,10 @@ int main(int argc, char **argv)
 			adopt = false;
 		}
 	}
-	if (mo.cmd_fd >= 0) {
-		struct stat cst;
-		if (fstat(mo.cmd_fd, &cst) < 0 || !S_ISFIFO(cst.st_mode)) {
-			fprintf(stderr, "ron-monitor: --command-fd %d: not a pipe\n", mo.cmd_fd);
-			return EX_USAGE;
-		}
-		fcntl(mo.cmd_fd, F_SETFD, FD_CLOEXEC);
-		fcntl(mo.cmd_fd, F_SETFL, fcntl(mo.cmd_fd, F_GETFL) | O_NONBLOCK);
-	}
-	if (mo.hb_fd >= 0) {
-		struct stat hst;
-		if (fstat(mo.hb_fd, &hst) < 0 || !S_ISFIFO(hst.st_mode)) {
-			fprintf(stderr, "ron-monitor: --heartbeat-fd %d: not a pipe\n", mo.hb_fd);
-			return EX_USAGE;
-		}
-		/* Never blocks: a full pipe sends the report the usual way instead. */
-		fcntl(mo.hb_fd, F_SETFD, FD_CLOEXEC);
-		fcntl(mo.hb_fd, F_SETFL, fcntl(mo.hb_fd, F_GETFL) | O_NONBLOCK);
-	}
+	/* Neither may block us: a full heartbeat pipe sends the report the usual way. */
+	if ((mo.cmd_fd >= 0 && pipe_fd_check(mo.cmd_fd, "command-fd", true) < 0) ||
+	    (mo.hb_fd >= 0 && pipe_fd_check(mo.hb_fd, "heartbeat-fd", true) < 0))
+		return EX_USAGE;
 	if (output_fds_check(&mo) < 0)
 		return EX_USAGE;
 	bool same = have_rec && rec.pid == adopt_pid && rec.start == adopt_start;

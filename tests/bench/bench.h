@@ -249,6 +249,9 @@ int kern_wait_ready(struct kern *k, long ready[BENCH_NSVC], char *why, size_t wh
 int kern_stop(struct kern *k, int64_t *t_sig, int64_t *t_exit, char *why, size_t whylen);
 /* Kills what is left, removes the scratch directory; safe on a kernel never started. */
 void kern_destroy(struct kern *k);
+/* The end of a scenario: the kernel stopped if all went well (rc 0), its last lines
+ * shown if not, and destroyed either way; returns rc, or the stop's failure. */
+int kern_finish(struct kern *k, int rc, char *why, size_t whylen);
 /* Its last output lines and stderr, for a failure message. */
 void kern_dump(const struct kern *k);
 

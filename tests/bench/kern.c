@@ -479,3 +479,15 @@ void kern_dump(const struct kern *k)
 	fprintf(stderr, "--- end of its stderr (monitors and services too) ---\n%s", buf);
 	fprintf(stderr, "--- end ---\n");
 }
+
+int kern_finish(struct kern *k, int rc, char *why, size_t whylen)
+{
+	if (rc == 0) {
+		int64_t t_sig, t_exit;
+		rc = kern_stop(k, &t_sig, &t_exit, why, whylen);
+	}
+	if (rc < 0)
+		kern_dump(k);
+	kern_destroy(k);
+	return rc;
+}

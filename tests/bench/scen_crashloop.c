@@ -141,14 +141,7 @@ int scen_crashloop(const struct bench_plan *p, char *why, size_t whylen)
 		int rc = kern_init(&k, "crashloop", why, whylen);
 		if (rc == 0)
 			rc = crash_once(&k, p, why, whylen);
-		if (rc == 0) {
-			int64_t t_sig, t_exit;
-			rc = kern_stop(&k, &t_sig, &t_exit, why, whylen);
-		}
-		if (rc < 0)
-			kern_dump(&k);
-		kern_destroy(&k);
-		if (rc < 0)
+		if (kern_finish(&k, rc, why, whylen) < 0)
 			return -1;
 	}
 	return 0;

@@ -182,12 +182,5 @@ int scen_idle(const struct bench_plan *p, char *why, size_t whylen)
 	int rc = kern_init(&k, "idle", why, whylen);
 	if (rc == 0)
 		rc = idle_measure(&k, p, why, whylen);
-	if (rc == 0) {
-		int64_t t_sig, t_exit;
-		rc = kern_stop(&k, &t_sig, &t_exit, why, whylen);
-	}
-	if (rc < 0)
-		kern_dump(&k);
-	kern_destroy(&k);
-	return rc;
+	return kern_finish(&k, rc, why, whylen);
 }

@@ -282,13 +282,8 @@ static int output_mode(const struct bench_plan *p, bool json, char *why, size_t 
 			 "%.0f MB/s, timed from the go to the last line read by the bench; the "
 			 "kernel alone on one core: %.0f lines/s",
 			 mb / t.secs, (double)t.lines / ((double)t.cpu_ns / 1e9));
-		int64_t t_sig, t_exit;
-		rc = kern_stop(&k, &t_sig, &t_exit, why, whylen);
 	}
-	if (rc < 0)
-		kern_dump(&k);
-	kern_destroy(&k);
-	return rc;
+	return kern_finish(&k, rc, why, whylen);
 }
 
 int scen_output(const struct bench_plan *p, char *why, size_t whylen)

@@ -328,14 +328,7 @@ static int scale_one(const struct bench_plan *p, int slot, char *why, size_t why
 		rc = scale_idle(&k, p, slot, n, why, whylen);
 	if (rc == 0)
 		rc = scale_kills(&k, p, slot, n, why, whylen);
-	if (rc == 0) {
-		int64_t t_sig, t_exit;
-		rc = kern_stop(&k, &t_sig, &t_exit, why, whylen);
-	}
-	if (rc < 0)
-		kern_dump(&k);
-	kern_destroy(&k);
-	return rc;
+	return kern_finish(&k, rc, why, whylen);
 }
 
 int scen_scale(const struct bench_plan *p, char *why, size_t whylen)

@@ -26,15 +26,7 @@
 #include "svcout.h"
 #include "wire.h"
 
-#define FUZZ_CHECK(cond, ...)                                                                      \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "fuzz invariant failed: %s: ", #cond);                     \
-			fprintf(stderr, __VA_ARGS__);                                              \
-			fputc('\n', stderr);                                                       \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
+#include "fuzzcheck.h"
 
 /* A string a decoder filled: terminated inside its buffer. */
 #define FUZZ_TERMINATED(buf) FUZZ_CHECK(memchr((buf), '\0', sizeof(buf)) != NULL, "%s", #buf)

@@ -11,17 +11,7 @@
 #include "feed.h"
 #include "httpaddr.h"
 
-#ifndef FUZZ_CHECK
-#define FUZZ_CHECK(cond, ...)                                                                      \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "fuzz invariant failed: %s: ", #cond);                     \
-			fprintf(stderr, __VA_ARGS__);                                              \
-			fputc('\n', stderr);                                                       \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
-#endif
+#include "fuzzcheck.h"
 
 /* The bytes of the pipe, in uneven pieces, as ron-httpd reads them: every snapshot
  * that comes out is whole, and encoding it again gives the bytes it came from. */
