@@ -407,6 +407,9 @@ Test(monitor, quiet_checks_go_to_the_heartbeat_fd_unnumbered)
 	struct report r;
 	mon_start(args, env);
 	mon_ready(&r);
+	/* fd 1 is the service's stdout too, and stays open across its exec: it said it
+	 * listens before it answered the check that made it ready. */
+	cr_assert_not_null(strstr(mon_out.log, "svc-storage: listening on"), "%s", out_tail());
 	unsigned long long last_seq = r.seq;
 	cr_assert_gt(last_seq, 0, "the ready report is numbered");
 	int quiet = 0;
