@@ -39,6 +39,35 @@ int64_t clock_earliest(int64_t a, int64_t b)
 	return a < b ? a : b;
 }
 
+int64_t clock_ms_to_us(int64_t ms)
+{
+	int64_t us;
+	if (__builtin_mul_overflow(ms, 1000, &us))
+		return ms < 0 ? INT64_MIN : INT64_MAX;
+	return us;
+}
+
+int64_t clock_add_us(int64_t t_us, int64_t d_us)
+{
+	int64_t r;
+	if (__builtin_add_overflow(t_us, d_us, &r))
+		return d_us < 0 ? INT64_MIN : INT64_MAX;
+	return r;
+}
+
+int64_t clock_sub_us(int64_t t_us, int64_t d_us)
+{
+	int64_t r;
+	if (__builtin_sub_overflow(t_us, d_us, &r))
+		return d_us > 0 ? INT64_MIN : INT64_MAX;
+	return r;
+}
+
+int64_t clock_after_ms(int64_t t_us, int64_t ms)
+{
+	return clock_add_us(t_us, clock_ms_to_us(ms));
+}
+
 void clock_iso8601(int64_t wall_ms, char *buf, size_t len)
 {
 	time_t secs = (time_t)(wall_ms / 1000);

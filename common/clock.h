@@ -11,6 +11,15 @@ int64_t clock_wall_ms(void);
 int clock_poll_timeout(int64_t deadline_us, int64_t now_us);
 /* The earlier of two deadlines, where a negative one means none. */
 int64_t clock_earliest(int64_t a, int64_t b);
+/* Saturating time arithmetic, for every number that came from outside (a report, a
+ * hand-over record, a request, a config value) before it becomes a time: the result
+ * is clamped to INT64_MIN..INT64_MAX instead of overflowing. */
+int64_t clock_ms_to_us(int64_t ms);
+int64_t clock_add_us(int64_t t_us, int64_t d_us);
+int64_t clock_sub_us(int64_t t_us, int64_t d_us);
+/* t_us + ms milliseconds, saturating: a deadline ms after t_us. */
+int64_t clock_after_ms(int64_t t_us, int64_t ms);
+
 /* ISO-8601 UTC with milliseconds, e.g. 2026-11-27T01:23:19.123Z. */
 void clock_iso8601(int64_t wall_ms, char *buf, size_t len);
 

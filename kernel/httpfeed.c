@@ -278,7 +278,7 @@ bool kernel_httpd_reaped(struct kernel *k, pid_t pid, int wstatus, int64_t now_u
 		return true;
 	if (delay == 0)
 		delay = config_num(&k->cfg, CFG_BACKOFF_MIN_MS) + 100;
-	o->hrestart_at_us = now_us + delay * 1000;
+	o->hrestart_at_us = clock_after_ms(now_us, delay);
 	struct kernel_field g[] = {KF_NUM("delay_ms", delay)};
 	kernel_emit(k, KL_WARN, "httpd_restarting", g, 1);
 	return true;

@@ -202,7 +202,7 @@ static void ev_events(struct kernel *k, int64_t now_us)
 static void tick(struct kernel *k, int64_t now_us)
 {
 	if (now_us >= k->next_status_us) {
-		int64_t iv = config_num(&k->cfg, CFG_STATUS_INTERVAL_MS) * 1000;
+		int64_t iv = clock_ms_to_us(config_num(&k->cfg, CFG_STATUS_INTERVAL_MS));
 		/* The quiet checks since the last tick, for the line and status.json. */
 		kernel_mon_heartbeats(k, NULL, now_us);
 		kernel_emit_status(k, now_us);
@@ -249,7 +249,7 @@ static void loop_check_pause(struct kernel *k, int64_t now_us)
 int kernel_run(struct kernel *k)
 {
 	int64_t now = clock_mono_us();
-	k->next_status_us = now + config_num(&k->cfg, CFG_STATUS_INTERVAL_MS) * 1000;
+	k->next_status_us = clock_after_ms(now, config_num(&k->cfg, CFG_STATUS_INTERVAL_MS));
 	k->next_watchdog_us = now;
 	if (kernel_pollset_fit(k) < 0)
 		err(71, "allocate the poll set of %d services", k->nsvc);
@@ -261,7 +261,7 @@ int kernel_run(struct kernel *k)
 		if (s->def->nafter) {
 			s->mon = KMON_HELD;
 			s->held_until_us =
-			    now + svc_num(s->def, &k->cfg, CFG_START_TIMEOUT_MS) * 1000;
+			    clock_after_ms(now, svc_num(s->def, &k->cfg, CFG_START_TIMEOUT_MS));
 			snprintf(s->reason, sizeof(s->reason), "waiting for %s",
 				 s->def->after_names[0]);
 			continue;

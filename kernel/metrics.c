@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "observe.h"
 
 static const int64_t bucket_us[KM_BUCKETS] = {100,   250,   500,    1000,   2500,   5000,   10000,
@@ -107,7 +108,7 @@ void kernel_metrics_report(struct km_svc *s, const struct report *r)
 		b++;
 	s->bucket[b]++;
 	s->observed++;
-	s->sum_us += r->rtt_us;
+	s->sum_us = clock_add_us(s->sum_us, r->rtt_us);
 }
 
 void kernel_metrics_replaced(struct km_svc *s, enum km_replace why)

@@ -59,7 +59,7 @@ static void track_later(struct kernel *k, struct kernel_svc *s, int64_t now_us)
 	unsigned n = s->track_streak < 8 ? s->track_streak++ : 8;
 	int64_t ms = config_num(&k->cfg, CFG_BACKOFF_MIN_MS) << n;
 	int64_t max = config_num(&k->cfg, CFG_BACKOFF_MAX_MS);
-	s->track_at_us = now_us + (ms < max ? ms : max) * 1000;
+	s->track_at_us = clock_after_ms(now_us, ms < max ? ms : max);
 	kernel_dl_note(k, s);
 }
 
@@ -151,7 +151,7 @@ static int mon_spawn_failed(struct kernel *k, struct kernel_svc *s, const char *
 	if (delay < min)
 		delay = min;
 	s->mon = KMON_WAITING;
-	s->restart_at_us = now_us + delay * 1000;
+	s->restart_at_us = clock_after_ms(now_us, delay);
 	kernel_dl_note(k, s);
 	k->dirty = true;
 	struct kernel_field f[] = {KF_STR("service", s->name), KF_STR("reason", why),
@@ -684,7 +684,7 @@ static void mon_lost(struct kernel *k, struct kernel_svc *s, int wstatus, int64_
 		return;
 	}
 	s->mon = KMON_WAITING;
-	s->restart_at_us = now_us + delay * 1000;
+	s->restart_at_us = clock_after_ms(now_us, delay);
 	kernel_dl_note(k, s);
 	struct kernel_field g[] = {KF_STR("service", s->name), KF_NUM("delay_ms", delay)};
 	kernel_emit(k, KL_WARN, "monitor_restarting", g, 2);

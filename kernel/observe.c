@@ -69,7 +69,7 @@ static void file_tick(struct kernel *k, int64_t now_us)
 	struct kernel_obs *o = k->obs;
 	if (!o->file[0] || now_us < o->next_file_us)
 		return;
-	int64_t iv = config_num(&k->cfg, CFG_STATUS_INTERVAL_MS) * 1000;
+	int64_t iv = clock_ms_to_us(config_num(&k->cfg, CFG_STATUS_INTERVAL_MS));
 	o->next_file_us += iv;
 	if (o->next_file_us <= now_us)
 		o->next_file_us = now_us + iv;
@@ -177,7 +177,7 @@ int kernel_obs_start(struct kernel *k, char *why, size_t whylen)
 			snprintf(why, whylen, "RON_METRICS_FILE=%s: %s", o->file, w);
 			return KERNEL_EX_CONFIG;
 		}
-		o->next_file_us = now + config_num(&k->cfg, CFG_STATUS_INTERVAL_MS) * 1000;
+		o->next_file_us = clock_after_ms(now, config_num(&k->cfg, CFG_STATUS_INTERVAL_MS));
 	}
 	if (!config_str(&k->cfg, CFG_HTTP_ADDR)[0])
 		return 0;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "kernel.h"
 #include "proc.h"
 
@@ -121,7 +122,7 @@ static void start_fresh(struct kernel *k, struct kernel_svc *s, int64_t now_us)
 		if (slot >= 0 && !k->svc[slot].ever_healthy) {
 			s->mon = KMON_HELD;
 			s->held_until_us =
-			    now_us + svc_num(s->def, &k->cfg, CFG_START_TIMEOUT_MS) * 1000;
+			    clock_after_ms(now_us, svc_num(s->def, &k->cfg, CFG_START_TIMEOUT_MS));
 			k->release_due = true;
 			return;
 		}

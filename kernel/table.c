@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "clock.h"
 #include "kernel.h"
 
 void kernel_svc_init(struct kernel_svc *s, const char *name, const struct svc_def *def)
@@ -35,10 +36,11 @@ static void apply_handover(struct kernel_svc *s, const struct report *r, int64_t
 			 ? r->mono_us
 			 : now_us;
 	int64_t due = r->due_us > HANDOVER_DUE_MAX ? HANDOVER_DUE_MAX : r->due_us;
-	s->due_at_us = due < 0 ? -1 : at + due;
+	s->due_at_us = due < 0 ? -1 : clock_add_us(at, due);
 	int64_t healthy_ms =
 	    r->healthy_ms > HANDOVER_AGE_MAX * 1000 ? HANDOVER_AGE_MAX * 1000 : r->healthy_ms;
-	s->healthy_since_us = r->pid > 0 && healthy_ms >= 0 ? at - healthy_ms * 1000 : -1;
+	s->healthy_since_us =
+	    r->pid > 0 && healthy_ms >= 0 ? clock_sub_us(at, clock_ms_to_us(healthy_ms)) : -1;
 	s->streak = r->streak;
 	s->probation = r->probation;
 	/* The policy's history cleared, or restarts recorded: each at its report's time. */
@@ -81,7 +83,11 @@ void kernel_handover_build(struct kernel_svc *s, int64_t now_us, struct handover
 	}
 	h->failures = s->failures;
 	h->restarts = s->restarts;
-	h->rtt_us = s->rtt_us < -1 ? -1 : s->rtt_us;
+	/* No round trip outlasts a check's timeout; a wilder one a report claimed is cut to
+	 * what a record may hold. */
+	h->rtt_us = s->rtt_us < -1		   ? -1
+		    : s->rtt_us > HANDOVER_DUE_MAX ? HANDOVER_DUE_MAX
+						   : s->rtt_us;
 	if (s->due_at_us < 0)
 		h->due_us = h->state == ST_STOPPING ? -1 : 0;
 	else
@@ -120,18 +126,20 @@ unsigned kernel_svc_apply(struct kernel_svc *s, const struct report *r, int64_t 
 		ch |= KCH_FIRST_HEALTHY;
 	}
 	s->reported = true;
+	/* No quarantine lasts longer than RON_QUARANTINE_MS can say: a day. */
 	if (r->event == EV_QUARANTINED && r->delay_ms >= 0)
-		s->quarantine_end_us = now_us + r->delay_ms * 1000;
+		s->quarantine_end_us = clock_add_us(now_us, r->delay_ms > HANDOVER_DUE_MAX / 1000
+								? HANDOVER_DUE_MAX
+								: clock_ms_to_us(r->delay_ms));
 	s->state = r->state;
 	s->pid = r->pid;
 	s->start = r->pid > 0 ? r->start : 0;
 	s->restarts = r->restarts;
-	/* No process is older than our monotonic clock: a wilder uptime (a report decodes any
-	 * int64) must not overflow the product below. */
+	/* No process is older than our monotonic clock. */
 	int64_t uptime_ms = r->uptime_ms < 0 ? 0 : r->uptime_ms;
 	if (uptime_ms > now_us / 1000)
 		uptime_ms = now_us / 1000;
-	s->since_us = r->pid > 0 ? now_us - uptime_ms * 1000 : 0;
+	s->since_us = r->pid > 0 ? clock_sub_us(now_us, clock_ms_to_us(uptime_ms)) : 0;
 	/* A check that could not measure keeps the last round trip a person saw. */
 	if (r->rtt_us >= 0)
 		s->rtt_us = r->rtt_us;

@@ -194,7 +194,7 @@ static void spawn(struct mon *m, int64_t now)
 	m->state = ST_STARTING;
 	m->probe_step_ms = PROBE_FIRST_MS;
 	m->next_check_us = now + PROBE_FIRST_MS * 1000;
-	m->start_deadline_us = now + m->cfg->start_timeout_ms * 1000;
+	m->start_deadline_us = clock_after_ms(now, m->cfg->start_timeout_ms);
 	emit(m, EV_SPAWNED, now, NULL);
 }
 
@@ -208,7 +208,7 @@ static void begin_stop(struct mon *m, int64_t now, const char *why)
 	}
 	if (m->state != ST_STOPPING) {
 		m->state = ST_STOPPING;
-		m->kill_deadline_us = now + m->cfg->stop_timeout_ms * 1000;
+		m->kill_deadline_us = clock_after_ms(now, m->cfg->stop_timeout_ms);
 		m->ops.signal(m->ops.ctx, m->cfg->stop_signal ? m->cfg->stop_signal : SIGTERM);
 	}
 	emit(m, EV_STOPPING, now, "%s", why);
@@ -354,7 +354,7 @@ static void probe(struct mon *m, int64_t now)
 	/* Checks run one interval apart, counted from each check's start, whatever the
 	 * verdict: one whose reply is collected at the next check's time starts that
 	 * check in the same wake-up. */
-	m->next_check_us = now + m->cfg->health_interval_ms * 1000;
+	m->next_check_us = clock_after_ms(now, m->cfg->health_interval_ms);
 	m->measured =
 	    m->state != ST_HEALTHY || m->failures || m->skipping || now >= quiet_check_due(m);
 	m->ops.probe(m->ops.ctx);
@@ -518,7 +518,7 @@ static void on_adopted(struct mon *m, const struct mon_event *ev)
 	m->state = ST_STARTING;
 	m->probe_step_ms = PROBE_FIRST_MS;
 	m->next_check_us = now;
-	m->start_deadline_us = now + m->cfg->start_timeout_ms * 1000;
+	m->start_deadline_us = clock_after_ms(now, m->cfg->start_timeout_ms);
 	emit(m, EV_ADOPTED, now, "%s", ev->reason ? ev->reason : "");
 }
 
@@ -527,7 +527,7 @@ static void on_resume(struct mon *m, const struct mon_event *ev)
 {
 	const struct handover *h = ev->h;
 	int64_t now = ev->now_us;
-	int64_t due = h->due_us < 0 ? -1 : h->mono_us + h->due_us;
+	int64_t due = h->due_us < 0 ? -1 : clock_add_us(h->mono_us, h->due_us);
 	restore_history(m, h, now);
 	m->state = h->state;
 	m->pid = h->pid;
@@ -536,10 +536,11 @@ static void on_resume(struct mon *m, const struct mon_event *ev)
 	m->rtt_us = h->rtt_us;
 	/* Nothing started before the monotonic clock did: an age beyond it (a suspend,
 	 * or a wild record) is cut there, which also keeps "now - spawned" in range. */
-	int64_t up_us = h->uptime_ms > h->mono_us / 1000 ? h->mono_us : h->uptime_ms * 1000;
-	int64_t ok_us = h->healthy_ms > up_us / 1000 ? up_us : h->healthy_ms * 1000;
-	m->spawned_us = h->mono_us - up_us;
-	m->healthy_since_us = h->healthy_ms < 0 ? -1 : h->mono_us - ok_us;
+	int64_t up_us =
+	    h->uptime_ms > h->mono_us / 1000 ? h->mono_us : clock_ms_to_us(h->uptime_ms);
+	int64_t ok_us = h->healthy_ms > up_us / 1000 ? up_us : clock_ms_to_us(h->healthy_ms);
+	m->spawned_us = clock_sub_us(h->mono_us, up_us);
+	m->healthy_since_us = h->healthy_ms < 0 ? -1 : clock_sub_us(h->mono_us, ok_us);
 	switch (h->state) {
 	case ST_STARTING:
 		m->start_deadline_us = due;

@@ -107,6 +107,20 @@ Test(fuzz_regress, finding3_huge_declared_array_fails_the_check)
 	cr_assert_eq(fuzz_reply_one(finding3, sizeof(finding3)), 0);
 }
 
+/* Finding 4 (fuzz-reports): a quarantined report with "delay_ms":
+ * 30000795743898976 overflowed now_us + delay_ms * 1000 in kernel_svc_apply
+ * (kernel/table.c).  Fixed by the saturating helpers of common/clock.c, and the
+ * quarantine cut to a day.  The input is also in the reports corpus, replayed below. */
+static const char finding4[] =
+    "{\"v\":1,\"service\":\"svc-index\",\"event\":\"quarantined\",\"state\":"
+    "\"quarantined\",\"pid\":0,\"restarts\":5,\"delay_ms\":30000795743898976,\"reason\":"
+    "\"5 restarts in 60 s\"}\n";
+
+Test(fuzz_regress, finding4_huge_quarantine_delay_in_a_report)
+{
+	fuzz_reports_one((const uint8_t *)finding4, sizeof(finding4) - 1);
+}
+
 /* The seed corpora, wherever the tree is: the first parent of the build directory
  * that holds tests/fuzz/corpus. */
 static bool corpus_dir(const char *target, char *out, size_t len)

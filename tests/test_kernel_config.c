@@ -147,6 +147,25 @@ static bool proc_env(pid_t pid, const char *name, char *buf, size_t cap)
 	return false;
 }
 
+/* A file whose whole content is want. */
+struct file_wait {
+	char path[700], want[1400], got[1400];
+};
+
+static bool file_holds(void *arg)
+{
+	struct file_wait *w = arg;
+	ssize_t n = tl_read_file(w->path, w->got, sizeof(w->got) - 1);
+	w->got[n > 0 ? n : 0] = '\0';
+	return strcmp(w->got, w->want) == 0;
+}
+
+static bool has_own_env(void *arg)
+{
+	char v[8];
+	return proc_env(*(pid_t *)arg, "OWN", v, sizeof(v));
+}
+
 static bool healthy_row(void *arg)
 {
 	char state[32];
@@ -183,23 +202,24 @@ Test(kernel_config, environment_args_and_working_dir_reach_the_service)
 	pid_t sh, sa;
 	cr_assert(kc_row("shell", state, sizeof(state), &sh));
 	cr_assert(kc_row("svc-a", state, sizeof(state), &sa));
+	/* A service without a health check is healthy once spawned, which may be before
+	 * its exec: its output file, written just before it execs sleep, says it ran. */
+	struct file_wait out = {.want = ""};
+	snprintf(out.path, sizeof(out.path), "%s/out", dir);
+	snprintf(out.want, sizeof(out.want), "%s\ntwo words\n", dir);
+	cr_assert(tl_wait_for(file_holds, &out, WAIT_MS), "%s: '%s', not '%s'", out.path, out.got,
+		  out.want);
 	/* Every socket variable reaches every service, but a service's own env wins. */
 	cr_assert(proc_env(sa, "A_SOCKET", v, sizeof(v)));
 	char want[700];
 	snprintf(want, sizeof(want), "%s/run/svc-a.sock", tl_dir());
 	cr_assert_str_eq(v, want);
+	/* Its environment is read empty for a moment while it execs sleep. */
+	cr_assert(tl_wait_for(has_own_env, &sh, WAIT_MS), "no OWN in the shell's environment");
 	cr_assert(proc_env(sh, "A_SOCKET", v, sizeof(v)));
 	cr_assert_str_eq(v, "mine");
 	cr_assert(proc_env(sh, "OWN", v, sizeof(v)));
 	cr_assert_str_eq(v, "1");
-	char out[700], got[1024];
-	snprintf(out, sizeof(out), "%s/out", dir);
-	ssize_t n = tl_read_file(out, got, sizeof(got) - 1);
-	cr_assert_gt(n, 0);
-	got[n] = '\0';
-	char expect[1400];
-	snprintf(expect, sizeof(expect), "%s\ntwo words\n", dir);
-	cr_assert_str_eq(got, expect);
 	kc_stop(&k);
 }
 
