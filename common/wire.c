@@ -189,6 +189,122 @@ nomem:
 	return -1;
 }
 
+/* Big-endian n-byte length at b (n = 1, 2 or 4). */
+static uint64_t be_len(const uint8_t *b, unsigned n)
+{
+	uint64_t v = 0;
+	for (unsigned i = 0; i < n; i++)
+		v = v << 8 | b[i];
+	return v;
+}
+
+/* One object's head at b: how many bytes it takes before its elements, how many
+ * bytes of data follow the head (str, bin, ext, numbers), and how many elements
+ * it holds (containers; 0 for anything else). */
+struct mp_head {
+	size_t head;
+	uint64_t data, elems;
+	bool container;
+};
+
+static bool mp_head_read(const uint8_t *b, size_t n, struct mp_head *h)
+{
+	static const uint8_t fixed[] = {[0xc0 - 0xc0] = 0, [0xc2 - 0xc0] = 0, [0xc3 - 0xc0] = 0,
+					[0xca - 0xc0] = 4, [0xcb - 0xc0] = 8, [0xcc - 0xc0] = 1,
+					[0xcd - 0xc0] = 2, [0xce - 0xc0] = 4, [0xcf - 0xc0] = 8,
+					[0xd0 - 0xc0] = 1, [0xd1 - 0xc0] = 2, [0xd2 - 0xc0] = 4,
+					[0xd3 - 0xc0] = 8, [0xd4 - 0xc0] = 2, [0xd5 - 0xc0] = 3,
+					[0xd6 - 0xc0] = 5, [0xd7 - 0xc0] = 9, [0xd8 - 0xc0] = 17};
+	uint8_t t = b[0];
+	*h = (struct mp_head){1, 0, 0, false};
+	if (t <= 0x7f || t >= 0xe0)
+		return true;
+	if (t <= 0x9f) {
+		h->container = true;
+		h->elems = t <= 0x8f ? 2u * (t & 0x0f) : t & 0x0fu;
+		return true;
+	}
+	if (t <= 0xbf) {
+		h->data = t & 0x1f;
+		return true;
+	}
+	if (t == 0xc1)
+		return false;
+	if (t <= 0xc3 || (t >= 0xca && t <= 0xd8)) {
+		h->data = fixed[t - 0xc0];
+		return true;
+	}
+	/* bin8/16/32, ext8/16/32, str8/16/32, array16/32, map16/32: a length follows. */
+	static const uint8_t lenbytes[] = {1, 2, 4, 1, 2, 4};
+	unsigned lb = t <= 0xc9 ? lenbytes[t - 0xc4] : t <= 0xdb ? 1u << (t - 0xd9) : 2u << (t & 1);
+	if (n < 1 + (size_t)lb)
+		return false;
+	uint64_t len = be_len(b + 1, lb);
+	h->head = 1 + lb + (t >= 0xc7 && t <= 0xc9); /* an ext's type byte */
+	h->container = t >= 0xdc;
+	if (h->container)
+		h->elems = t >= 0xde ? 2 * len : len;
+	else
+		h->data = len;
+	return true;
+}
+
+int wire_scan(const uint8_t *b, size_t n, unsigned max, unsigned *depth)
+{
+	/* left[d]: elements still to come in the container open at depth d + 1; owed:
+	 * all of them, each of which takes a byte at least. */
+	uint64_t left[WIRE_DEPTH_MAX + 1], owed = 0;
+	unsigned d = 0;
+	size_t off = 0;
+	if (max > WIRE_DEPTH_MAX)
+		max = WIRE_DEPTH_MAX;
+	*depth = 0;
+	do {
+		struct mp_head h;
+		if (off >= n || !mp_head_read(b + off, n - off, &h))
+			break;
+		if (h.head > n - off || h.data > n - off - h.head)
+			break;
+		off += h.head + h.data;
+		if (d > 0) {
+			left[d - 1]--;
+			owed--;
+		}
+		if (h.container && d == max) {
+			*depth = max + 1;
+			return 0;
+		}
+		if (h.container && d + 1 > *depth)
+			*depth = d + 1;
+		if (h.elems > 0) {
+			owed += h.elems;
+			if (owed > n - off)
+				return -1;
+			left[d++] = h.elems;
+		}
+		while (d > 0 && left[d - 1] == 0)
+			d--;
+	} while (d > 0);
+	return 0;
+}
+
+/* Refuses, before msgpack-c reads them, bytes it would take too deep a stack for
+ * (it says "out of memory") or reserve memory for elements that are not there. */
+static int shape_check(const uint8_t *b, size_t n, const char *what, const char *truncated,
+		       char *why, size_t whylen)
+{
+	unsigned depth;
+	if (wire_scan(b, n, WIRE_DEPTH_MAX, &depth) < 0) {
+		snprintf(why, whylen, "%s", truncated);
+		return -1;
+	}
+	if (depth > WIRE_DEPTH_MAX) {
+		snprintf(why, whylen, "%s nested deeper than %d levels", what, WIRE_DEPTH_MAX);
+		return -1;
+	}
+	return 0;
+}
+
 /* The payload is itself MessagePack: a unit variant as its name, or a
  * one-entry map {name: value} (a variant with data, or {"Health": nil}). */
 static int decode_variant(const uint8_t *b, size_t n, char *out, size_t outlen, char *why,
@@ -203,6 +319,8 @@ static int decode_variant(const uint8_t *b, size_t n, char *out, size_t outlen, 
 		snprintf(why, whylen, "payload is empty");
 		goto out;
 	}
+	if (shape_check(b, n, "reply payload", "payload is not MessagePack", why, whylen) < 0)
+		goto out;
 	switch (msgpack_unpack_next(&u, (const char *)b, n, &off)) {
 	case MSGPACK_UNPACK_SUCCESS: break;
 	case MSGPACK_UNPACK_NOMEM_ERROR:
@@ -282,6 +400,11 @@ int wire_decode(const uint8_t *body, size_t len, struct wire_msg *m, char *why, 
 
 	memset(m, 0, sizeof(*m));
 	msgpack_unpacked_init(&u);
+	char truncated[80];
+	snprintf(truncated, sizeof(truncated), "truncated body: %zu bytes end inside the envelope",
+		 len);
+	if (shape_check(body, len, "reply", truncated, why, whylen) < 0)
+		goto out;
 	switch (msgpack_unpack_next(&u, (const char *)body, len, &off)) {
 	case MSGPACK_UNPACK_SUCCESS: break;
 	case MSGPACK_UNPACK_CONTINUE:

@@ -12,6 +12,10 @@
 /* How every reason for a decoder's own allocation failure begins: the decoder ran
  * short, which says nothing about the bytes. */
 #define WIRE_NOMEM "out of memory"
+/* The deepest nesting of containers a reply (its envelope, and its payload on its
+ * own) may have.  The real replies are 3 deep; msgpack-c's unpacker keeps a stack
+ * of 32, and reports one that runs out as if memory had. */
+#define WIRE_DEPTH_MAX 32
 
 /* A decoded envelope.  `variant` is the payload's enum variant name
  * ("Health", "HealthOk", "Err", ...), whether written as a string or as a
@@ -36,7 +40,14 @@ ssize_t wire_encode_health_reply(const char *service, uint64_t corr_id, uint8_t 
 int wire_frame_length(const uint8_t hdr[4], uint32_t *len, char *why, size_t whylen);
 
 /* Decodes a frame body (no prefix) into m; 0, or -1 with a reason naming what
- * was wrong.  Trailing bytes after the envelope are ignored, as upstream does. */
+ * was wrong.  Trailing bytes after the envelope are ignored, as upstream does.
+ * A body or payload nested deeper than WIRE_DEPTH_MAX is malformed, one that
+ * declares more elements than it holds truncated. */
+/* Walks the first MessagePack object in b without decoding it: *depth is how deep
+ * it nests its containers (0 for a scalar), counted up to max + 1.  -1 when its
+ * containers declare more elements than the bytes after them could hold (a byte
+ * each at least), which msgpack-c would reserve memory for before finding out. */
+int wire_scan(const uint8_t *b, size_t n, unsigned max, unsigned *depth);
 int wire_decode(const uint8_t *body, size_t len, struct wire_msg *m, char *why, size_t whylen);
 
 /* 0 if m is a healthy reply to corr_id, else -1 and why. */

@@ -152,6 +152,15 @@ Test(health, huge_length_prefix_is_refused_without_allocating)
 	cr_assert(strstr(r.reason, "reply too large: 4294967295 bytes"), "%s", r.reason);
 }
 
+Test(health, reply_nested_500000_deep_is_malformed_not_out_of_memory)
+{
+	const char *sock = start_sim("deep");
+	struct health_result r;
+	cr_assert_not(health_check(sock, "svc-storage", 5, 5000, &r));
+	cr_assert_str_eq(r.reason, "reply nested deeper than 32 levels");
+	cr_assert_not(r.local, "a malformed reply taken for our own shortage");
+}
+
 Test(health, close_without_reply_is_reported)
 {
 	const char *sock = start_sim("close");

@@ -759,6 +759,13 @@ Test(monitor, garbage_answer_is_unhealthy_with_its_reason)
 	answers_badly("garbage", "expected an array or map");
 }
 
+/* msgpack-c reports its nesting stack running out as out of memory: the monitor
+ * must still take the reply for the service's fault. */
+Test(monitor, reply_nested_too_deep_is_unhealthy_with_its_reason)
+{
+	answers_badly("deep", "reply nested deeper than 32 levels");
+}
+
 Test(monitor, slow_starter_within_start_timeout_is_ready)
 {
 	struct report r;

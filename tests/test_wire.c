@@ -453,3 +453,127 @@ Test(wire, encode_refuses_small_buffer)
 	uint8_t buf[16];
 	cr_assert_eq(wire_encode_health_request("svc.index", 0, buf, sizeof(buf)), -1);
 }
+
+/* wire_scan's depth, or -1 when it finds elements missing. */
+static int wire_depth(const uint8_t *b, size_t n, unsigned max)
+{
+	unsigned d;
+	return wire_scan(b, n, max, &d) < 0 ? -1 : (int)d;
+}
+
+/* Nesting: the real replies are 2 deep as an envelope and 1 as a payload; the
+ * scan counts every MessagePack type's bytes, so what follows a string, a bin or
+ * an ext is never taken for a container. */
+Test(wire, depth_of_the_vectors_and_of_every_type)
+{
+	for (int i = 0; i < 3; i++) {
+		uint8_t v[64];
+		size_t n = unhex(reply_vec[i], v, sizeof(v));
+		cr_assert_eq(wire_depth(v + 4, n - 4, WIRE_DEPTH_MAX), 2, "%s", names[i]);
+	}
+	cr_assert_eq(wire_depth(health_ok_map, sizeof(health_ok_map), WIRE_DEPTH_MAX), 1);
+	cr_assert_eq(wire_depth(err_payload, sizeof(err_payload), WIRE_DEPTH_MAX), 2);
+	const uint8_t scalar[] = {0x2a}, empty[] = {0x90};
+	cr_assert_eq(wire_depth(scalar, 1, WIRE_DEPTH_MAX), 0);
+	cr_assert_eq(wire_depth(empty, 1, WIRE_DEPTH_MAX), 1);
+	/* One array of every kind of element, each holding bytes that look like arrays. */
+	const uint8_t every[] = {0xdc, 0x00, 0x0e,	 /* array16 of 14 */
+				 0xa2, 0x91, 0x91,	 /* fixstr "\x91\x91" */
+				 0xd9, 0x01, 0x91,	 /* str8 */
+				 0xda, 0x00, 0x01, 0x91, /* str16 */
+				 0xc4, 0x01, 0x91,	 /* bin8 */
+				 0xc7, 0x01, 0x05, 0x91, /* ext8: length, type, data */
+				 0xd4, 0x05, 0x91,	 /* fixext1 */
+				 0xd8, 0x05, 0x91, 0x91, 0x91, 0x91, 0x91, 0x91, 0x91, 0x91,
+				 0x91, 0x91, 0x91, 0x91, 0x91, 0x91, 0x91, 0x91, /* fixext16 */
+				 0xcb, 0x91, 0x91, 0x91, 0x91, 0x91, 0x91, 0x91, 0x91, /* float64 */
+				 0xcd, 0x91, 0x91,				       /* uint16 */
+				 0xd3, 0x91, 0x91, 0x91, 0x91, 0x91, 0x91, 0x91, 0x91, /* int64 */
+				 0xc0, 0xc3,			     /* nil, true */
+				 0xde, 0x00, 0x01, 0x01, 0x91, 0x02, /* map16 {1: [2]} */
+				 0xdd, 0x00, 0x00, 0x00, 0x00};	     /* array32 of 0 */
+	cr_assert_eq(wire_depth(every, sizeof(every), WIRE_DEPTH_MAX), 3);
+}
+
+/* A body of `levels` one-element arrays around a nil. */
+static size_t nested(uint8_t *buf, size_t levels)
+{
+	memset(buf, 0x91, levels);
+	buf[levels] = 0xc0;
+	return levels + 1;
+}
+
+Test(wire, depth_is_counted_up_to_the_limit_and_one_past_it)
+{
+	static uint8_t b[500001];
+	cr_assert_eq(wire_depth(b, nested(b, 32), WIRE_DEPTH_MAX), 32);
+	cr_assert_eq(wire_depth(b, nested(b, 33), WIRE_DEPTH_MAX), 33);
+	cr_assert_eq(wire_depth(b, nested(b, 500000), WIRE_DEPTH_MAX), 33);
+	cr_assert_eq(wire_depth(b, nested(b, 500000), 3), 4);
+	/* Cut short, it owes what never comes; past the limit, depth is found first. */
+	cr_assert_eq(wire_depth(b, 10, WIRE_DEPTH_MAX), -1);
+	cr_assert_eq(wire_depth(b, 40, WIRE_DEPTH_MAX), 33);
+}
+
+/* Elements declared but not there: msgpack-c would reserve 24 bytes for each. */
+Test(wire, containers_that_declare_more_than_the_bytes_hold_are_truncated)
+{
+	const uint8_t array32[] = {0xdd, 0xff, 0xff, 0xff, 0xff, 0x91, 0x91};
+	const uint8_t map16[] = {0xde, 0x00, 0x03, 0x01, 0x02, 0x03, 0x04, 0x05};
+	const uint8_t fits[] = {0xde, 0x00, 0x03, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06};
+	/* Two open containers owe 3 + 2 elements and 4 bytes remain. */
+	const uint8_t owed[] = {0x93, 0x01, 0x92, 0x01, 0x02};
+	const uint8_t owed_short[] = {0x93, 0x92, 0x01, 0x02};
+	cr_assert_eq(wire_depth(array32, sizeof(array32), WIRE_DEPTH_MAX), -1);
+	cr_assert_eq(wire_depth(map16, sizeof(map16), WIRE_DEPTH_MAX), -1);
+	cr_assert_eq(wire_depth(fits, sizeof(fits), WIRE_DEPTH_MAX), 1);
+	cr_assert_eq(wire_depth(owed, sizeof(owed), WIRE_DEPTH_MAX), -1);
+	cr_assert_eq(wire_depth(owed_short, sizeof(owed_short), WIRE_DEPTH_MAX), -1);
+	/* The 5-byte body that asked msgpack-c for 12.9 GB. */
+	const uint8_t huge[] = {0xdd, 0x20, 0x00, 0x00, 0x00};
+	struct wire_msg m;
+	char why[WIRE_WHY_MAX];
+	cr_assert_eq(wire_decode(huge, sizeof(huge), &m, why, sizeof(why)), -1);
+	cr_assert_str_eq(why, "truncated body: 5 bytes end inside the envelope");
+}
+
+Test(wire, body_nested_deeper_than_the_limit_is_malformed)
+{
+	static uint8_t b[500001];
+	struct wire_msg m;
+	char why[WIRE_WHY_MAX];
+	size_t n = nested(b, 500000);
+	cr_assert_eq(wire_decode(b, n, &m, why, sizeof(why)), -1);
+	cr_assert_str_eq(why, "reply nested deeper than 32 levels");
+	cr_assert(strncmp(why, WIRE_NOMEM, strlen(WIRE_NOMEM)) != 0);
+	/* 33 is one too many; at 32 msgpack-c decodes it, and it is just no envelope. */
+	cr_assert_eq(wire_decode(b, nested(b, 33), &m, why, sizeof(why)), -1);
+	cr_assert_str_eq(why, "reply nested deeper than 32 levels");
+	cr_assert_eq(wire_decode(b, nested(b, 32), &m, why, sizeof(why)), -1);
+	cr_assert_str_eq(why, "envelope has 1 elements, expected 5");
+}
+
+Test(wire, payload_nested_deeper_than_the_limit_is_malformed)
+{
+	uint8_t deep[41];
+	size_t n = nested(deep, 40);
+	struct body b;
+	body_init(&b);
+	msgpack_pack_array(&b.pk, 5);
+	put_str(&b, "svc.index");
+	put_str(&b, "v1.ok");
+	msgpack_pack_uint64(&b.pk, 0);
+	put_int_array(&b, NULL, 0);
+	put_bin(&b, deep, n);
+	expect_reject(&b, "reply payload nested deeper than 32 levels");
+
+	/* The same payload 32 deep is decoded, and is no variant. */
+	body_init(&b);
+	msgpack_pack_array(&b.pk, 5);
+	put_str(&b, "svc.index");
+	put_str(&b, "v1.ok");
+	msgpack_pack_uint64(&b.pk, 0);
+	put_int_array(&b, NULL, 0);
+	put_bin(&b, deep + 8, n - 8);
+	expect_reject(&b, "payload is an array, not an enum variant");
+}

@@ -38,6 +38,8 @@
  *                               huge       length prefix ff ff ff ff, then
  *                                          close
  *                               close      read the request, close without reply
+ *                               deep       a valid frame whose body is arrays
+ *                                          nested 500,000 deep: 91 91 91 ... c0
  *   SIGUSR1 (signal)          Toggles hang mode at run time; with SIM_MODE=hang
  *                             the first SIGUSR1 makes it healthy.  Connections
  *                             already hanging stay so until their clients
@@ -82,6 +84,7 @@
  * which a real service never returns; else whatever a crash knob asks for.
  *
  * The same table is in docs/svc-sim.md. */
+#include <arpa/inet.h>
 #include <bsd/stdlib.h>
 #include <bsd/string.h>
 #include <ctype.h>
@@ -131,10 +134,18 @@ static const struct role roles[] = {
     {"svc-storage", "RON_STORAGE_SOCK", "/tmp/ron/svc-storage.sock"},
 };
 
-enum mode { MODE_HEALTHY, MODE_UNHEALTHY, MODE_HANG, MODE_GARBAGE, MODE_HUGE, MODE_CLOSE };
+enum mode {
+	MODE_HEALTHY,
+	MODE_UNHEALTHY,
+	MODE_HANG,
+	MODE_GARBAGE,
+	MODE_HUGE,
+	MODE_CLOSE,
+	MODE_DEEP
+};
 
-static const char *const mode_names[] = {"healthy", "unhealthy", "hang",
-					 "garbage", "huge",	 "close"};
+static const char *const mode_names[] = {"healthy", "unhealthy", "hang", "garbage",
+					 "huge",    "close",	 "deep"};
 
 static const char *const knob_names[] = {
     "SIM_MODE",		  "SIM_CRASH_AFTER_MS",	   "SIM_CRASH_CODE",
@@ -165,6 +176,7 @@ struct conn {
 	uint8_t *body;
 	size_t in_off;
 	uint8_t out[256];
+	const uint8_t *reply; /* out, or a reply too large for it */
 	size_t out_len, out_off;
 };
 
@@ -246,7 +258,7 @@ static void knobs_read(struct knobs *k)
 		if (i == sizeof(mode_names) / sizeof(mode_names[0]))
 			errx(EX_SIM,
 			     "SIM_MODE=%s: unknown mode (expected healthy, unhealthy, hang, "
-			     "garbage, huge or close)",
+			     "garbage, huge, close or deep)",
 			     v);
 		k->mode = (enum mode)i;
 	}
@@ -507,12 +519,31 @@ static enum mode sim_mode_now(const struct sim *s)
 	return s->k.mode == MODE_HANG ? MODE_HEALTHY : s->k.mode;
 }
 
+/* MODE_DEEP's reply: a frame of 500,000 one-element arrays around a nil. */
+#define DEEP_LEVELS 500000
+static const uint8_t *deep_reply(size_t *len)
+{
+	static uint8_t *frame;
+	if (!frame) {
+		frame = malloc(4 + DEEP_LEVELS);
+		if (!frame)
+			err(EX_FAIL, "malloc %d bytes", 4 + DEEP_LEVELS);
+		uint32_t be = htonl(DEEP_LEVELS);
+		memcpy(frame, &be, 4);
+		memset(frame + 4, 0x91, DEEP_LEVELS - 1);
+		frame[4 + DEEP_LEVELS - 1] = 0xc0;
+	}
+	*len = 4 + DEEP_LEVELS;
+	return frame;
+}
+
 static void conn_reply(struct sim *s, struct conn *c, const struct wire_msg *m)
 {
 	static const uint8_t garbage[] = {0, 0, 0, 1, 0x2a};
 	static const uint8_t huge[] = {0xff, 0xff, 0xff, 0xff};
 	ssize_t n = -1;
 
+	c->reply = c->out;
 	switch (sim_mode_now(s)) {
 	case MODE_HANG:
 		c->state = CONN_HANG;
@@ -527,6 +558,12 @@ static void conn_reply(struct sim *s, struct conn *c, const struct wire_msg *m)
 		memcpy(c->out, huge, sizeof(huge));
 		n = sizeof(huge);
 		break;
+	case MODE_DEEP: {
+		size_t len;
+		c->reply = deep_reply(&len);
+		n = (ssize_t)len;
+		break;
+	}
 	case MODE_HEALTHY:
 	case MODE_UNHEALTHY:
 		/* Like the real services: dispatch on the payload alone. */
@@ -629,7 +666,8 @@ static void conn_read(struct sim *s, struct conn *c)
 static void conn_write(struct conn *c)
 {
 	while (c->out_off < c->out_len) {
-		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+		ssize_t n =
+		    send(c->fd, c->reply + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				return;
