@@ -119,6 +119,9 @@ clean:
 # `make memcheck` and `make chaos` install their tools with
 # `scripts/install-deps --hardening`; see docs/hardening.md.
 FUZZ_SECONDS  ?= 60
+# The libFuzzer -seed of every target; FUZZ_RUNS=N stops each after N executions.
+FUZZ_SEED     ?= 1
+FUZZ_RUNS     ?=
 CHAOS_SECONDS ?= 30
 FUZZ_CC       ?= clang
 FUZZ_TARGETS  := reply reports config handover ctlreq svcout feed httpaddr cgroup
@@ -154,7 +157,8 @@ deps-hardening:
 
 fuzz: deps-hardening
 	@$(MAKE) --no-print-directory $(FUZZ_BINS)
-	tests/fuzz/run $(BUILD)/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+	FUZZ_SEED=$(FUZZ_SEED) FUZZ_RUNS=$(FUZZ_RUNS) \
+		tests/fuzz/run $(BUILD)/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 memcheck: deps-hardening
 	@if [ "$(SANITIZE)" = 1 ]; then echo "memcheck: valgrind needs a build without SANITIZE=1" >&2; exit 2; fi
