@@ -35,10 +35,57 @@ int svc_name_check(const char *name, char *why, size_t whylen)
 		unsigned char ch = (unsigned char)name[i];
 		ok = islower(ch) || isdigit(ch) || ch == '.' || ch == '_' || ch == '-';
 	}
-	if (ok)
-		return 0;
-	snprintf(why, whylen, "bad service name \"%.80s\" (accepted: [a-z0-9][a-z0-9._-]{0,%d})",
-		 name, SVC_NAME_MAX - 2);
+	if (!ok) {
+		snprintf(why, whylen,
+			 "bad service name \"%.80s\" (accepted: [a-z0-9][a-z0-9._-]{0,%d})", name,
+			 SVC_NAME_MAX - 2);
+		return -1;
+	}
+	/* A service's cgroup is a directory of that name beside cgroup v2's interface
+	 * files, which are all CONTROLLER.FILE. */
+	static const char *const cgroup_prefixes[] = {
+	    "cgroup", "cpu", "cpuset", "io", "irq", "memory", "hugetlb", "pids", "rdma", "misc"};
+	for (size_t i = 0; i < sizeof(cgroup_prefixes) / sizeof(cgroup_prefixes[0]); i++) {
+		size_t pl = strlen(cgroup_prefixes[i]);
+		if (strncmp(name, cgroup_prefixes[i], pl) == 0 && name[pl] == '.') {
+			snprintf(
+			    why, whylen,
+			    "bad service name \"%s\": %s.* names cgroup interface files, and a "
+			    "service's cgroup is a directory of its name",
+			    name, cgroup_prefixes[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int svc_sock_env_check(const char *var, const char *own, char *why, size_t whylen)
+{
+	/* What every process needs as it is, or what the dynamic linker reads. */
+	static const char *const critical[] = {
+	    "PATH", "HOME", "SHELL",	     "USER",	   "LOGNAME",	 "IFS",		  "TMPDIR",
+	    "TZ",   "LANG", "NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"};
+	for (size_t i = 0; i < sizeof(critical) / sizeof(critical[0]); i++)
+		if (strcmp(var, critical[i]) == 0)
+			goto refuse;
+	if (strncmp(var, "LD_", 3) == 0 || strncmp(var, "LC_", 3) == 0)
+		goto refuse;
+	/* The kernel's and the monitors' own settings, but for a seed service's own socket. */
+	for (int k = 0; k < CFG__COUNT; k++)
+		if (strcmp(var, cfg_table[k].env) == 0 && (!own || strcmp(var, own) != 0)) {
+			snprintf(
+			    why, whylen,
+			    "socket_env %s is ron-kernel's own setting, which the kernel and its "
+			    "monitors would read as the socket's path",
+			    var);
+			return -1;
+		}
+	return 0;
+refuse:
+	snprintf(why, whylen,
+		 "socket_env %s is a variable every process relies on: exported to every "
+		 "service, it would replace theirs",
+		 var);
 	return -1;
 }
 
@@ -222,6 +269,19 @@ static int fill_defaults(struct svc_table *t, struct svc_def *d, const struct co
 	if (!d->health_service[0])
 		wire_service_name(d->name, d->health_service, sizeof(d->health_service));
 	return 0;
+}
+
+/* After the check that no two services share one: that names the other service. */
+static int check_sock_env(struct svc_table *t, struct svc_def *d, char *err, size_t errlen)
+{
+	char why[200];
+	const char *own = d->seed_sock != CFG__COUNT ? cfg_table[d->seed_sock].env : NULL;
+	if (!d->sock_env[0] || svc_sock_env_check(d->sock_env, own, why, sizeof(why)) == 0)
+		return 0;
+	return svc_fail(t, d, d->key_line[SK_SOCKET_ENV], err, errlen, "%s%s", why,
+			d->key_line[SK_SOCKET_ENV] ? ""
+						   : " (made from the service's name: set "
+						     "socket_env to another)");
 }
 
 static int check_socket(struct svc_table *t, struct svc_def *d, char *err, size_t errlen)
@@ -409,6 +469,9 @@ int svctab_resolve(struct svc_table *t, const struct config *c, char *err, size_
 						"socket_env %s is also %s's", d->sock_env, o->name);
 		}
 	}
+	for (int i = 0; i < t->n; i++)
+		if (t->v[i].enabled && check_sock_env(t, &t->v[i], err, errlen) < 0)
+			return -1;
 	if (svctab_enabled(t) == 0) {
 		snprintf(err, errlen, "%s: every service is disabled", t->path[0] ? t->path : "");
 		return -1;

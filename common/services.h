@@ -108,8 +108,13 @@ int svctab_enabled(const struct svc_table *t);
 
 /* "svc-index" -> "RON_INDEX_SOCK"; "my.svc-2" -> "RON_MY_SVC_2_SOCK". */
 void svc_sock_env_name(const char *name, char *out, size_t len);
-/* 0 if name matches [a-z0-9][a-z0-9._-]{0,62}, else -1 with why. */
+/* 0 if name matches [a-z0-9][a-z0-9._-]{0,62} and is no cgroup interface file
+ * (cgroup.*, memory.*, ...), else -1 with why. */
 int svc_name_check(const char *name, char *why, size_t whylen);
+/* 0 if var may carry a service's socket path to every service and monitor; -1 and why
+ * for a variable they rely on, or one of ron-kernel's own settings (other than own,
+ * a seed service's socket variable, or NULL). */
+int svc_sock_env_check(const char *var, const char *own, char *why, size_t whylen);
 /* Splits args on blanks; "double quotes" group (\" and \\ inside); no expansion.
  * Appends to *v / *n (NULL-terminated); -1 with why on an unbalanced quote. */
 int svc_split_args(const char *s, char ***v, int *n, char *why, size_t whylen);

@@ -33,7 +33,10 @@ static void child(const struct spawn_spec *sp, int errfd, bool in_cgroup)
 	sigset_t none;
 	int err[2] = {STEP_EXEC, 0};
 
-	setpgid(0, 0);
+	/* A session of its own, so no controlling terminal: nothing the service does
+	 * reaches the operator's terminal but through the kernel's relay.  It also
+	 * leads a process group of its own, which the monitor signals. */
+	setsid();
 	/* In its cgroup before it can fork: no process of it is ever outside. */
 	err[0] = STEP_CGROUP;
 	if (sp->cgroup_fd >= 0 && !in_cgroup && cgroup_enter(sp->cgroup_fd) < 0)
@@ -177,8 +180,9 @@ int spawn_service(const struct spawn_spec *sp, int wait_ms, pid_t *pid, int *pid
 	}
 	if (p == 0)
 		child(sp, pfd[1], cloned);
+	/* No setpgid(p, p) here to beat the child to it: a group leader cannot setsid().
+	 * Until the child's setsid, a signal to its group falls back to its pid. */
 	close(pfd[1]);
-	setpgid(p, p); /* also here, so the group exists whichever runs first */
 	/* Until exec or its failure, but no longer than wait_ms: a slow exec must not
 	 * stall the monitor.  After that, a failure shows as an exit with code 127. */
 	struct pollfd w = {pfd[0], POLLIN, 0};
@@ -221,7 +225,8 @@ int spawn_service(const struct spawn_spec *sp, int wait_ms, pid_t *pid, int *pid
 		int e = errno;
 		char what[48];
 		snprintf(what, sizeof(what), "pidfd_open %d", (int)p);
-		kill(-p, SIGKILL);
+		if (kill(-p, SIGKILL) < 0)
+			kill(p, SIGKILL);
 		waitpid(p, NULL, 0);
 		return failed(why, whylen, bin, what, e);
 	}

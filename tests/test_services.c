@@ -258,6 +258,47 @@ Test(services, same_socket_env)
 	    "t.conf:2: ", "[service index]: socket_env RON_INDEX_SOCK is also svc-index's", NULL);
 }
 
+/* A service's cgroup is a directory beside cgroup v2's interface files. */
+Test(services, names_of_cgroup_interface_files_are_refused)
+{
+	static const char *const names[] = {"cgroup.procs", "memory.max", "cpu.weight",
+					    "io.max",	    "pids.max",	  "cgroup.kill"};
+	char text[128], want[128];
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(text, sizeof(text), "[service %s]\nbin = b\nhealth = none\n", names[i]);
+		snprintf(want, sizeof(want), "bad service name \"%s\"", names[i]);
+		bad(text, "t.conf:1: ", want, "cgroup interface files", NULL);
+	}
+	good("[service cpu-bound]\nbin = b\nhealth = none\n[service memoryhog]\nbin = b\n"
+	     "health = none\n[service io]\nbin = b\nhealth = none\n[service my.cpu.x]\nbin = "
+	     "b\nhealth = none\n");
+}
+
+/* Exported to every service and monitor, and set in the kernel's own environment. */
+Test(services, socket_env_that_processes_rely_on_is_refused)
+{
+	static const char *const vars[] = {"PATH", "HOME", "LD_PRELOAD", "LD_LIBRARY_PATH",
+					   "NOTIFY_SOCKET"};
+	char text[128], want[128];
+	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+		snprintf(text, sizeof(text), "[service a]\nbin = a\nsocket_env = %s\n", vars[i]);
+		snprintf(want, sizeof(want), "socket_env %s is a variable every process relies on",
+			 vars[i]);
+		bad(text, "t.conf:3: ", want, NULL);
+	}
+	bad("[service a]\nbin = a\nsocket_env = RON_HEALTH_TIMEOUT_MS\n",
+	    "t.conf:3: ", "socket_env RON_HEALTH_TIMEOUT_MS is ron-kernel's own setting", NULL);
+	bad("[service a]\nbin = a\nsocket_env = RON_RUN_DIR\n",
+	    "t.conf:3: ", "socket_env RON_RUN_DIR is ron-kernel's own setting", NULL);
+	/* Made from the name, it says so (and where: the service's header). */
+	bad("[service index]\nbin = i\n",
+	    "t.conf:1: ", "socket_env RON_INDEX_SOCK is ron-kernel's own setting",
+	    "made from the service's name", NULL);
+	/* A seed service's own variable is its own. */
+	good("[service svc-index]\nsocket_env = RON_INDEX_SOCK\n");
+	good("[service a]\nbin = a\nsocket_env = PATHS\n");
+}
+
 Test(services, after_unknown_self_and_disabled)
 {
 	bad("[service a]\nbin = a\nafter = b zz\n[service b]\nbin = b\n",

@@ -1,0 +1,121 @@
+/* The operator's terminal is the kernel's alone: ron-kernel run from a shell on a
+ * pseudo-terminal (the pty its controlling terminal, as under a login), and a
+ * service that tries to reach that terminal past the output capture. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "clock.h"
+#include "kconf.h"
+#include "testlib.h"
+
+#define WAIT_MS 30000
+
+TestSuite(terminal, .init = tl_setup, .fini = tl_teardown, .timeout = 120);
+
+/* The kernel as a login shell would start it: a session of its own whose controlling
+ * terminal is a fresh pty, all three standard descriptors on it.  Returns the master. */
+static int kernel_on_pty(struct kc *k, pid_t *pid)
+{
+	int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	cr_assert_geq(m, 0);
+	cr_assert_eq(grantpt(m), 0);
+	cr_assert_eq(unlockpt(m), 0);
+	const char *sname = ptsname(m);
+	cr_assert(sname);
+	char **env = kc_env(NULL);
+	*pid = fork();
+	cr_assert_geq(*pid, 0);
+	if (*pid == 0) {
+		if (setsid() < 0)
+			_exit(97);
+		int s = open(sname, O_RDWR); /* a session leader's first tty becomes its own */
+		if (s < 0)
+			_exit(99);
+		dup2(s, 0);
+		dup2(s, 1);
+		dup2(s, 2);
+		char *argv[] = {RON_BUILD_DIR "/ron-kernel", "--config", k->conf, NULL};
+		tl_apply_env(env);
+		execv(argv[0], argv);
+		_exit(98);
+	}
+	return m;
+}
+
+/* What the service wrote to its file, the pty drained meanwhile so the kernel's own
+ * lines never fill it. */
+struct probe {
+	int master;
+	char path[700], got[256];
+	char log[16384]; /* the kernel's terminal, for a failure message */
+	size_t loglen;
+};
+
+static bool probe_done(void *arg)
+{
+	struct probe *p = arg;
+	char junk[4096];
+	struct pollfd pf = {p->master, POLLIN, 0};
+	ssize_t r;
+	while (poll(&pf, 1, 0) > 0 && (r = read(p->master, junk, sizeof(junk))) > 0) {
+		size_t keep = sizeof(p->log) - 1 - p->loglen;
+		keep = (size_t)r < keep ? (size_t)r : keep;
+		memcpy(p->log + p->loglen, junk, keep);
+		p->loglen += keep;
+		p->log[p->loglen] = '\0';
+	}
+	ssize_t n = tl_read_file(p->path, p->got, sizeof(p->got) - 1);
+	p->got[n > 0 ? n : 0] = '\0';
+	return strstr(p->got, "done\n") != NULL;
+}
+
+/* Finding 1: services kept the kernel's controlling terminal.  A service (here a
+ * shell) tries to open /dev/tty; it must have no terminal to open, and a session of
+ * its own. */
+Test(terminal, a_service_cannot_open_the_operators_terminal)
+{
+	struct kc k;
+	static struct probe p;
+	snprintf(p.path, sizeof(p.path), "%s/probe", tl_dir());
+	char script[700];
+	snprintf(script, sizeof(script), "%s/grab.sh", tl_dir());
+	FILE *f = fopen(script, "w");
+	cr_assert(f);
+	fprintf(f,
+		"#!/bin/sh\n"
+		"if (exec 3<>/dev/tty) 2>/dev/null; then echo tty; else echo no-tty; fi > %s\n"
+		"cut -d' ' -f6 /proc/self/stat >> %s\n"
+		"echo done >> %s\n"
+		"exec sleep 1000\n",
+		p.path, p.path, p.path);
+	cr_assert_eq(fclose(f), 0);
+	cr_assert_eq(chmod(script, 0755), 0);
+	kc_write(&k, "[service grabber]\nbin = %s\nhealth = none\n", script);
+	pid_t kpid;
+	p.master = kernel_on_pty(&k, &kpid);
+	bool done = tl_wait_for(probe_done, &p, WAIT_MS);
+	kill(kpid, SIGTERM);
+	int st;
+	bool exited = tl_wait_exit(kpid, WAIT_MS, &st);
+	if (!exited)
+		kill(kpid, SIGKILL);
+	close(p.master);
+	cr_assert(done, "the service never wrote %s: '%s'; the terminal:\n%s", p.path, p.got,
+		  p.log);
+	cr_assert(exited, "the kernel did not exit on SIGTERM");
+	cr_assert(strncmp(p.got, "no-tty\n", 7) == 0, "the service opened /dev/tty: %s", p.got);
+	/* cut's session (field 6 of /proc/self/stat) is the service's: not the kernel's. */
+	long sid = strtol(p.got + 7, NULL, 10);
+	cr_assert_gt(sid, 0, "%s", p.got);
+	cr_assert_neq(sid, (long)kpid, "the service is in the kernel's session");
+}
