@@ -27,6 +27,7 @@
 #include "wire.h"
 
 #include "fuzzcheck.h"
+#include "jsoncheck.h"
 
 /* A string a decoder filled: terminated inside its buffer. */
 #define FUZZ_TERMINATED(buf) FUZZ_CHECK(memchr((buf), '\0', sizeof(buf)) != NULL, "%s", #buf)
@@ -163,20 +164,6 @@ struct fuzz_kernel {
 	unsigned lines, decoded, applied;
 };
 
-/* Parses len bytes of JSON with one tokener kept for every input: a new one per
- * line was most of what an input cost. */
-static inline json_object *fuzz_json_parse(const char *text, int len, bool *complete)
-{
-	static json_tokener *t;
-	if (!t)
-		t = json_tokener_new();
-	FUZZ_CHECK(t != NULL, "json_tokener_new");
-	json_tokener_reset(t);
-	json_object *o = json_tokener_parse_ex(t, text, len);
-	*complete = json_tokener_get_error(t) == json_tokener_success;
-	return o;
-}
-
 /* A line the kernel prints: one line, ending in its only newline; JSON parses. */
 static inline void fuzz_check_out_line(bool json, const char *buf, int n, size_t cap)
 {
@@ -186,11 +173,7 @@ static inline void fuzz_check_out_line(bool json, const char *buf, int n, size_t
 		   "not one line: %s", buf);
 	if (!json)
 		return;
-	bool complete;
-	json_object *o = fuzz_json_parse(buf, n, &complete);
-	FUZZ_CHECK(o && complete && json_object_is_type(o, json_type_object),
-		   "not a JSON object: %s", buf);
-	json_object_put(o);
+	FUZZ_CHECK(fj_object(buf, (size_t)n), "not a JSON object: %s", buf);
 }
 
 /* What decode accepted, encode must write back the same (the reason may be cut short). */
@@ -557,17 +540,16 @@ static inline void fuzz_svcout_piece(void *arg, const char *line, size_t len, un
 				 1700000000000, 20};
 	size_t o = svcline_fmt_json(&m, plain, n, out);
 	FUZZ_CHECK(o <= SVCLINE_OUT_MAX && o > 0 && out[o - 1] == '\n', "JSON of %zu bytes", o);
-	bool complete;
-	json_object *j = fuzz_json_parse(out, (int)o - 1, &complete);
-	FUZZ_CHECK(j && complete, "not JSON: %.*s", (int)o, out);
-	json_object *v, *e;
-	FUZZ_CHECK(json_object_object_get_ex(j, "line", &v), "no line in %.*s", (int)o, out);
+	static char got[SVCLINE_OUT_MAX];
+	size_t glen;
+	bool found, escaped;
+	FUZZ_CHECK(fj_object_field(out, o - 1, "line", got, sizeof(got), &glen, &found, "escaped",
+				   &escaped),
+		   "not JSON: %.*s", (int)o, out);
+	FUZZ_CHECK(found, "no line in %.*s", (int)o, out);
 	/* Unescaped, the line is the piece itself, NUL bytes and all. */
-	FUZZ_CHECK(json_object_object_get_ex(j, "escaped", &e) ||
-		       ((size_t)json_object_get_string_len(v) == n &&
-			memcmp(json_object_get_string(v), plain, n) == 0),
+	FUZZ_CHECK(escaped || (glen == n && memcmp(got, plain, n) == 0),
 		   "the line of %.*s is not its piece", (int)o, out);
-	json_object_put(j);
 	FUZZ_CHECK(svcline_fmt_text(&m, plain, n, out) <= SVCLINE_OUT_MAX, "text too long");
 	FUZZ_CHECK(svcline_fmt_file(&m, plain, n, out) <= SVCLINE_OUT_MAX, "file line too long");
 }
