@@ -228,3 +228,57 @@ Test(fuzz_regress, cgroup_seed_corpus)
 {
 	cr_assert_geq(replay("cgroup", fuzz_cgroup_one), 8);
 }
+
+/* The fuzz targets' allocation-free JSON check takes what json-c's strict parser takes
+ * and refuses what RFC 8259 does (json-c also takes "1."), and unescapes a field as
+ * json-c does. */
+static bool json_c_object(const char *t)
+{
+	json_tokener *tok = json_tokener_new();
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	json_object *o = json_tokener_parse_ex(tok, t, (int)strlen(t) + 1);
+	bool ok = json_tokener_get_error(tok) == json_tokener_success && o &&
+		  json_object_is_type(o, json_type_object);
+	json_object_put(o);
+	json_tokener_free(tok);
+	return ok;
+}
+
+Test(fuzz_regress, jsoncheck_agrees_with_json_c)
+{
+	static const char *const valid[] = {
+	    "{}", "{\"a\":1}", " {\"a\" : [1, 2.5e-3, -0, true, false, null, {\"b\":\"c\"}]}\n",
+	    "{\"s\":\"\\u00e9\\ud83d\\ude00\\n\\t\\\"\\\\\\/\"}"};
+	static const char *const invalid[] = {"{\"a\":1,}",
+					      "{\"a\"}",
+					      "{a:1}",
+					      "{\"a\":01}",
+					      "{\"a\":1.}",
+					      "{\"a\":-}",
+					      "{\"a\":\"\x01\"}",
+					      "{\"a\":\"\\x\"}",
+					      "{\"a\":\"\\u12\"}",
+					      "{\"a\":tru}",
+					      "{\"a\":1}x",
+					      "[1]",
+					      "\"s\"",
+					      "{\"a\":[1,]}",
+					      "{\"a\":1e}",
+					      "{\"a\":\"open}",
+					      ""};
+	for (size_t i = 0; i < sizeof(valid) / sizeof(valid[0]); i++) {
+		cr_assert(json_c_object(valid[i]), "json-c refuses %s", valid[i]);
+		cr_assert(fj_object(valid[i], strlen(valid[i])), "refused: %s", valid[i]);
+	}
+	for (size_t i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++)
+		cr_assert_not(fj_object(invalid[i], strlen(invalid[i])), "taken: %s", invalid[i]);
+	const char *t = "{\"x\":{\"line\":\"no\"},\"line\":\"a\\u0000b\\u00e9\\ud83d\\ude00\"}";
+	char got[64];
+	size_t n;
+	bool found, flagged;
+	cr_assert(fj_object_field(t, strlen(t), "line", got, sizeof(got), &n, &found, "escaped",
+				  &flagged));
+	cr_assert(found && !flagged);
+	cr_assert_eq(n, 3 + 2 + 4);
+	cr_assert_eq(memcmp(got, "a\0b\xc3\xa9\xf0\x9f\x98\x80", n), 0);
+}
