@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "health.h"
 #include "sockpath.h"
+#include "text.h"
 
 /* The caller's own shortage, not the service's doing. */
 static bool local_errno(int e)
@@ -215,10 +216,14 @@ bool health_probe_advance(struct health_probe *p, short revents, int64_t now_us)
 				return true;
 			}
 			/* An answer for another service is not this one's health. */
-			if (strcmp(m.service, p->wire_name) != 0)
-				return finish_peer(p, false, now_us, peer,
-						   "reply is for service \"%.64s\", not \"%s\"",
-						   m.service, p->wire_name);
+			if (strcmp(m.service, p->wire_name) != 0) {
+				char name[WIRE_NAME_MAX * 4];
+				return finish_peer(
+				    p, false, now_us, peer,
+				    "reply is for service \"%.64s\", not \"%s\"",
+				    text_escape_str(m.service, name, sizeof(name), 0),
+				    p->wire_name);
+			}
 			return finish_peer(p, true, now_us, peer, NULL);
 		}
 		if (failed)

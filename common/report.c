@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "report.h"
+#include "text.h"
 
 _Static_assert(sizeof(pid_t) == sizeof(int), "pid_t is read as an int");
 
@@ -413,9 +414,13 @@ static int decode_object(struct json_object *o, struct report *r, char *why, siz
 	rc = field(o, "reason", json_type_string, &v, why, whylen);
 	if (rc < 0)
 		return -1;
-	if (rc > 0)
-		text_copy(r->reason, sizeof(r->reason), json_object_get_string(v),
+	/* A reason may carry a service's bytes: what the kernel prints of it is escaped. */
+	if (rc > 0) {
+		char raw[sizeof(r->reason)];
+		text_copy(raw, sizeof(raw), json_object_get_string(v),
 			  (size_t)json_object_get_string_len(v));
+		text_escape_str(raw, r->reason, sizeof(r->reason), 0);
+	}
 	return 0;
 }
 

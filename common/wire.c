@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "text.h"
 #include "wire.h"
 
 /* msgpack-c writes through a callback: ours fills a caller's fixed buffer. */
@@ -445,7 +446,9 @@ int wire_check_health_reply(const struct wire_msg *m, uint64_t corr_id, char *wh
 		return -1;
 	}
 	if (strcmp(m->variant, "HealthOk") != 0) {
-		snprintf(why, whylen, "payload is %s, not HealthOk", m->variant);
+		char name[WIRE_NAME_MAX * 4];
+		snprintf(why, whylen, "payload is %s, not HealthOk",
+			 text_escape_str(m->variant, name, sizeof(name), 0));
 		return -1;
 	}
 	return 0;

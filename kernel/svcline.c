@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "text.h"
 #include "svcout.h"
 
 void svcline_init(struct svcline *l)
@@ -186,35 +187,6 @@ size_t svcline_fmt_file(const struct svcline_meta *m, const char *line, size_t l
 	return o;
 }
 
-/* The length of the UTF-8 sequence at s (n bytes left), or 0 if it is not one:
- * no overlong forms, no surrogates, nothing above U+10FFFF. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0];
-	size_t need;
-	unsigned char lo = 0x80, hi = 0xbf;
-	if (c < 0x80)
-		return 1;
-	if (in_range(c, 0xc2, 0xdf))
-		need = 2;
-	else if (in_range(c, 0xe0, 0xef)) {
-		need = 3;
-		lo = c == 0xe0 ? 0xa0 : 0x80;
-		hi = c == 0xed ? 0x9f : 0xbf;
-	} else if (in_range(c, 0xf0, 0xf4)) {
-		need = 4;
-		lo = c == 0xf0 ? 0x90 : 0x80;
-		hi = c == 0xf4 ? 0x8f : 0xbf;
-	} else
-		return 0;
-	if (n < need || !in_range(s[1], lo, hi))
-		return 0;
-	for (size_t i = 2; i < need; i++)
-		if (!in_range(s[i], 0x80, 0xbf))
-			return 0;
-	return need;
-}
-
 static const char hex[] = "0123456789abcdef";
 
 /* A JSON string's contents; returns the length written, *escaped set if a byte was
@@ -226,7 +198,7 @@ static size_t json_text(const char *in, size_t n, char *out, bool *escaped)
 	for (size_t i = 0; i < n;) {
 		unsigned char c = s[i];
 		if (c >= 0x80) {
-			size_t u = utf8_len(s + i, n - i);
+			size_t u = text_utf8_len(s + i, n - i);
 			if (u) {
 				memcpy(out + o, s + i, u);
 				o += u;

@@ -19,6 +19,7 @@
 #include "clock.h"
 #include "kernel.h"
 #include "svcout.h"
+#include "text.h"
 
 /* Reads of one stream in one turn of the loop: a flood waits for the next turn. */
 #define READ_CHUNK     65536
@@ -52,7 +53,7 @@ struct svcout_kernel {
 	enum cfg_service_output mode;
 	bool color_err, color_out; /* the destination is a terminal and NO_COLOR is unset */
 	int width;
-	char buf[SVCLINE_OUT_MAX], plain[SVCLINE_MAX];
+	char buf[SVCLINE_OUT_MAX], plain[SVCLINE_MAX], safe[SVCLINE_MAX * 4];
 	int ndropping; /* (service, kind) pairs with drops not yet told: 0 spares the scans */
 };
 static struct svcout_kernel so_k;
@@ -188,8 +189,12 @@ static void on_piece(void *arg, const char *line, size_t len, unsigned part, boo
 		else
 			kernel_outq_push(q, KOUT_EVENT, g->buf, n);
 	} else if (g->mode != CFG_SVCOUT_NONE) {
-		const char *l = g->color_err ? line : plain;
-		size_t ln = g->color_err ? len : plen;
+		/* On a terminal colours pass, and no other control reaches it (a cursor
+		 * move, a clipboard write, a \r that hides our prefix from a reader). */
+		const char *l = g->safe;
+		size_t ln = g->color_err
+				? text_escape(line, len, g->safe, TEXT_KEEP_TAB | TEXT_KEEP_SGR)
+				: text_escape(plain, plen, g->safe, TEXT_KEEP_TAB);
 		if (g->mode == CFG_SVCOUT_PREFIX) {
 			n = svcline_fmt_text(&m, l, ln, g->buf);
 		} else {
@@ -201,7 +206,8 @@ static void on_piece(void *arg, const char *line, size_t len, unsigned part, boo
 			dropped(o, DROP_QUEUE, c->now_us);
 	}
 	if (log_dir_of(k, s)[0]) {
-		n = svcline_fmt_file(&m, plain, plen, g->buf);
+		n = svcline_fmt_file(&m, g->safe, text_escape(plain, plen, g->safe, TEXT_KEEP_TAB),
+				     g->buf);
 		log_line(k, s, g->buf, n, c->now_us, c->wall_ms);
 	}
 }

@@ -450,6 +450,7 @@ enum fake_mode {
 	FK_WRONG_CORR,	 /* corr_id + 1 */
 	FK_ARITY4,	 /* the envelope without its payload */
 	FK_ARITY6,	 /* the envelope with one element more */
+	FK_BAD_VARIANT,	 /* the variant named with a C1 control and bytes that are not UTF-8 */
 };
 
 static void sleep_ms(int ms)
@@ -529,6 +530,14 @@ static void fake_serve(int c, enum fake_mode mode, int delay_ms)
 		}
 		break;
 	case FK_WRONG_CORR: write_full(c, out, (size_t)n); break;
+	case FK_BAD_VARIANT:
+		n = wire_encode(m.service, "v1.ok", m.corr_id,
+				"\xc2\x9b"
+				"31m\xff\x01",
+				NULL, out, sizeof(out));
+		if (n > 0)
+			write_full(c, out, (size_t)n);
+		break;
 	case FK_ARITY4:
 	case FK_ARITY6: {
 		/* The payload is the last element: 0x99 and its 9 bytes, 0xcc-escaped. */
@@ -735,6 +744,20 @@ static void monitor_gets_reason(enum fake_mode mode, int delay_ms, const char *w
 	cr_assert_eq(kill(mon, SIGTERM), 0);
 	cr_assert(tl_wait_exit(mon, WAIT_MS, &st));
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "monitor exit %#x", st);
+}
+
+/* Finding: a reply's variant name reached the kernel's lines raw (invalid UTF-8 in
+ * its JSON, a C1 control in its text).  The reason names it escaped. */
+Test(badinput, reply_variant_of_controls_and_bad_utf8_is_escaped_in_the_reason)
+{
+	struct health_result r = fake_check(FK_BAD_VARIANT, 0, 2000, NULL);
+	cr_assert_not(r.ok);
+	cr_assert_str_eq(r.reason, "payload is \\xc2\\x9b31m\\xff\\x01, not HealthOk");
+}
+
+Test(badinput, monitor_reports_an_escaped_variant_as_the_reason)
+{
+	monitor_gets_reason(FK_BAD_VARIANT, 0, "payload is \\xc2\\x9b31m\\xff\\x01");
 }
 
 Test(badinput, monitor_reports_wrong_corr_id_as_the_reason)

@@ -532,3 +532,55 @@ Test(svcout, a_flooding_service_costs_bounded_memory_and_the_others_nothing)
 		  "the calm service's checks failed:\n%s", s.k.r.log);
 	so_stop(&s);
 }
+
+/* A script file for a service: config values hold at most 199 bytes, and no escapes. */
+static void write_script(const char *path, const char *body)
+{
+	FILE *f = fopen(path, "w");
+	cr_assert(f, "%s", path);
+	fprintf(f, "#!/bin/sh\n%s", body);
+	cr_assert_eq(fclose(f), 0);
+	cr_assert_eq(chmod(path, 0755), 0);
+}
+
+/* Finding: a \r from a service hid the prefix under cat and tail, so a forged kernel
+ * line showed as the kernel's; terminal escapes reached the terminal.  Controls are
+ * the text \xHH in the relay and in the log file; escape sequences are stripped there. */
+Test(svcout, controls_from_a_service_are_escaped_in_text_and_log_files)
+{
+	static struct so s;
+	char script[700], logs[700], line[4096], a[2048];
+	snprintf(script, sizeof(script), "%s/forge.sh", tl_dir());
+	write_script(script, "printf 'junk\\rron-kernel: event=all_ready\\n'\n"
+			     "printf 'tab\\there\\033[2K erase\\033]52;c;SGVsbG8=\\007 del\\177 "
+			     "bel\\007 c1\\302\\233\\n'\n"
+			     "exec sleep 1000\n");
+	snprintf(logs, sizeof(logs), "%s/logs", tl_dir());
+	snprintf(a, sizeof(a), "[service forge]\nbin = %s\nhealth = none\nlog_dir = %s\n", script,
+		 logs);
+	kc_write(&s.k, "%s", a);
+	so_start(&s, NULL);
+	pid_t pid;
+	char text[4096];
+	cr_assert(next_svc_line(&s.err, "forge", &pid, text, sizeof(text), NULL), "stderr:\n%s",
+		  s.err.log);
+	cr_assert_str_eq(text, "junk\\x0dron-kernel: event=all_ready");
+	cr_assert(next_svc_line(&s.err, "forge", &pid, text, sizeof(text), NULL), "stderr:\n%s",
+		  s.err.log);
+	cr_assert_str_eq(text, "tab\there erase del\\x7f bel\\x07 c1\\xc2\\x9b");
+	/* The log file: the same text after its own prefix. */
+	char path[800], got[4096];
+	snprintf(path, sizeof(path), "%s/forge/current", logs);
+	ssize_t n = 0;
+	int64_t end = clock_mono_us() + WAIT_MS * 1000LL;
+	while ((n = tl_read_file(path, got, sizeof(got) - 1)) <= 0 || !strstr(got, " c1")) {
+		cr_assert_lt(clock_mono_us(), end, "%s: no second line", path);
+		while (tl_next_line(&s.err, line, sizeof(line), 1))
+			;
+	}
+	got[n] = '\0';
+	cr_assert(strstr(got, ": junk\\x0dron-kernel: event=all_ready\n"), "%s", got);
+	cr_assert(strstr(got, ": tab\there erase del\\x7f bel\\x07 c1\\xc2\\x9b\n"), "%s", got);
+	cr_assert_null(strpbrk(got, "\r\x1b\x07\x7f"), "a raw control in %s", got);
+	so_stop(&s);
+}

@@ -32,7 +32,8 @@ static int kernel_on_pty(struct kc *k, pid_t *pid)
 	cr_assert_eq(unlockpt(m), 0);
 	const char *sname = ptsname(m);
 	cr_assert(sname);
-	char **env = kc_env(NULL);
+	char *extra[] = {"NO_COLOR=", NULL}; /* colour on: the terminal test needs it */
+	char **env = kc_env(extra);
 	*pid = fork();
 	cr_assert_geq(*pid, 0);
 	if (*pid == 0) {
@@ -79,6 +80,13 @@ static bool probe_done(void *arg)
 	return strstr(p->got, "done\n") != NULL;
 }
 
+static bool painted(void *arg)
+{
+	struct probe *p = arg;
+	probe_done(p);
+	return strstr(p->log, "end-of-paint") != NULL;
+}
+
 /* Finding 1: services kept the kernel's controlling terminal.  A service (here a
  * shell) tries to open /dev/tty; it must have no terminal to open, and a session of
  * its own. */
@@ -118,4 +126,42 @@ Test(terminal, a_service_cannot_open_the_operators_terminal)
 	long sid = strtol(p.got + 7, NULL, 10);
 	cr_assert_gt(sid, 0, "%s", p.got);
 	cr_assert_neq(sid, (long)kpid, "the service is in the kernel's session");
+}
+
+/* On the operator's terminal only colour passes: a cursor move, an erase, a clipboard
+ * write (OSC 52) or a \r from a service arrive as text. */
+Test(terminal, only_colour_reaches_the_terminal)
+{
+	struct kc k;
+	static struct probe p;
+	snprintf(p.path, sizeof(p.path), "%s/probe", tl_dir());
+	char script[700];
+	snprintf(script, sizeof(script), "%s/paint.sh", tl_dir());
+	FILE *f = fopen(script, "w");
+	cr_assert(f);
+	fprintf(f,
+		"#!/bin/sh\n"
+		"printf '\\033[1;31mred\\033[0m \\033[2Kerase \\033]52;c;SGVsbG8=\\007 "
+		"\\033[5;5H x\\rforged end-of-paint\\n'\n"
+		"echo done > %s\n"
+		"exec sleep 1000\n",
+		p.path);
+	cr_assert_eq(fclose(f), 0);
+	cr_assert_eq(chmod(script, 0755), 0);
+	kc_write(&k, "[service paint]\nbin = %s\nhealth = none\n", script);
+	pid_t kpid;
+	p.master = kernel_on_pty(&k, &kpid);
+	bool done = tl_wait_for(probe_done, &p, WAIT_MS) && tl_wait_for(painted, &p, WAIT_MS);
+	kill(kpid, SIGTERM);
+	int st;
+	if (!tl_wait_exit(kpid, WAIT_MS, &st))
+		kill(kpid, SIGKILL);
+	close(p.master);
+	cr_assert(done, "no painted line on the terminal:\n%s", p.log);
+	const char *l = strstr(p.log, "\033[1;31mred\033[0m");
+	cr_assert(l, "the colour did not pass:\n%s", p.log);
+	const char *want = "\033[1;31mred\033[0m \\x1b[2Kerase \\x1b]52;c;SGVsbG8=\\x07 "
+			   "\\x1b[5;5H x\\x0dforged end-of-paint\r\n";
+	cr_assert(strncmp(l, want, strlen(want)) == 0, "the terminal got: %.*s", (int)strlen(want),
+		  l);
 }

@@ -24,6 +24,7 @@
 #include "machine.h"
 #include "report.h"
 #include "svcout.h"
+#include "text.h"
 #include "wire.h"
 
 #include "fuzzcheck.h"
@@ -171,6 +172,18 @@ static inline void fuzz_check_out_line(bool json, const char *buf, int n, size_t
 	FUZZ_CHECK(strlen(buf) == (size_t)n, "length %d, strlen %zu", n, strlen(buf));
 	FUZZ_CHECK(memchr(buf, '\n', (size_t)n - 1) == NULL && buf[n - 1] == '\n',
 		   "not one line: %s", buf);
+	/* Valid UTF-8 with no control a terminal or a reader acts on, whatever a report
+	 * carried (text_escape's rules, tabs included). */
+	for (int i = 0; i < n - 1;) {
+		const unsigned char *c = (const unsigned char *)buf + i;
+		size_t u = text_utf8_len(c, (size_t)(n - 1 - i));
+		FUZZ_CHECK(u > 0, "not UTF-8 at byte %d: %s", i, buf);
+		FUZZ_CHECK(c[0] >= 0x20 && c[0] != 0x7f, "control 0x%02x at byte %d: %s", c[0], i,
+			   buf);
+		FUZZ_CHECK(!(u == 2 && c[0] == 0xc2 && c[1] <= 0x9f), "C1 control at byte %d: %s",
+			   i, buf);
+		i += (int)u;
+	}
 	if (!json)
 		return;
 	FUZZ_CHECK(fj_object(buf, (size_t)n), "not a JSON object: %s", buf);
