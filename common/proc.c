@@ -82,6 +82,31 @@ int proc_start_ticks(pid_t pid, unsigned long long *ticks)
 	return 0;
 }
 
+bool proc_environ_has(pid_t pid, const char *kv)
+{
+	static char buf[1 << 17];
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	size_t len = 0;
+	for (ssize_t n;
+	     len < sizeof(buf) - 1 && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) != 0;) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	buf[len] = '\0';
+	for (size_t i = 0; i < len; i += strlen(buf + i) + 1)
+		if (strcmp(buf + i, kv) == 0)
+			return true;
+	return false;
+}
+
 int proc_parent(pid_t pid, pid_t *ppid)
 {
 	char buf[1024], state;

@@ -33,6 +33,11 @@ int proc_signal_group(int pidfd, pid_t pid, int sig);
 /* Errors that are this process's own shortage (descriptors, memory, processes),
  * not a verdict on whatever it was trying to reach. */
 bool proc_errno_local(int e);
+/* The variable every process the kernel starts inherits, "PID.START" of the kernel:
+ * as PID 1 it tells our processes from the container's own. */
+#define PROC_KERNEL_MARK "RON_KERNEL_MARK"
+/* Whether /proc/PID/environ holds the entry kv ("K=V"); false if unreadable. */
+bool proc_environ_has(pid_t pid, const char *kv);
 /* The parent pid from /proc/PID/stat; 0, or -1 with errno. */
 int proc_parent(pid_t pid, pid_t *ppid);
 /* "SIGKILL", or "signal 77" for an unknown number (static buffer). */

@@ -63,8 +63,10 @@ int svc_sock_env_check(const char *var, const char *own, char *why, size_t whyle
 {
 	/* What every process needs as it is, or what the dynamic linker reads. */
 	static const char *const critical[] = {
-	    "PATH", "HOME", "SHELL",	     "USER",	   "LOGNAME",	 "IFS",		  "TMPDIR",
-	    "TZ",   "LANG", "NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"};
+	    "PATH",	      "HOME",	       "SHELL",	     "USER",
+	    "LOGNAME",	      "IFS",	       "TMPDIR",     "TZ",
+	    "LANG",	      "NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID",
+	    "LISTEN_FDNAMES", PROC_KERNEL_MARK};
 	for (size_t i = 0; i < sizeof(critical) / sizeof(critical[0]); i++)
 		if (strcmp(var, critical[i]) == 0)
 			goto refuse;

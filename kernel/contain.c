@@ -272,6 +272,16 @@ bool kernel_contain_empty(const struct kernel *k)
 	return true;
 }
 
+bool kernel_contain_inside(const struct kernel *k, pid_t pid)
+{
+	char path[CGROUP_PATH_MAX];
+	if (k->containment != KCONT_CGROUP || cgroup_of_pid(pid, path, sizeof(path)) < 0)
+		return false;
+	size_t bl = strlen(k->cg_base) - strlen(k->cg_mnt);
+	const char *rel = k->cg_base + strlen(k->cg_mnt);
+	return strncmp(path, rel, bl) == 0 && (path[bl] == '/' || path[bl] == '\0');
+}
+
 const struct kernel_svc *kernel_contain_owner(const struct kernel *k, pid_t pid)
 {
 	if (k->containment == KCONT_CGROUP) {

@@ -14,6 +14,7 @@
 #include "report.h"
 #include "services.h"
 #include "svcout.h"
+#include "svcout.h"
 
 #define KERNEL_VERSION	"0.1.0"
 #define KERNEL_LINE_MAX 4096
@@ -72,8 +73,9 @@ struct kernel_svc {
 	bool probation;
 	unsigned ntimes;
 	int64_t restart_times_us[HANDOVER_TIMES_MAX]; /* the policy's restart times, oldest first */
-	int pidfd;	  /* opened and checked against pid + start; -1 if none */
-	pid_t orphan_pid; /* outlived its monitor: reparented to us, ours to reap */
+	int pidfd;			/* opened and checked against pid + start; -1 if none */
+	pid_t orphan_pid;		/* outlived its monitor: reparented to us, ours to reap */
+	unsigned long long strays_held; /* reaps of its strays not reported (its budget) */
 	/* No pidfd could be opened (out of descriptors or memory) for a service that may
 	 * be alive: no replacement monitor may start for it, lest it spawn a second copy. */
 	bool untracked;
@@ -305,7 +307,10 @@ struct kernel {
 	bool json;
 	bool color; /* stdout is a terminal, NO_COLOR unset, text lines */
 	pid_t pid;
-	unsigned long long start; /* our start time, for status.json */
+	unsigned long long start;	/* our start time, for status.json */
+	struct svc_rate stray_rate;	/* reaps of strays of no service */
+	unsigned long long strays_held; /* ... not reported, over that budget */
+	char mark[64];			/* PROC_KERNEL_MARK=PID.START, which all we start inherit */
 	char boot_id[64];
 	const char *run_dir;
 	char monitor_bin[CFG_STR_MAX];
@@ -469,6 +474,8 @@ int kernel_contain_procs(const struct kernel *k, const struct kernel_svc *s);
 int kernel_contain_signal(struct kernel *k, const struct kernel_svc *s, int sig);
 /* True when no service cgroup holds a process (always, in the fallback). */
 bool kernel_contain_empty(const struct kernel *k);
+/* Whether pid is in our cgroup subtree (false without cgroup containment). */
+bool kernel_contain_inside(const struct kernel *k, pid_t pid);
 /* The service pid is a process of (its cgroup, or its leader's process group), or NULL. */
 const struct kernel_svc *kernel_contain_owner(const struct kernel *k, pid_t pid);
 /* Sets every service's procs: in its cgroup, or in its leader's process group. */

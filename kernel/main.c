@@ -359,7 +359,9 @@ int main(int argc, char **argv)
 	if (kernel_notify_open(&k.notify, why, sizeof(why)) < 0)
 		warnx("%s; not notifying systemd", why);
 	/* Monitors and services inherit the resolved settings, not a re-parse of ours. */
-	if (config_export_env(&k.cfg, CFG_KERNEL) < 0 || export_sockets(&k) < 0)
+	snprintf(k.mark, sizeof(k.mark), "%s=%d.%llu", PROC_KERNEL_MARK, (int)k.pid, k.start);
+	if (config_export_env(&k.cfg, CFG_KERNEL) < 0 || export_sockets(&k) < 0 ||
+	    setenv(PROC_KERNEL_MARK, strchr(k.mark, '=') + 1, 1) < 0)
 		err(71, "export the configuration to the environment");
 	if (kernel_signals_init(&k, why, sizeof(why)) < 0)
 		errx(71, "%s", why);

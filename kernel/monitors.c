@@ -690,7 +690,53 @@ static void mon_lost(struct kernel *k, struct kernel_svc *s, int wstatus, int64_
 	kernel_emit(k, KL_WARN, "monitor_restarting", g, 2);
 }
 
-static void reaped(struct kernel *k, pid_t pid, int wstatus, int64_t now_us)
+/* A monitor, a service or ron-httpd of ours: not a stray. */
+static bool known_child(const struct kernel *k, pid_t pid)
+{
+	if (k->obs && k->obs->hpid == pid)
+		return true;
+	for (int i = 0; i < k->nsvc; i++)
+		if (k->svc[i].mpid == pid || k->svc[i].pid == pid || k->svc[i].orphan_pid == pid)
+			return true;
+	return false;
+}
+
+static struct kernel_svc *stray_owner(struct kernel *k, pid_t pid)
+{
+	const struct kernel_svc *s = kernel_contain_owner(k, pid);
+	return s ? &k->svc[s - k->svc] : NULL;
+}
+
+/* A stray a service left (a double fork's middle child, say) is reported as that
+ * service's, within its output budget, so one service cannot flood everyone's
+ * events; what is held back is counted on the next line.  A stray of no service
+ * shares one budget with the others like it. */
+static void stray_reaped(struct kernel *k, pid_t pid, int wstatus, struct kernel_svc *owner,
+			 int64_t now_us)
+{
+	struct kernel_field f[5];
+	char sig[32];
+	int nf = 0;
+	unsigned long long *held = owner ? &owner->strays_held : &k->strays_held;
+	bool ok = owner ? kernel_svcout_take(k, owner, now_us)
+			: svc_rate_take(&k->stray_rate, config_num(&k->cfg, CFG_OUTPUT_RATE),
+					config_num(&k->cfg, CFG_OUTPUT_BURST), now_us);
+	if (!ok) {
+		(*held)++;
+		return;
+	}
+	if (owner)
+		f[nf++] = KF_STR("service", owner->name);
+	f[nf++] = KF_NUM("pid", pid);
+	nf += kernel_wait_fields(wstatus, &f[nf], sig, sizeof(sig));
+	if (*held)
+		f[nf++] = KF_NUM("held_back", (long long)*held);
+	*held = 0;
+	kernel_emit(k, k->stopping ? KL_INFO : KL_WARN, "reaped", f, nf);
+}
+
+static void reaped(struct kernel *k, pid_t pid, int wstatus, struct kernel_svc *owner,
+		   int64_t now_us)
 {
 	if (kernel_obs_reaped(k, pid, wstatus, now_us))
 		return;
@@ -704,6 +750,10 @@ static void reaped(struct kernel *k, pid_t pid, int wstatus, int64_t now_us)
 	struct kernel_field f[4];
 	char sig[32];
 	int nf = 0;
+	if (!known_child(k, pid)) {
+		stray_reaped(k, pid, wstatus, owner, now_us);
+		return;
+	}
 	for (int i = 0; i < k->nsvc; i++) {
 		struct kernel_svc *s = &k->svc[i];
 		if (s->orphan_pid != pid && s->pid != pid)
@@ -750,6 +800,8 @@ void kernel_reap(struct kernel *k, int64_t now_us)
 		for (int i = 0; i < k->nsvc; i++)
 			if (k->svc[i].orphan_pid == pid)
 				kill(-pid, SIGKILL);
+		/* Whose stray it is, read while its zombie still says. */
+		struct kernel_svc *owner = known_child(k, pid) ? NULL : stray_owner(k, pid);
 		int st;
 		pid_t got;
 		do
@@ -759,7 +811,7 @@ void kernel_reap(struct kernel *k, int64_t now_us)
 			warn("waitpid %d", (int)pid);
 			return;
 		}
-		reaped(k, pid, st, now_us);
+		reaped(k, pid, st, owner, now_us);
 	}
 }
 

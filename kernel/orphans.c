@@ -40,6 +40,18 @@ static bool known(const struct kernel *k, pid_t pid)
 	return kernel_contain_owner(k, pid) != NULL;
 }
 
+/* As PID 1 every orphan of the container comes to us, started by us or not (a
+ * docker exec's): only ours are killed, known by their cgroup or by the variable
+ * every process we start inherits.  As a subreaper we are given our own only. */
+static bool started_by_us(const struct kernel *k, pid_t pid)
+{
+	if (k->pid != 1)
+		return true;
+	if (k->containment == KCONT_CGROUP)
+		return kernel_contain_inside(k, pid);
+	return proc_environ_has(pid, k->mark);
+}
+
 int kernel_orphans_kill(struct kernel *k)
 {
 	DIR *d = opendir("/proc");
@@ -55,7 +67,7 @@ int kernel_orphans_kill(struct kernel *k)
 		if (pid <= 0 || stat_ppid(pid, &ppid, &state, comm, sizeof(comm)) < 0)
 			continue;
 		/* A zombie is already dead; the next SIGCHLD reaps it. */
-		if (ppid != k->pid || state == 'Z' || known(k, pid))
+		if (ppid != k->pid || state == 'Z' || known(k, pid) || !started_by_us(k, pid))
 			continue;
 		if (proc_start_ticks(pid, &start) < 0)
 			continue;

@@ -272,6 +272,12 @@ static void close_fd(int *fd)
 	*fd = -1;
 }
 
+bool kernel_svcout_take(struct kernel *k, struct kernel_svc *s, int64_t now_us)
+{
+	return !s->out || svc_rate_take(&s->out->rate, svc_num(s->def, &k->cfg, CFG_OUTPUT_RATE),
+					svc_num(s->def, &k->cfg, CFG_OUTPUT_BURST), now_us);
+}
+
 bool kernel_svcout_fds(struct kernel *k, struct kernel_svc *s, int *out_fd, int *err_fd)
 {
 	width_update(k);

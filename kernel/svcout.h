@@ -106,6 +106,9 @@ void kernel_svcout_rewatch(struct kernel *k);
 void kernel_svcout_events(struct kernel *k, const struct pollfd *p, struct kernel_svc **who, int n);
 /* Drop notices due; the earliest, or -1. */
 void kernel_svcout_timers(struct kernel *k, int64_t now_us);
+/* One line of the service's output budget, for something said on its behalf; false
+ * when it is spent. */
+bool kernel_svcout_take(struct kernel *k, struct kernel_svc *s, int64_t now_us);
 int64_t kernel_svcout_deadline(const struct kernel *k);
 /* At exit: reads every pipe dry, flushes, reports drops, writes stderr's queue out. */
 void kernel_svcout_finish(struct kernel *k);

@@ -419,8 +419,11 @@ Test(monitor, quiet_checks_go_to_the_heartbeat_fd_unnumbered)
 		if (r.seq == 0) {
 			cr_assert_eq(r.event, EV_CHECK, "an unnumbered %s", report_event_name(r.event));
 			cr_assert(r.ok);
-			cr_assert_eq(r.passed, REPORT_EVERY_CHECKS, "a heartbeat for %lld checks",
-				     (long long)r.passed);
+			/* It stands for the checks run since the last report: ten, or fewer
+			 * when a loaded machine made one start late (checks are one interval
+			 * apart from each one's start; the report is due by time). */
+			cr_assert(r.passed >= 1 && r.passed <= REPORT_EVERY_CHECKS,
+				  "a heartbeat for %lld checks", (long long)r.passed);
 			cr_assert_geq(r.rtt_us, 0, "the reporting check measures its round trip");
 			quiet++;
 			continue;

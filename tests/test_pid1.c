@@ -116,3 +116,101 @@ Test(pid1, reaps_every_orphan_and_stops_cleanly)
 	cr_assert_null(strstr(r.log, "survive SIGKILL"), "%s", r.log);
 	cr_assert_null(strstr(r.log, "event=killed"), "a stop needed SIGKILL:\n%s", r.log);
 }
+
+/* A child of pid whose /proc/PID/cmdline holds needle, 0 if none. */
+static pid_t child_named(pid_t pid, const char *needle)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
+	ssize_t n = tl_read_file(path, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	for (char *p = buf, *end; *p; p = end) {
+		pid_t c = (pid_t)strtol(p, &end, 10);
+		if (end == p)
+			break;
+		char cp[64], cmd[256];
+		snprintf(cp, sizeof(cp), "/proc/%d/cmdline", (int)c);
+		ssize_t m = tl_read_file(cp, cmd, sizeof(cmd) - 1);
+		if (m > 0) {
+			cmd[m] = '\0';
+			for (ssize_t i = 0; i < m; i++)
+				cmd[i] = cmd[i] ? cmd[i] : ' ';
+			if (strstr(cmd, needle))
+				return c;
+		}
+	}
+	return 0;
+}
+
+struct named {
+	pid_t parent, found;
+	const char *needle;
+};
+
+static bool has_named_child(void *arg)
+{
+	struct named *w = arg;
+	return (w->found = child_named(w->parent, w->needle)) > 0;
+}
+
+/* Finding: as PID 1 every orphan of the container is the kernel's child, and one that
+ * no service started (docker exec sh -c 'x &') was SIGKILLed as orphan_killed when a
+ * monitor died with its service down.  Only what the kernel started is killed. */
+Test(pid1, an_orphan_the_kernel_did_not_start_is_left_alone)
+{
+	if (geteuid() != 0)
+		cr_skip_test("not root: a new PID namespace needs root");
+	if (!tl_have_command("unshare") || !tl_have_command("nsenter"))
+		cr_skip_test("unshare(1) or nsenter(1) (util-linux) is not installed");
+	/* A service that is down most of the time: it fails at once, restarted late. */
+	const char *conf = tl_path("down.conf");
+	FILE *f = fopen(conf, "w");
+	cr_assert(f);
+	fprintf(f, "[service flop]\nbin = /bin/false\nhealth = none\nbackoff_min_ms = 20000\n"
+		   "backoff_max_ms = 20000\n");
+	fclose(f);
+	char rundir[600], config[700];
+	snprintf(rundir, sizeof(rundir), "RON_RUN_DIR=%s", tl_path("run"));
+	snprintf(config, sizeof(config), "--config=%s", conf);
+	char *env[] = {rundir, "RON_HTTP_ADDR=", "RON_METRICS_FILE=", "RON_CONFIG=", NULL};
+	char *argv[] = {"/usr/bin/unshare",	     "--pid", "--fork", "--mount-proc",
+			RON_BUILD_DIR "/ron-kernel", config,  NULL};
+	int out;
+	pid_t un = tl_spawn(argv, env, &out, NULL);
+	struct tl_lines r;
+	tl_lines_init(&r, out);
+	char line[4096];
+	cr_assert(
+	    tl_expect(&r, line, sizeof(line), WAIT_MS, "event=restarting", "service=flop", NULL),
+	    "%s", r.log);
+	pid_t p[2] = {un, 0};
+	cr_assert(tl_wait_for(has_child, p, WAIT_MS));
+	pid_t kernel = p[1];
+
+	/* Something of the container's own, orphaned into the kernel's care. */
+	char target[32], cmd[128];
+	snprintf(target, sizeof(target), "%d", (int)kernel);
+	snprintf(cmd, sizeof(cmd), "sleep 1000 </dev/null >/dev/null 2>&1 & exit 0");
+	char *ns[] = {"/usr/bin/nsenter", "-t", target, "-p", "/bin/sh", "-c", cmd, NULL};
+	char o[64], e[256];
+	int st = tl_run(ns, NULL, o, sizeof(o), e, sizeof(e), WAIT_MS);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "nsenter: %s", e);
+	struct named stray = {kernel, 0, "sleep 1000"}, mon = {kernel, 0, "ron-monitor"};
+	cr_assert(tl_wait_for(has_named_child, &stray, WAIT_MS), "the sleep never reached PID 1");
+	cr_assert(tl_wait_for(has_named_child, &mon, WAIT_MS), "no monitor");
+
+	/* The monitor dies while its service is down: the kernel sweeps its orphans. */
+	cr_assert_eq(kill(mon.found, SIGKILL), 0);
+	cr_assert(
+	    tl_expect(&r, line, sizeof(line), WAIT_MS, "event=monitor_", "service=flop", NULL),
+	    "%s", r.log);
+	struct named again = {kernel, 0, "ron-monitor"};
+	cr_assert(tl_wait_for(has_named_child, &again, WAIT_MS), "no new monitor:\n%s", r.log);
+	cr_assert(tl_pid_alive(stray.found), "the container's own process was killed:\n%s", r.log);
+	cr_assert_null(strstr(r.log, "event=orphan_killed"), "%s", r.log);
+	kill(stray.found, SIGKILL);
+	cr_assert_eq(kill(kernel, SIGTERM), 0);
+	cr_assert(tl_wait_exit(un, WAIT_MS, &st), "ron-kernel as PID 1 did not stop:\n%s", r.log);
+}

@@ -584,3 +584,34 @@ Test(svcout, controls_from_a_service_are_escaped_in_text_and_log_files)
 	cr_assert_null(strpbrk(got, "\r\x1b\x07\x7f"), "a raw control in %s", got);
 	so_stop(&s);
 }
+
+/* Finding: every orphan a service left cost an unrated "reaped" line naming no service:
+ * 755 lines in 2 s from a service limited to 10 lines a second.  A reap is the
+ * service's, by its cgroup or process group, and spends its output budget. */
+Test(svcout, orphans_a_service_leaves_are_its_and_within_its_budget)
+{
+	static struct so s;
+	char a[1024], line[4096];
+	sh_section(a, sizeof(a), "flood", "while :; do (sleep 0.001 &); sleep 0.002; done",
+		   "output_rate = 10\noutput_burst = 10");
+	kc_write(&s.k, "%s", a);
+	so_start(&s, NULL);
+	cr_assert(tl_expect(&s.k.r, line, sizeof(line), WAIT_MS, "event=reaped", NULL), "%s",
+		  s.k.r.log);
+	int64_t t0 = clock_mono_us(), end = t0 + 3000000;
+	int reaped = 1, unnamed = strstr(line, "service=flood") ? 0 : 1;
+	while (clock_mono_us() < end) {
+		if (!tl_next_line(&s.k.r, line, sizeof(line),
+				  clock_poll_timeout(end, clock_mono_us())))
+			continue;
+		if (!strstr(line, "event=reaped"))
+			continue;
+		reaped++;
+		unnamed += !strstr(line, "service=flood");
+	}
+	double secs = (double)(clock_mono_us() - t0) / 1e6;
+	cr_assert_eq(unnamed, 0, "reaps that name no service:\n%s", s.k.r.log);
+	/* The burst, then 10 a second (and a line that tells what was held back). */
+	cr_assert_leq(reaped, 10 + 10 * (secs + 1) + 2, "%d reaped lines in %.1f s", reaped, secs);
+	so_stop(&s);
+}
