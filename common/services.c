@@ -319,6 +319,12 @@ static int check_user(struct svc_table *t, struct svc_def *d, char *err, size_t 
 	if (!d->user && !d->group)
 		return 0;
 	unsigned line = d->key_line[d->user ? SK_USER : SK_GROUP];
+	/* A group alone would still run the service as root, which the file does not say. */
+	if (!d->user)
+		return svc_fail(t, d, line, err, errlen,
+				"group=%s without user: the service would run as root (uid 0) in "
+				"that group; set user too (user = root if that is what you mean)",
+				d->group);
 	if (geteuid() != 0)
 		return svc_fail(t, d, line, err, errlen,
 				"%s=%s needs ron-kernel to run as root (it runs as uid %u)",

@@ -19,6 +19,7 @@
 
 #include "clock.h"
 #include "kernel.h"
+#include "observe.h"
 #include "proc.h"
 #include "sockpath.h"
 
@@ -122,9 +123,46 @@ static void client_reply(struct control_client *c, json_object *reply)
 	json_object_put(reply);
 }
 
+/* ron-httpd, or a process it started: without root it runs as our own user, and
+ * must not act through the socket it was kept from (it is given a session of its
+ * own; a process of it that left that session and its parentage is not caught). */
+bool kernel_control_peer_is_httpd(const struct kernel *k, pid_t pid)
+{
+	pid_t h = k->obs ? k->obs->hpid : 0;
+	if (h <= 0 || pid <= 0)
+		return false;
+	if (pid == h || getsid(pid) == h)
+		return true;
+	for (int depth = 0; depth < 16 && pid > 1; depth++) {
+		if (proc_parent(pid, &pid) < 0)
+			return false;
+		if (pid == h)
+			return true;
+	}
+	return false;
+}
+
+/* Why a peer is refused, or NULL. */
+static const char *peer_refusal(const struct kernel *k, int fd, struct ucred *cr)
+{
+	socklen_t len = sizeof(*cr);
+	memset(cr, 0, sizeof(*cr));
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cr, &len) < 0) {
+		cr->uid = (uid_t)-1;
+		return "its credentials cannot be read";
+	}
+	if (cr->uid != 0 && cr->uid != getuid())
+		return "not root or the kernel's user";
+	if (kernel_control_peer_is_httpd(k, cr->pid))
+		return "ron-httpd may not use the control socket";
+	return NULL;
+}
+
+/* At most a table's worth per loop turn: a flood of connects cannot hold the loop;
+ * the rest wait in the backlog for the next turn. */
 static void on_accept(struct kernel *k, int64_t now_us)
 {
-	for (;;) {
+	for (int turn = 0; turn < CONTROL_CLIENTS_MAX; turn++) {
 		int fd = accept4(k->ctlfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
@@ -132,12 +170,11 @@ static void on_accept(struct kernel *k, int64_t now_us)
 			return;
 		}
 		struct ucred cr;
-		socklen_t len = sizeof(cr);
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 ||
-		    (cr.uid != 0 && cr.uid != getuid())) {
+		const char *refused = peer_refusal(k, fd, &cr);
+		if (refused) {
 			struct kernel_field f[] = {
-			    KF_NUM("uid", len ? (long long)cr.uid : -1), KF_NUM("pid", cr.pid),
-			    KF_STR("reason", "not root or the kernel's user")};
+			    KF_NUM("uid", cr.uid == (uid_t)-1 ? -1 : (long long)cr.uid),
+			    KF_NUM("pid", cr.pid), KF_STR("reason", refused)};
 			kernel_emit(k, KL_WARN, "control_refused", f, 3);
 			close(fd);
 			continue;

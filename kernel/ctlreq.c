@@ -115,11 +115,15 @@ int ctl_req_parse(const char *text, size_t len, struct ctl_req *req, char *why, 
 				     ? json_object_get_string(sigo)
 				     : "";
 		req->sig = sig_parse(sn);
+		/* KILL is the monitor's to send; a stop of any kind (STOP, or TSTP, TTIN, TTOU,
+		 * which stop a process that does not catch them) freezes a service behind
+		 * its monitor's back. */
 		if (req->sig <= 0 || req->sig >= NSIG || req->sig == SIGKILL ||
-		    req->sig == SIGSTOP) {
+		    req->sig == SIGSTOP || req->sig == SIGTSTP || req->sig == SIGTTIN ||
+		    req->sig == SIGTTOU) {
 			snprintf(why, whylen,
 				 "signal %.32s: not a signal to send (HUP, USR1, TERM, ... or a "
-				 "number; not KILL or STOP)",
+				 "number; not KILL, STOP, TSTP, TTIN or TTOU)",
 				 sn);
 			goto out;
 		}

@@ -420,6 +420,8 @@ bool kernel_svc_alive(const struct kernel_svc *s);
 void kernel_control_path(const char *run_dir, char *buf, size_t cap);
 int kernel_control_open(struct kernel *k, char *why, size_t whylen);
 void kernel_control_close(struct kernel *k);
+/* Whether pid is ron-httpd, in its session, or descended from it. */
+bool kernel_control_peer_is_httpd(const struct kernel *k, pid_t pid);
 /* Adds the listener and every client to p (room for 1 + CONTROL_CLIENTS_MAX); returns how
  * many; kernel_control_events takes the same slice back after poll. */
 int kernel_control_pollfds(struct kernel *k, struct pollfd *p);

@@ -19,6 +19,8 @@
 #include <criterion/criterion.h>
 
 #include "clock.h"
+#include "../kernel/kernel.h"
+#include "../kernel/observe.h"
 #include "kconf.h"
 #include "testlib.h"
 
@@ -603,4 +605,36 @@ Test(control, colour_only_on_a_terminal_and_never_with_no_color)
 	EXPECT(&k, line, "event=all_ready");
 	kc_stop(&k);
 	cr_assert_null(strchr(k.r.log, '\033'), "colour on a pipe");
+}
+
+/* Without root ron-httpd runs as the kernel's own user, which the socket accepts:
+ * it, its session and what descends from it are refused all the same. */
+Test(control, ron_httpd_and_its_descendants_are_refused)
+{
+	static struct kernel k;
+	static struct kernel_obs obs;
+	memset(&k, 0, sizeof(k));
+	memset(&obs, 0, sizeof(obs));
+	k.obs = &obs;
+	cr_assert_not(kernel_control_peer_is_httpd(&k, getpid()), "no ron-httpd running");
+	/* We play ron-httpd: a child of ours in a session of its own is still ours. */
+	obs.hpid = getpid();
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	pid_t c = fork();
+	cr_assert_geq(c, 0);
+	if (c == 0) {
+		setsid();
+		close(p[1]);
+		char b;
+		(void)!read(p[0], &b, 1);
+		_exit(0);
+	}
+	close(p[0]);
+	cr_assert(kernel_control_peer_is_httpd(&k, getpid()));
+	cr_assert(kernel_control_peer_is_httpd(&k, c), "a child that left the session");
+	cr_assert_not(kernel_control_peer_is_httpd(&k, getppid()), "our parent is not ours");
+	cr_assert_not(kernel_control_peer_is_httpd(&k, 1));
+	close(p[1]);
+	waitpid(c, NULL, 0);
 }

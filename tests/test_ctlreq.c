@@ -75,8 +75,14 @@ Test(ctlreq, every_refusal_says_why)
 		"no service named");
 	refused("{\"cmd\":\"signal\",\"services\":[\"a\"]}", "not a signal to send");
 	refused("{\"cmd\":\"signal\",\"signal\":\"KILL\",\"services\":[\"a\"]}",
-		"not KILL or STOP");
-	refused("{\"cmd\":\"signal\",\"signal\":\"STOP\",\"services\":[\"a\"]}",
-		"not KILL or STOP");
+		"not KILL, STOP, TSTP, TTIN or TTOU");
+	/* Every signal that stops a process: a service frozen behind its monitor's back. */
+	static const char *const stops[] = {"STOP", "TSTP", "TTIN", "TTOU", "20"};
+	for (size_t i = 0; i < sizeof(stops) / sizeof(stops[0]); i++) {
+		char req[128];
+		snprintf(req, sizeof(req),
+			 "{\"cmd\":\"signal\",\"signal\":\"%s\",\"services\":[\"a\"]}", stops[i]);
+		refused(req, "not KILL, STOP, TSTP, TTIN or TTOU");
+	}
 	refused("{\"cmd\":\"signal\",\"signal\":\"NOPE\",\"services\":[\"a\"]}", "signal NOPE");
 }

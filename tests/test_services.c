@@ -383,6 +383,16 @@ Test(services, user_needs_root)
 	cr_assert_not_null(strstr(msg, "runs as uid"), "%s", msg);
 }
 
+/* Refused as root or not: a group alone still ran the service as uid 0. */
+Test(services, group_without_user_is_refused)
+{
+	bad("[service a]\nbin = a\ngroup = nogroup\n",
+	    "t.conf:3: ", "[service a]: group=nogroup without user: the service would run as root",
+	    NULL);
+	if (geteuid() == 0)
+		good("[service a]\nbin = a\nuser = root\ngroup = nogroup\n");
+}
+
 Test(services, user_that_does_not_exist)
 {
 	if (geteuid() != 0) {
@@ -392,8 +402,8 @@ Test(services, user_that_does_not_exist)
 	}
 	bad("[service a]\nbin = a\nuser = ron-no-such-user\n",
 	    "t.conf:3: ", "[service a]: user=ron-no-such-user: no such user", NULL);
-	bad("[service a]\nbin = a\ngroup = ron-no-such-group\n",
-	    "t.conf:3: ", "[service a]: group=ron-no-such-group: no such group", NULL);
+	bad("[service a]\nbin = a\nuser = root\ngroup = ron-no-such-group\n",
+	    "t.conf:4: ", "[service a]: group=ron-no-such-group: no such group", NULL);
 	bad("[service a]\nbin = a\nuser = nobody\n\ngroup = ron-no-such-group\n",
 	    "t.conf:5: ", "group=ron-no-such-group: no such group", NULL);
 	bad("[service a]\nbin = a\nuser =\n", "t.conf:3: ", "user is empty", NULL);

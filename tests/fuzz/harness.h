@@ -518,7 +518,9 @@ static inline void fuzz_ctlreq_one(const uint8_t *data, size_t size)
 	}
 	FUZZ_CHECK(strcmp(ctl_cmd_name(req.cmd), "?") != 0, "unknown command accepted");
 	FUZZ_CHECK((req.cmd == CTL_SIGNAL) == (req.sig > 0), "signal without a command or back");
-	FUZZ_CHECK(req.sig != SIGKILL && req.sig != SIGSTOP, "KILL or STOP accepted");
+	FUZZ_CHECK(req.sig != SIGKILL && req.sig != SIGSTOP && req.sig != SIGTSTP &&
+		       req.sig != SIGTTIN && req.sig != SIGTTOU,
+		   "KILL or a stop accepted");
 	bool named = req.cmd != CTL_STATUS && req.cmd != CTL_RELOAD;
 	FUZZ_CHECK(named == (req.nnames > 0), "names where none belong, or none where needed");
 	for (int i = 0; i < req.nnames; i++) {
