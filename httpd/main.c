@@ -2,7 +2,13 @@
  * /healthz; the only process of ron-kernel that reads from the network, and it
  * holds nothing but the latest snapshot.  The kernel binds the socket (fd 3) and
  * writes the pipe (fd 4); we drop root, then answer with libmicrohttpd, in one
- * poll loop, until the pipe closes. */
+ * poll loop, until the pipe closes.
+ *
+ * A client gets --timeout-ms from its accept to send its whole request and take the
+ * answer (a kept-alive one as long again for each further request), however steadily
+ * it drips bytes: libmicrohttpd's own timeout is an idle one only, which a slowloris
+ * client resets with every byte.  And one address holds at most a quarter of the
+ * --connections, so no single client can take the slots the probes need. */
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -16,16 +22,114 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
 
+#include "clock.h"
 #include "feed.h"
 
 /* Headers of one request, and the connection's buffers, fit in this. */
 #define REQUEST_MEMORY (32 * 1024)
 
 static struct feed_snap snap; /* code 0 until the first snapshot */
+
+/* One accepted connection and the deadline of its exchange.  Every deadline is the
+ * time it was set plus the same --timeout-ms, so appending to the list keeps it in
+ * deadline order: the head is the next to expire, and nothing needs sorting. */
+struct conn {
+	struct conn *prev, *next;
+	int64_t deadline_us;
+	MHD_socket fd;
+	bool queued;
+};
+
+static struct conn *due_head, *due_tail;
+static long exchange_ms = 10000; /* --timeout-ms */
+
+static void conn_unlink(struct conn *c)
+{
+	if (!c->queued)
+		return;
+	*(c->prev ? &c->prev->next : &due_head) = c->next;
+	*(c->next ? &c->next->prev : &due_tail) = c->prev;
+	c->prev = c->next = NULL;
+	c->queued = false;
+}
+
+/* An exchange starts now: on accept, and once an answer is out on a kept-alive one. */
+static void conn_arm(struct conn *c)
+{
+	conn_unlink(c);
+	c->deadline_us = clock_after_ms(clock_mono_us(), exchange_ms);
+	c->prev = due_tail;
+	*(due_tail ? &due_tail->next : &due_head) = c;
+	due_tail = c;
+	c->queued = true;
+}
+
+/* Shut, not closed: libmicrohttpd sees the hang-up, closes the socket and forgets the
+ * connection as it does any other.  ENOTCONN: the client went first. */
+static void conn_cut(struct conn *c)
+{
+	conn_unlink(c);
+	if (shutdown(c->fd, SHUT_RDWR) < 0 && errno != ENOTCONN)
+		err(71, "shut down connection fd %d", (int)c->fd);
+}
+
+/* Cuts every connection past its deadline; the next deadline, -1 for none. */
+static int64_t conns_expire(int64_t now_us)
+{
+	while (due_head && due_head->deadline_us <= now_us)
+		conn_cut(due_head);
+	return due_head ? due_head->deadline_us : -1;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *mc, void **ctx,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		/* Before libmicrohttpd closes the fd: we never shut a number reused since. */
+		struct conn *c = *ctx;
+		if (c)
+			conn_unlink(c);
+		free(c);
+		return;
+	}
+	const union MHD_ConnectionInfo *i =
+	    MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (!i)
+		errx(71, "libmicrohttpd has no fd for a connection");
+	struct conn *c = calloc(1, sizeof(*c));
+	if (!c) {
+		/* Out of memory: a connection without a deadline is not one we serve. */
+		struct conn none = {.fd = i->connect_fd};
+		conn_cut(&none);
+		return;
+	}
+	c->fd = i->connect_fd;
+	*ctx = c;
+	conn_arm(c);
+}
+
+/* An answer is out.  libmicrohttpd 0.9.75 then closes the connection, as it does every
+ * one whose answer is queued on the first call (ours all are); one that kept it alive
+ * would give it as long again, from now, for its next request. */
+static void on_completed(void *cls, struct MHD_Connection *mc, void **req,
+			 enum MHD_RequestTerminationCode toe)
+{
+	const union MHD_ConnectionInfo *i =
+	    MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	if (i && i->socket_context)
+		conn_arm(i->socket_context);
+}
+
+/* A quarter, so that it takes four addresses to fill every slot; at least one. */
+static unsigned per_ip_limit(long conns)
+{
+	return conns >= 4 ? (unsigned)(conns / 4) : 1;
+}
 
 static const char *const content_type[3] = {
     "text/plain; charset=utf-8",
@@ -145,10 +249,21 @@ static void usage(void)
 	exit(64);
 }
 
+/* Until libmicrohttpd's next timer or the next deadline, whichever is first: idle,
+ * with no connection, that is for ever. */
+static int loop_timeout(struct MHD_Daemon *d, int64_t deadline_us)
+{
+	int t = clock_poll_timeout(deadline_us, clock_mono_us());
+	MHD_UNSIGNED_LONG_LONG to;
+	if (MHD_get_timeout(d, &to) == MHD_YES && (t < 0 || to < (MHD_UNSIGNED_LONG_LONG)t))
+		t = to > INT_MAX ? INT_MAX : (int)to;
+	return t;
+}
+
 int main(int argc, char **argv)
 {
 	int lfd = -1, ffd = -1;
-	long timeout_ms = 10000, conns = 256;
+	long conns = 256;
 	const char *user = "nobody", *addr = "?";
 	for (int i = 1; i < argc; i++) {
 		if (i + 1 >= argc)
@@ -161,7 +276,7 @@ int main(int argc, char **argv)
 		else if (strcmp(a, "--user") == 0)
 			user = v;
 		else if (strcmp(a, "--timeout-ms") == 0)
-			timeout_ms = number(a, v, 1000, 600000);
+			exchange_ms = number(a, v, 1000, 600000);
 		else if (strcmp(a, "--connections") == 0)
 			conns = number(a, v, 1, 4096);
 		else if (strcmp(a, "--addr") == 0)
@@ -177,11 +292,14 @@ int main(int argc, char **argv)
 	if (fl < 0 || fcntl(ffd, F_SETFL, fl | O_NONBLOCK) < 0)
 		err(71, "O_NONBLOCK on the feed fd %d", ffd);
 
-	/* No MHD_USE_ERROR_LOG: a client could fill the kernel's log with its bad requests. */
+	/* No MHD_USE_ERROR_LOG: a client could fill the kernel's log with its bad requests.
+	 * No MHD_OPTION_CONNECTION_TIMEOUT: the deadline of an exchange bounds idleness too,
+	 * to the millisecond. */
 	struct MHD_Daemon *d = MHD_start_daemon(
 	    MHD_USE_EPOLL, 0, NULL, NULL, on_request, NULL, MHD_OPTION_LISTEN_SOCKET,
 	    (MHD_socket)lfd, MHD_OPTION_CONNECTION_LIMIT, (unsigned)conns,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)((timeout_ms + 999) / 1000),
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip_limit(conns), MHD_OPTION_NOTIFY_CONNECTION,
+	    on_connection, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)REQUEST_MEMORY,
 	    MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_END);
 	if (!d)
@@ -194,10 +312,7 @@ int main(int argc, char **argv)
 	struct feed_reader r;
 	feed_reader_init(&r);
 	for (;;) {
-		MHD_UNSIGNED_LONG_LONG to;
-		int timeout = -1;
-		if (MHD_get_timeout(d, &to) == MHD_YES)
-			timeout = to > INT_MAX ? INT_MAX : (int)to;
+		int timeout = loop_timeout(d, conns_expire(clock_mono_us()));
 		struct pollfd p[2] = {{info->epoll_fd, POLLIN, 0}, {ffd, POLLIN, 0}};
 		if (poll(p, 2, timeout) < 0 && errno != EINTR)
 			err(71, "poll");

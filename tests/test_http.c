@@ -80,15 +80,35 @@ static void ht_stop(struct ht *k)
 	cr_assert_not(tl_pid_alive(k->httpd), "ron-httpd outlived the kernel");
 }
 
-static int ht_connect(int port)
+/* From 127.0.0.HOST: all of 127/8 is loopback on Linux, so each host is a client
+ * address of its own as ron-httpd's limit per address sees it. */
+static void ht_bind_host(int fd, int host)
+{
+	int one = 1;
+	/* The port is picked at connect, by the whole 4-tuple: binds do not use them up. */
+	cr_assert_eq(setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one)), 0);
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK - 1 + (uint32_t)host);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0, "bind 127.0.0.%d: %s", host,
+		     strerror(errno));
+}
+
+static int ht_connect_from(int port, int host)
 {
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	cr_assert_geq(fd, 0);
+	if (host != 1)
+		ht_bind_host(fd, host);
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0, "connect port %d: %s", port,
 		     strerror(errno));
 	return fd;
+}
+
+static int ht_connect(int port)
+{
+	return ht_connect_from(port, 1);
 }
 
 static void send_all(int fd, const char *buf, size_t len)
@@ -134,9 +154,10 @@ static bool read_all(int fd, char *out, size_t outlen, int timeout_ms)
 
 /* One raw request on its own connection: the status code (0 if the server hung up
  * without one), the whole response in resp. */
-static int http_raw(int port, const char *req, size_t len, char *resp, size_t resplen)
+static int http_raw_from(int port, int host, const char *req, size_t len, char *resp,
+			 size_t resplen)
 {
-	int fd = ht_connect(port);
+	int fd = ht_connect_from(port, host);
 	send_all(fd, req, len);
 	bool done = read_all(fd, resp, resplen, WAIT_MS);
 	close(fd);
@@ -145,6 +166,11 @@ static int http_raw(int port, const char *req, size_t len, char *resp, size_t re
 	if (strncmp(resp, "HTTP/1.", 7) == 0)
 		code = atoi(resp + 9);
 	return code;
+}
+
+static int http_raw(int port, const char *req, size_t len, char *resp, size_t resplen)
+{
+	return http_raw_from(port, 1, req, len, resp, resplen);
 }
 
 static int http_get(int port, const char *method, const char *path, char *resp, size_t resplen)
@@ -313,6 +339,232 @@ Test(http, slowloris_clients_are_dropped_and_do_not_block)
 	ht_stop(&k1);
 }
 
+/* A slowloris attack: SL_SLOW clients from 127.0.0.2..4, each a request line and then
+ * one header byte every SL_DRIP_MS for ever, coming back at its next byte when it is
+ * dropped; all the while /healthz is probed from 127.0.0.1.  The probes run in the
+ * same poll loop as the drips: a probe that waited in a blocking read would stop the
+ * drips, and let an idle timeout drop the slow clients for it. */
+enum {
+	SL_CONNECTIONS = 8, /* RON_HTTP_CONNECTIONS: 2 per address */
+	SL_TIMEOUT_MS = 1000,
+	SL_MARGIN_MS = 500, /* for a busy machine to run ron-httpd and the test */
+	SL_ADDRS = 3,
+	SL_PER_ADDR = 4, /* twice what one address may hold: 12 in all, more than 8 */
+	SL_SLOW = SL_ADDRS * SL_PER_ADDR,
+	SL_DRIP_MS = 250,
+	SL_ATTACK_MS = 4000,
+	SL_PROBE_EVERY_MS = 200,
+	SL_PROBE_MS = 1000, /* a kubelet's default timeoutSeconds */
+};
+
+struct drip {
+	int fd, host;
+	int64_t opened_us, next_us;
+};
+
+struct probe {
+	int fd;
+	int64_t start_us, next_us;
+	size_t len;
+	char buf[4096];
+};
+
+struct attack {
+	int port;
+	struct drip d[SL_SLOW];
+	struct probe p;
+	int held; /* slow connections that lasted their whole timeout */
+	int answered;
+};
+
+static void fd_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+	cr_assert(fl >= 0 && fcntl(fd, F_SETFL, fl | O_NONBLOCK) == 0, "%s", strerror(errno));
+}
+
+static int attack_count_open(const struct attack *a)
+{
+	int n = 0;
+	for (int i = 0; i < SL_SLOW; i++)
+		n += a->d[i].fd >= 0;
+	return n;
+}
+
+static void drip_step(struct attack *a, struct drip *d, int64_t now)
+{
+	static const char line[] = "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+	d->next_us = now + SL_DRIP_MS * 1000;
+	if (d->fd < 0) {
+		d->fd = ht_connect_from(a->port, d->host);
+		d->opened_us = clock_mono_us();
+		send_all(d->fd, line, sizeof(line) - 1);
+		fd_nonblock(d->fd);
+		return;
+	}
+	int64_t age_ms = (now - d->opened_us) / 1000;
+	cr_assert_leq(age_ms, SL_TIMEOUT_MS + SL_MARGIN_MS,
+		      "a slow client from 127.0.0.%d still open after %lld ms of dripping", d->host,
+		      (long long)age_ms);
+	/* Unchecked: a client the server has dropped learns it from its next read. */
+	(void)send(d->fd, "a", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+/* The server closed it (or refused it at once): within its timeout, never beyond. */
+static void drip_read(struct attack *a, struct drip *d, int64_t now)
+{
+	char buf[4096];
+	ssize_t n = recv(d->fd, buf, sizeof(buf), MSG_DONTWAIT);
+	if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR)))
+		return;
+	int64_t age_ms = (now - d->opened_us) / 1000;
+	cr_assert_leq(age_ms, SL_TIMEOUT_MS + SL_MARGIN_MS, "a slow client closed after %lld ms",
+		      (long long)age_ms);
+	a->held += age_ms >= SL_TIMEOUT_MS * 9 / 10;
+	close(d->fd);
+	d->fd = -1;
+}
+
+static void probe_step(struct attack *a, int64_t now)
+{
+	static const char req[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	struct probe *p = &a->p;
+	if (p->fd >= 0) {
+		cr_assert_leq(now - p->start_us, SL_PROBE_MS * 1000,
+			      "/healthz unanswered for %d ms, %d slow clients connected",
+			      SL_PROBE_MS, attack_count_open(a));
+		return;
+	}
+	p->start_us = now;
+	p->next_us = now + SL_PROBE_EVERY_MS * 1000;
+	p->len = 0;
+	p->fd = ht_connect(a->port);
+	send_all(p->fd, req, sizeof(req) - 1);
+	fd_nonblock(p->fd);
+}
+
+static void probe_read(struct attack *a, int64_t now)
+{
+	struct probe *p = &a->p;
+	size_t room = sizeof(p->buf) - 1 - p->len;
+	ssize_t n = recv(p->fd, p->buf + p->len, room, MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n > 0 && (size_t)n < room) {
+		p->len += (size_t)n;
+		return;
+	}
+	p->buf[p->len] = '\0';
+	cr_assert_leq(now - p->start_us, SL_PROBE_MS * 1000, "/healthz answered late");
+	cr_assert_eq(strncmp(p->buf, "HTTP/1.1 200", 12), 0, "/healthz during the attack: %s",
+		     p->buf);
+	close(p->fd);
+	p->fd = -1;
+	a->answered++;
+}
+
+/* The next time a client has something to do: a byte, a probe, a deadline. */
+static int64_t attack_next(const struct attack *a, int64_t end_us)
+{
+	int64_t t = end_us;
+	for (int i = 0; i < SL_SLOW; i++)
+		t = a->d[i].next_us < t ? a->d[i].next_us : t;
+	int64_t p = a->p.fd >= 0 ? a->p.start_us + SL_PROBE_MS * 1000 + 1000 : a->p.next_us;
+	return p < t ? p : t;
+}
+
+static void attack_poll(struct attack *a, int64_t end_us)
+{
+	struct pollfd p[SL_SLOW + 1];
+	for (int i = 0; i < SL_SLOW; i++)
+		p[i] = (struct pollfd){a->d[i].fd, POLLIN, 0};
+	p[SL_SLOW] = (struct pollfd){a->p.fd, POLLIN, 0};
+	int rc = poll(p, SL_SLOW + 1, clock_poll_timeout(attack_next(a, end_us), clock_mono_us()));
+	cr_assert(rc >= 0 || errno == EINTR, "poll: %s", strerror(errno));
+	int64_t now = clock_mono_us();
+	for (int i = 0; rc > 0 && i < SL_SLOW; i++)
+		if (p[i].revents)
+			drip_read(a, &a->d[i], now);
+	if (rc > 0 && p[SL_SLOW].revents)
+		probe_read(a, now);
+}
+
+static void attack_run(struct attack *a, int64_t end_us)
+{
+	for (int64_t now; (now = clock_mono_us()) < end_us;) {
+		for (int i = 0; i < SL_SLOW; i++)
+			if (now >= a->d[i].next_us)
+				drip_step(a, &a->d[i], now);
+		if (now >= a->p.next_us)
+			probe_step(a, now);
+		attack_poll(a, end_us);
+	}
+}
+
+Test(http, slowloris_dripping_clients_are_cut_at_their_deadline)
+{
+	char conns[64], timeout[64];
+	snprintf(conns, sizeof(conns), "RON_HTTP_CONNECTIONS=%d", SL_CONNECTIONS);
+	snprintf(timeout, sizeof(timeout), "RON_HTTP_TIMEOUT_MS=%d", SL_TIMEOUT_MS);
+	char *extra[] = {conns, timeout, NULL};
+	ht_start(&k1, extra);
+	wait_healthz(200);
+	static struct attack a;
+	int64_t t0 = clock_mono_us();
+	a.port = k1.port;
+	/* The clients start spread over one drip, the probes once they are all in. */
+	for (int i = 0; i < SL_SLOW; i++)
+		a.d[i] =
+		    (struct drip){-1, 2 + i % SL_ADDRS, 0, t0 + i * SL_DRIP_MS * 1000 / SL_SLOW};
+	a.p = (struct probe){.fd = -1, .next_us = t0 + SL_DRIP_MS * 1000};
+	attack_run(&a, t0 + SL_ATTACK_MS * 1000);
+	for (int i = 0; i < SL_SLOW; i++)
+		if (a.d[i].fd >= 0)
+			close(a.d[i].fd);
+	/* They did hold slots all along: a quarter each address, for their whole timeout. */
+	cr_assert_geq(a.held, SL_ADDRS * (SL_CONNECTIONS / 4) * (SL_ATTACK_MS / SL_TIMEOUT_MS - 2),
+		      "only %d slow connections lasted their timeout", a.held);
+	cr_assert_geq(a.answered, SL_ATTACK_MS / SL_PROBE_EVERY_MS / 2, "only %d probes",
+		      a.answered);
+	if (a.p.fd >= 0)
+		close(a.p.fd);
+	ht_stop(&k1);
+}
+
+static bool served_from_2(void *arg)
+{
+	(void)arg;
+	static const char req[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	char r[4096];
+	return http_raw_from(k1.port, 2, req, sizeof(req) - 1, r, sizeof(r)) == 200;
+}
+
+Test(http, one_address_holds_at_most_a_quarter_of_the_connections)
+{
+	char *extra[] = {"RON_HTTP_CONNECTIONS=8", "RON_HTTP_TIMEOUT_MS=60000", NULL};
+	ht_start(&k1, extra);
+	wait_healthz(200);
+	int fd[3];
+	for (int i = 0; i < 3; i++) {
+		fd[i] = ht_connect_from(k1.port, 2);
+		send_all(fd[i], "GET /metrics HTTP/1.1\r\n", 23);
+	}
+	/* The third from 127.0.0.2 is closed at once; the first two are held. */
+	char r[4096];
+	cr_assert(read_all(fd[2], r, sizeof(r), 10000), "a third connection from 127.0.0.2 held");
+	for (int i = 0; i < 2; i++) {
+		struct pollfd p = {fd[i], POLLIN, 0};
+		cr_assert_eq(poll(&p, 1, 0), 0, "connection %d from 127.0.0.2 was closed", i);
+	}
+	cr_assert_eq(http_get(k1.port, "GET", "/healthz", resp, sizeof(resp)), 200);
+	/* One of its two gone, the address has room again. */
+	close(fd[0]);
+	cr_assert(tl_wait_for(served_from_2, NULL, WAIT_MS), "127.0.0.2 never served again");
+	close(fd[1]);
+	close(fd[2]);
+	ht_stop(&k1);
+}
+
 Test(http, connections_beyond_the_limit_wait_their_turn)
 {
 	char *extra[] = {"RON_HTTP_CONNECTIONS=5", "RON_HTTP_TIMEOUT_MS=1000", NULL};
@@ -320,8 +572,9 @@ Test(http, connections_beyond_the_limit_wait_their_turn)
 	wait_healthz(200);
 	int fd[5];
 	int64_t t0 = clock_mono_us();
+	/* Each from an address of its own: one address may hold only a quarter (1 of 5). */
 	for (int i = 0; i < 5; i++) {
-		fd[i] = ht_connect(k1.port);
+		fd[i] = ht_connect_from(k1.port, 2 + i);
 		send_all(fd[i], "GET /metrics HTTP/1.1\r\nHost: x\r\n", 33);
 	}
 	/* The sixth is served only once the slow five have been dropped. */
@@ -340,8 +593,9 @@ Test(http, two_hundred_parallel_connections)
 	int fd[N];
 	static const char req[] =
 	    "GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+	/* From four addresses: one may hold only a quarter of the default 256. */
 	for (int i = 0; i < N; i++)
-		fd[i] = ht_connect(k1.port);
+		fd[i] = ht_connect_from(k1.port, 1 + i % 4);
 	for (int i = 0; i < N; i++)
 		send_all(fd[i], req, sizeof(req) - 1);
 	int ok = 0;
