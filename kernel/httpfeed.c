@@ -69,7 +69,7 @@ int kernel_httpd_bind(struct kernel *k, char *why, size_t whylen)
 }
 
 /* In the child: only async-signal-safe calls until exec. */
-static void httpd_exec(const char *bin, char *const argv[], int lfd, int rfd, pid_t parent)
+static void httpd_exec(const char *bin, char *const argv[], int lfd, int rfd, int ofd, pid_t parent)
 {
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
 		_exit(127);
@@ -79,7 +79,8 @@ static void httpd_exec(const char *bin, char *const argv[], int lfd, int rfd, pi
 	int l = fcntl(lfd, F_DUPFD_CLOEXEC, 10), r = fcntl(rfd, F_DUPFD_CLOEXEC, 10);
 	if (l < 0 || r < 0 || dup2(l, HTTPD_LISTEN_FD) < 0 || dup2(r, HTTPD_FEED_FD) < 0)
 		_exit(127);
-	if (dup2(STDERR_FILENO, STDOUT_FILENO) < 0)
+	/* Its output is a pipe we read and label, never our own stderr. */
+	if (dup2(ofd, STDOUT_FILENO) < 0 || dup2(ofd, STDERR_FILENO) < 0)
 		_exit(127);
 	closefrom(HTTPD_FEED_FD + 1);
 	sigset_t none;
@@ -120,6 +121,11 @@ int kernel_httpd_spawn(struct kernel *k, int64_t now_us)
 			"--addr",
 			o->addr_text,
 			NULL};
+	int ofd = kernel_httpd_out_fd(k);
+	if (ofd < 0) {
+		warn("output pipe for ron-httpd");
+		return -1;
+	}
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0) {
 		warn("pipe for ron-httpd");
@@ -144,7 +150,7 @@ int kernel_httpd_spawn(struct kernel *k, int64_t now_us)
 		return -1;
 	}
 	if (pid == 0)
-		httpd_exec(o->bin, argv, o->lfd, p[0], k->pid);
+		httpd_exec(o->bin, argv, o->lfd, p[0], ofd, k->pid);
 	close(p[0]);
 	o->feedfd = p[1];
 	o->hpid = pid;

@@ -188,11 +188,17 @@ static void ev_events(struct kernel *k, int64_t now_us)
 	if (n < 0 && errno != EINTR)
 		warn("epoll_wait");
 	for (int i = 0; i < n; i++) {
+		if (kernel_httpd_out_is(ev[i].data.u64))
+			continue;
 		int idx = (int)(ev[i].data.u64 / 4), kind = (int)(ev[i].data.u64 % 4);
 		if (kind == KEV_STATUS && idx < k->nsvc)
 			kernel_mon_read(k, &k->svc[idx], now_us);
 	}
 	for (int i = 0; i < n; i++) {
+		if (kernel_httpd_out_is(ev[i].data.u64)) {
+			kernel_httpd_out_ready(k, now_us);
+			continue;
+		}
 		int idx = (int)(ev[i].data.u64 / 4), kind = (int)(ev[i].data.u64 % 4);
 		if (kind != KEV_STATUS && idx < k->nsvc)
 			kernel_svcout_ready(k, &k->svc[idx], (enum svc_stream)(kind - 1));
@@ -255,6 +261,7 @@ int kernel_run(struct kernel *k)
 		err(71, "allocate the poll set of %d services", k->nsvc);
 	if (kernel_ev_open(k) < 0)
 		err(71, "epoll_create1");
+	kernel_httpd_out_watch(k); /* made before the loop, with the first ron-httpd */
 	/* Services that wait for others are held; the rest start now, in parallel. */
 	for (int i = 0; i < k->nsvc; i++) {
 		struct kernel_svc *s = &k->svc[i];

@@ -146,6 +146,7 @@ int kernel_obs_check(struct kernel *k, char *why, size_t whylen)
 	}
 	k->obs = o;
 	o->lfd = o->feedfd = o->hpidfd = -1;
+	o->outfd[0] = o->outfd[1] = -1;
 	o->hrestart_at_us = -1;
 	const char *file = config_str(&k->cfg, CFG_METRICS_FILE);
 	if (file[0]) {

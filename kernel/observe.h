@@ -104,7 +104,18 @@ struct kernel_obs {
 	int64_t pending_since_us;
 	bool due;		  /* the table changed since the last snapshot */
 	int64_t last_snapshot_us; /* when the last one was rendered */
+	/* ron-httpd's stdout and stderr (httpdout.c): a pipe, read end non-blocking. */
+	int outfd[2];
+	struct svcline outline;
+	struct svc_rate outrate;
+	unsigned long long outheld; /* lines over the budget, not yet told */
 };
+
+/* httpdout.c: ron-httpd's output, relayed as httpd_output events. */
+int kernel_httpd_out_fd(struct kernel *k); /* the write end for a new ron-httpd, or -1 */
+void kernel_httpd_out_watch(struct kernel *k);
+bool kernel_httpd_out_is(uint64_t ev); /* whether an epoll event is this pipe's */
+void kernel_httpd_out_ready(struct kernel *k, int64_t now_us);
 
 /* httpfeed.c: ron-httpd. */
 int kernel_httpd_bind(struct kernel *k, char *why, size_t whylen);

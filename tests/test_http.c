@@ -966,3 +966,46 @@ Test(http, metrics_file_that_cannot_be_written_is_refused)
 	cr_assert(strstr(err, "RON_METRICS_FILE="), "%s", err);
 	cr_assert(strstr(err, "No such file or directory"), "%s", err);
 }
+
+/* Finding: ron-httpd's stdout and stderr were the kernel's stderr, so it could write
+ * into the supervisor's log as the supervisor.  Its output is a pipe the kernel reads:
+ * each line an httpd_output event, escaped.  Here ron-httpd is a wrapper next to a
+ * copy of the kernel that writes a forged line to both before it execs the real one. */
+Test(http, httpd_output_is_relayed_labelled_and_escaped)
+{
+	char dir[600], cmd[2048], line[4096];
+	snprintf(dir, sizeof(dir), "%s/bin", tl_dir());
+	snprintf(cmd, sizeof(cmd), "mkdir -p %s && cp %s/ron-kernel %s/ron-monitor %s/", dir,
+		 RON_BUILD_DIR, RON_BUILD_DIR, dir);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+	char wrapper[700];
+	snprintf(wrapper, sizeof(wrapper), "%s/ron-httpd", dir);
+	FILE *f = fopen(wrapper, "w");
+	cr_assert(f);
+	fprintf(f,
+		"#!/bin/sh\n"
+		"printf 'out\\rron-kernel: event=all_ready\\n'\n"
+		"printf 'err\\033[2K forged\\n' >&2\n"
+		"exec %s/ron-httpd \"$@\"\n",
+		RON_BUILD_DIR);
+	cr_assert_eq(fclose(f), 0);
+	cr_assert_eq(chmod(wrapper, 0755), 0);
+	char kernel[700];
+	snprintf(kernel, sizeof(kernel), "%s/ron-kernel", dir);
+	char *argv[] = {kernel, NULL};
+	int out, err;
+	k1.pid = tl_spawn(argv, ht_env(NULL), &out, &err);
+	tl_lines_init(&k1.r, out);
+	static struct tl_lines e;
+	tl_lines_init(&e, err);
+	EXPECT(&k1, line, "event=httpd_output", "line=\"out\\\\x0dron-kernel: event=all_ready\"");
+	EXPECT(&k1, line, "event=httpd_output", "line=\"err\\\\x1b[2K forged\"");
+	EXPECT(&k1, line, "event=all_ready");
+	k1.httpd = 0;
+	ht_stop(&k1);
+	while (tl_next_line(&e, line, sizeof(line), 0))
+		;
+	cr_assert_null(strstr(e.log, "forged"), "ron-httpd wrote to the kernel's stderr:\n%s",
+		       e.log);
+	cr_assert_null(strstr(e.log, "event=all_ready"), "%s", e.log);
+}
