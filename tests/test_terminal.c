@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +81,23 @@ static bool probe_done(void *arg)
 	return strstr(p->got, "done\n") != NULL;
 }
 
+/* tl_dir()/NAME, a shell script of body (a printf format, then its arguments). */
+static void script_write(char *path, size_t cap, const char *name, const char *body, ...)
+    __attribute__((format(printf, 4, 5)));
+static void script_write(char *path, size_t cap, const char *name, const char *body, ...)
+{
+	snprintf(path, cap, "%s/%s", tl_dir(), name);
+	FILE *f = fopen(path, "w");
+	cr_assert(f, "%s", path);
+	fputs("#!/bin/sh\n", f);
+	va_list ap;
+	va_start(ap, body);
+	vfprintf(f, body, ap);
+	va_end(ap);
+	cr_assert_eq(fclose(f), 0);
+	cr_assert_eq(chmod(path, 0755), 0);
+}
+
 static bool painted(void *arg)
 {
 	struct probe *p = arg;
@@ -96,18 +114,12 @@ Test(terminal, a_service_cannot_open_the_operators_terminal)
 	static struct probe p;
 	snprintf(p.path, sizeof(p.path), "%s/probe", tl_dir());
 	char script[700];
-	snprintf(script, sizeof(script), "%s/grab.sh", tl_dir());
-	FILE *f = fopen(script, "w");
-	cr_assert(f);
-	fprintf(f,
-		"#!/bin/sh\n"
-		"if (exec 3<>/dev/tty) 2>/dev/null; then echo tty; else echo no-tty; fi > %s\n"
-		"cut -d' ' -f6 /proc/self/stat >> %s\n"
-		"echo done >> %s\n"
-		"exec sleep 1000\n",
-		p.path, p.path, p.path);
-	cr_assert_eq(fclose(f), 0);
-	cr_assert_eq(chmod(script, 0755), 0);
+	script_write(script, sizeof(script), "grab.sh",
+		     "if (exec 3<>/dev/tty) 2>/dev/null; then echo tty; else echo no-tty; fi > %s\n"
+		     "cut -d' ' -f6 /proc/self/stat >> %s\n"
+		     "echo done >> %s\n"
+		     "exec sleep 1000\n",
+		     p.path, p.path, p.path);
 	kc_write(&k, "[service grabber]\nbin = %s\nhealth = none\n", script);
 	pid_t kpid;
 	p.master = kernel_on_pty(&k, &kpid);
@@ -136,18 +148,12 @@ Test(terminal, only_colour_reaches_the_terminal)
 	static struct probe p;
 	snprintf(p.path, sizeof(p.path), "%s/probe", tl_dir());
 	char script[700];
-	snprintf(script, sizeof(script), "%s/paint.sh", tl_dir());
-	FILE *f = fopen(script, "w");
-	cr_assert(f);
-	fprintf(f,
-		"#!/bin/sh\n"
-		"printf '\\033[1;31mred\\033[0m \\033[2Kerase \\033]52;c;SGVsbG8=\\007 "
-		"\\033[5;5H x\\rforged end-of-paint\\n'\n"
-		"echo done > %s\n"
-		"exec sleep 1000\n",
-		p.path);
-	cr_assert_eq(fclose(f), 0);
-	cr_assert_eq(chmod(script, 0755), 0);
+	script_write(script, sizeof(script), "paint.sh",
+		     "printf '\\033[1;31mred\\033[0m \\033[2Kerase \\033]52;c;SGVsbG8=\\007 "
+		     "\\033[5;5H x\\rforged end-of-paint\\n'\n"
+		     "echo done > %s\n"
+		     "exec sleep 1000\n",
+		     p.path);
 	kc_write(&k, "[service paint]\nbin = %s\nhealth = none\n", script);
 	pid_t kpid;
 	p.master = kernel_on_pty(&k, &kpid);
