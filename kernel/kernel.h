@@ -332,6 +332,7 @@ struct kernel {
 	int64_t loop_mark_us, loop_allowed_us; /* when the loop last ran, and its sleep */
 	bool stopping, killed;
 	int64_t stop_deadline_us, kill_deadline_us;
+	int64_t stop_asked_us; /* when the first stop signal came */
 	int64_t next_status_us, next_watchdog_us;
 	struct pollfd *pfd; /* the poll set: the signalfd, control socket and clients, pipes */
 	struct kernel_svc **who;

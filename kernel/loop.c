@@ -18,6 +18,10 @@
 
 /* After the stop timeout, how long monitors get to report their service stopped. */
 #define STOP_MARGIN_MS 2000
+/* A stop signal this soon after the first is the same request delivered twice (to
+ * the process and to its group, as timeout(1) and a terminal's ^C do), not a person
+ * asking again. */
+#define STOP_AGAIN_US 1000000
 /* After SIGKILL to stragglers, how long to wait for them to be reaped. */
 #define KILL_WAIT_MS 2000
 
@@ -65,6 +69,7 @@ static void signal_svc(struct kernel *k, struct kernel_svc *s, int sig, bool mon
 static void shutdown_begin(struct kernel *k, int sig, int64_t now_us)
 {
 	k->stopping = true;
+	k->stop_asked_us = now_us;
 	struct kernel_field f[] = {KF_STR("signal", sig_name(sig))};
 	kernel_emit(k, KL_INFO, "shutdown", f, 1);
 	if (kernel_notify_send(&k->notify, "STOPPING=1") < 0)
@@ -151,7 +156,7 @@ static void on_signals(struct kernel *k, int64_t now_us)
 		case SIGINT:
 			if (!k->stopping) {
 				shutdown_begin(k, (int)si.ssi_signo, now_us);
-			} else if (!k->killed) {
+			} else if (!k->killed && now_us - k->stop_asked_us >= STOP_AGAIN_US) {
 				/* Asked twice (Ctrl-C again): no more waiting for graceful stops.
 				 */
 				struct kernel_field f[] = {

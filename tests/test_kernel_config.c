@@ -333,3 +333,41 @@ Test(kernel_config, a_missing_binary_is_reported_and_the_rest_runs)
 	cr_assert(tl_wait_for(healthy_row, "fine", WAIT_MS));
 	kc_stop(&k);
 }
+
+/* Finding: timeout -s INT delivers SIGINT twice within a millisecond (to the process
+ * and its group), and the kernel took the second for a person asking again and
+ * SIGKILLed everything.  A second stop signal counts from a second on. */
+static void stop_twice(int64_t gap_ms, bool want_now)
+{
+	struct kc k;
+	char a[512], line[4096];
+	/* It ignores SIGTERM: only its monitor's SIGKILL, after stop_timeout_ms, ends it. */
+	sim_section(a, sizeof(a), "slow-stop",
+		    "env = SIM_IGNORE_SIGTERM=1\nstop_timeout_ms = 4000");
+	kc_write(&k, "%s", a);
+	kc_start(&k, NULL);
+	EXPECT(&k, line, "event=all_ready");
+	cr_assert_eq(kill(k.pid, SIGINT), 0);
+	EXPECT(&k, line, "event=shutdown", "signal=SIGINT");
+	int64_t again = clock_mono_us() + gap_ms * 1000;
+	while (clock_mono_us() < again)
+		tl_next_line(&k.r, line, sizeof(line), clock_poll_timeout(again, clock_mono_us()));
+	cr_assert_eq(kill(k.pid, SIGINT), 0);
+	int st;
+	cr_assert(tl_wait_exit(k.pid, WAIT_MS, &st), "%s", k.r.log);
+	while (tl_next_line(&k.r, line, sizeof(line), 100))
+		;
+	cr_assert_eq(strstr(k.r.log, "event=shutdown_now") != NULL, want_now, "%s", k.r.log);
+	if (!want_now)
+		cr_assert_null(strstr(k.r.log, "event=killed"), "%s", k.r.log);
+}
+
+Test(kernel_config, a_stop_signal_delivered_twice_at_once_is_one_request)
+{
+	stop_twice(0, false);
+}
+
+Test(kernel_config, a_stop_signal_a_second_later_stops_waiting)
+{
+	stop_twice(1100, true);
+}
