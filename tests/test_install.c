@@ -289,3 +289,34 @@ Test(install, prefix_uninstall_and_a_foreign_service_name)
 	cr_assert(lstat(path, &st) == 0 && S_ISREG(st.st_mode), "uninstall removed a foreign %s",
 		  path);
 }
+
+/* Finding: `make run` put the sockets under build/run whatever RON_RUN_DIR said. */
+Test(install, run_demo_puts_the_sockets_in_ron_run_dir)
+{
+	char script[700], dir[700], env[760], sock[800];
+	snprintf(script, sizeof(script), "%s/scripts/run-demo", tl_src_dir());
+	snprintf(dir, sizeof(dir), "%s/demo-run", tl_dir());
+	snprintf(env, sizeof(env), "RON_RUN_DIR=%s", dir);
+	char *argv[] = {script, RON_BUILD_DIR, NULL};
+	char *envv[] = {env,
+			"RON_INDEX_SOCK=",
+			"RON_OVERLAY_SOCK=",
+			"RON_STORAGE_SOCK=",
+			"RON_HTTP_ADDR=",
+			"RON_METRICS_FILE=",
+			"RON_CONFIG=",
+			NULL};
+	int out;
+	pid_t pid = tl_spawn(argv, envv, &out, NULL);
+	struct tl_lines r;
+	tl_lines_init(&r, out);
+	char line[4096];
+	cr_assert(tl_expect(&r, line, sizeof(line), 30000, "event=all_ready", NULL), "%s", r.log);
+	snprintf(sock, sizeof(sock), "%s/svc-index.sock", dir);
+	struct stat st;
+	cr_assert_eq(stat(sock, &st), 0, "no %s:\n%s", sock, r.log);
+	cr_assert(S_ISSOCK(st.st_mode));
+	cr_assert_eq(kill(pid, SIGTERM), 0);
+	int ws;
+	cr_assert(tl_wait_exit(pid, 30000, &ws), "%s", r.log);
+}
