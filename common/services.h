@@ -85,6 +85,12 @@ int svctab_seed(struct svc_table *t, const struct config *c, char *err, size_t e
  * file must be readable; as root, owned by root and not writable by group or others. */
 int svctab_read_file(struct svc_table *t, struct config *c, const char *path, const char *label,
 		     char *err, size_t errlen);
+/* path opened for reading without blocking (a FIFO there opens at once) and
+ * checked to be a regular file: the descriptor with *st, or -1 with err
+ * ("LABEL: not a regular file: a FIFO"). */
+struct stat;
+int svctab_open_file(const char *path, const char *label, struct stat *st, char *err,
+		     size_t errlen);
 /* The same from text in memory (name is used in messages), with no file checks. */
 int svctab_read_text(struct svc_table *t, struct config *c, const char *name, const char *text,
 		     size_t len, char *err, size_t errlen);

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "filekind.h"
 #include "proc.h"
 #include "services.h"
 
@@ -497,59 +498,90 @@ int svctab_read_text(struct svc_table *t, struct config *c, const char *name, co
 	return 0;
 }
 
+int svctab_open_file(const char *path, const char *label, struct stat *st, char *err, size_t errlen)
+{
+	/* O_NONBLOCK: a FIFO put at the path opens at once (and is refused below)
+	 * instead of waiting for a writer with the kernel's loop stopped behind it. */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: open: %s", label, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, st) < 0) {
+		snprintf(err, errlen, "%s: stat: %s", label, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file: %s", label,
+			 filekind_name(st->st_mode));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Root runs what the file names, as any user: only root may be able to change it. */
+static int owner_check(const struct stat *st, const char *label, char *err, size_t errlen)
+{
+	if (geteuid() != 0)
+		return 0;
+	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+		snprintf(err, errlen, "%s: writable by %s (mode %04o); refused as root", label,
+			 st->st_mode & S_IWOTH ? "others" : "its group",
+			 (unsigned)(st->st_mode & 07777));
+		return -1;
+	}
+	if (st->st_uid != 0) {
+		snprintf(err, errlen, "%s: owned by uid %u, not root; refused as root", label,
+			 (unsigned)st->st_uid);
+		return -1;
+	}
+	return 0;
+}
+
+/* The size bytes of fd, malloc'd; NULL with err. */
+static char *read_whole(int fd, size_t size, const char *label, char *err, size_t errlen)
+{
+	char *buf = malloc(size + 1);
+	if (!buf) {
+		snprintf(err, errlen, "%s: out of memory", label);
+		return NULL;
+	}
+	size_t got = 0;
+	while (got < size) {
+		ssize_t n = read(fd, buf + got, size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			snprintf(err, errlen, "%s: read: %s", label,
+				 n < 0 ? strerror(errno) : "shorter than its size (changed?)");
+			free(buf);
+			return NULL;
+		}
+		got += (size_t)n;
+	}
+	return buf;
+}
+
 int svctab_read_file(struct svc_table *t, struct config *c, const char *path, const char *label,
 		     char *err, size_t errlen)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		snprintf(err, errlen, "%s: %s", label, strerror(errno));
-		return -1;
-	}
 	struct stat st;
-	errno = 0;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s: %s", label,
-			 errno ? strerror(errno) : "not a regular file");
-		close(fd);
+	int fd = svctab_open_file(path, label, &st, err, errlen);
+	if (fd < 0)
 		return -1;
+	char *buf = NULL;
+	if (owner_check(&st, label, err, errlen) == 0) {
+		if (st.st_size > 16 * 1024 * 1024)
+			snprintf(err, errlen, "%s: larger than 16 MiB", label);
+		else
+			buf = read_whole(fd, (size_t)st.st_size, label, err, errlen);
 	}
-	/* Root runs what the file names, as any user: only root may be able to change it. */
-	if (geteuid() == 0 && (st.st_mode & (S_IWGRP | S_IWOTH))) {
-		snprintf(err, errlen, "%s: writable by %s (mode %04o); refused as root", label,
-			 st.st_mode & S_IWOTH ? "others" : "its group",
-			 (unsigned)(st.st_mode & 07777));
-		close(fd);
-		return -1;
-	}
-	if (geteuid() == 0 && st.st_uid != 0) {
-		snprintf(err, errlen, "%s: owned by uid %u, not root; refused as root", label,
-			 (unsigned)st.st_uid);
-		close(fd);
-		return -1;
-	}
-	if (st.st_size > 16 * 1024 * 1024) {
-		snprintf(err, errlen, "%s: larger than 16 MiB", label);
-		close(fd);
-		return -1;
-	}
-	char *buf = malloc((size_t)st.st_size + 1);
-	size_t got = 0;
-	while (buf && got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	int e = errno;
 	close(fd);
-	if (!buf || got < (size_t)st.st_size) {
-		snprintf(err, errlen, "%s: %s", label, buf ? strerror(e) : "out of memory");
-		free(buf);
+	if (!buf)
 		return -1;
-	}
-	int rc = svctab_read_text(t, c, path, buf, got, err, errlen);
+	int rc = svctab_read_text(t, c, path, buf, (size_t)st.st_size, err, errlen);
 	free(buf);
 	return rc;
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -51,10 +52,25 @@ static int peek_run_dir(void *user, const char *section, const char *name, const
 	return 1;
 }
 
-void kernel_ctl_file_run_dir(const char *path, char *buf, size_t cap)
+int kernel_ctl_file_run_dir(const char *path, char *buf, size_t cap, char *why, size_t whylen)
 {
 	struct peek p = {buf, cap};
-	(void)ini_parse(path, peek_run_dir, &p);
+	char label[CFG_STR_MAX + 16];
+	snprintf(label, sizeof(label), "config file %s", path);
+	struct stat st;
+	int fd = svctab_open_file(path, label, &st, why, whylen);
+	if (fd < 0)
+		return -1;
+	FILE *f = fdopen(fd, "r");
+	if (!f) {
+		snprintf(why, whylen, "%s: fdopen: %s", label, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	/* What does not parse is for the kernel to name, in its reply. */
+	(void)ini_parse_file(f, peek_run_dir, &p);
+	fclose(f);
+	return 0;
 }
 
 /* One request, one reply.  NULL with *rc set (and a line on stderr) on failure. */

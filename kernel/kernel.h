@@ -443,9 +443,10 @@ int kernel_svc_command(struct kernel *k, struct kernel_svc *s, const char *cmd, 
 /* ctl.c: the command-line client: ron-kernel status | restart | stop | start | lift |
  * signal | reload; argv[0] is the command word.  Returns the exit status. */
 bool kernel_ctl_is_command(const char *word);
-/* The run_dir a config file's [kernel] section sets, if it does; nothing else of the
- * file is read or checked. */
-void kernel_ctl_file_run_dir(const char *path, char *buf, size_t cap);
+/* The run_dir a config file's [kernel] section sets, if it does (buf untouched if
+ * not); nothing else of the file is checked.  -1 with why if it cannot be read or is
+ * not a regular file. */
+int kernel_ctl_file_run_dir(const char *path, char *buf, size_t cap, char *why, size_t whylen);
 int kernel_ctl_main(const char *run_dir, int argc, char **argv);
 
 /* reload.c: re-reads the config file and applies the difference. */

@@ -243,8 +243,12 @@ static bool ctl_command(int argc, char **argv, int *rc)
 		return false;
 	}
 	strlcpy(run_dir, config_str(&c, CFG_RUN_DIR), sizeof(run_dir));
-	if (c.src[CFG_RUN_DIR] == CFG_SRC_DEFAULT && config_str(&c, CFG_CONFIG)[0])
-		kernel_ctl_file_run_dir(config_str(&c, CFG_CONFIG), run_dir, sizeof(run_dir));
+	/* A file that cannot be read names no run directory: asking the kernel of the
+	 * default one instead could reach another kernel than the one meant. */
+	if (c.src[CFG_RUN_DIR] == CFG_SRC_DEFAULT && config_str(&c, CFG_CONFIG)[0] &&
+	    kernel_ctl_file_run_dir(config_str(&c, CFG_CONFIG), run_dir, sizeof(run_dir), why,
+				    sizeof(why)) < 0)
+		errx(KERNEL_EX_CONFIG, "%s", why);
 	*rc = kernel_ctl_main(run_dir, n - 1, v + 1);
 	free(v);
 	return true;

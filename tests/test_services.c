@@ -431,9 +431,15 @@ Test(services, file_not_readable)
 	cr_assert_eq(svctab_read_file(&tab, &cfg, tl_path("none.conf"), "RON_CONFIG=none.conf", err,
 				      sizeof(err)),
 		     -1);
-	cr_assert_str_eq(err, "RON_CONFIG=none.conf: No such file or directory");
+	cr_assert_str_eq(err, "RON_CONFIG=none.conf: open: No such file or directory");
 	cr_assert_eq(svctab_read_file(&tab, &cfg, tl_dir(), "--config=DIR", err, sizeof(err)), -1);
-	cr_assert_str_eq(err, "--config=DIR: not a regular file");
+	cr_assert_str_eq(err, "--config=DIR: not a regular file: a directory");
+	/* A FIFO with no writer: refused at once, never waited on. */
+	cr_assert_eq(mkfifo(tl_path("fifo.conf"), 0600), 0);
+	cr_assert_eq(
+	    svctab_read_file(&tab, &cfg, tl_path("fifo.conf"), "--config=FIFO", err, sizeof(err)),
+	    -1);
+	cr_assert_str_eq(err, "--config=FIFO: not a regular file: a FIFO");
 	write_file(tl_path("c.conf"), "[service a]\nbin = a\n", 0600);
 	char msg[CFG_ERR_MAX * 2];
 	int rc;
@@ -445,7 +451,7 @@ Test(services, file_not_readable)
 		rc = read_root_file(msg, sizeof(msg));
 	}
 	cr_assert_eq(rc, 1, "read a file of mode 0600 (root's) or 0: %s", msg);
-	cr_assert_str_eq(msg, "--config=c.conf: Permission denied");
+	cr_assert_str_eq(msg, "--config=c.conf: open: Permission denied");
 }
 
 Test(services, file_writable_by_others_as_root)
