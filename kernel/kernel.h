@@ -214,6 +214,18 @@ int kernel_dir_open(const char *path, char *why, size_t whylen);
  * errno (EEXIST: another kernel holds it, its pid in *other). */
 int kernel_pidfile_lock(int dirfd, pid_t *other);
 
+/* freshfile.c: a file replaced by a new one, never rewritten. */
+/* Writes the n buffers of iov to a new file at tmp in dirfd (shown: the
+ * directory's path, for messages) and puts it in place of name: a reader opens the
+ * old file or the new one, and the old one never changes under a reader that holds
+ * it.  tmp is created O_EXCL without following a link or blocking, checked to be a
+ * regular file; what is found at tmp is removed only if it is a regular file of
+ * ours (left by a kernel stopped mid-write), anything else is left alone and named.
+ * 0, or -1 with why ("open /x/.m.tmp: ..."). */
+struct iovec;
+int freshfile_write(int dirfd, const char *shown, const char *name, const char *tmp,
+		    const struct iovec *iov, int n, mode_t mode, char *why, size_t whylen);
+
 /* userdirs.c: the socket directory of a service that runs as another user is made
  * (if missing) and given to that user, mode 0700; it may not be the run directory,
  * which becomes searchable (0711) when it holds such a directory. */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -105,56 +106,19 @@ int kernel_status_write(int dirfd, const char *run_dir, const struct kernel_stat
 			const struct kernel_svc *svcs, int n, int64_t now_us, char *why,
 			size_t whylen)
 {
-	char path[CFG_STR_MAX + 32], tmp[CFG_STR_MAX + 32];
-	snprintf(path, sizeof(path), "%s/status.json", run_dir);
-	snprintf(tmp, sizeof(tmp), "%s/.status.json.next", run_dir);
 	json_object *o = kernel_status_json(m, svcs, n, now_us);
 	const char *text = o ? json_object_to_json_string_ext(o, JSON_FLAGS) : NULL;
-	int rc = -1;
 	if (!text) {
 		snprintf(why, whylen, "out of memory");
 		json_object_put(o);
 		errno = ENOMEM;
 		return -1;
 	}
-	size_t len = strlen(text);
-	/* The table is written over the previous one's blocks in a second file, then
-	 * swapped in by name (RENAME_EXCHANGE): a reader opens one whole table or the
-	 * other, and ext4 finds no new delayed allocation to flush at the rename, as it
-	 * does for a new file renamed over an old one (auto_da_alloc), which cost the
-	 * idle kernel half of its CPU.  Where names cannot be exchanged, a plain rename. */
-	int fd = openat(dirfd, ".status.json.next", O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-			0644);
-	if (fd < 0) {
-		snprintf(why, whylen, "open %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	size_t off = 0;
-	while (off <= len) {
-		/* The text, then its newline. */
-		ssize_t w = off < len ? pwrite(fd, text + off, len - off, (off_t)off)
-				      : pwrite(fd, "\n", 1, (off_t)len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			snprintf(why, whylen, "write %s: %s", tmp, w < 0 ? strerror(errno) : "short");
-			close(fd);
-			goto out;
-		}
-		off += (size_t)w;
-	}
-	int trunc_rc = ftruncate(fd, (off_t)len + 1), trunc_errno = errno;
-	if (close(fd) < 0 || trunc_rc < 0) {
-		snprintf(why, whylen, "write %s: %s", tmp, strerror(trunc_rc < 0 ? trunc_errno : errno));
-		goto out;
-	}
-	if (renameat2(dirfd, ".status.json.next", dirfd, "status.json", RENAME_EXCHANGE) < 0 &&
-	    renameat(dirfd, ".status.json.next", dirfd, "status.json") < 0) {
-		snprintf(why, whylen, "rename %s to %s: %s", tmp, path, strerror(errno));
-		goto out;
-	}
-	rc = 0;
-out:
+	/* The text, then its newline.  A new file every time (freshfile.c says what
+	 * that costs): a reader that holds status.json keeps the table it opened. */
+	struct iovec iov[2] = {{(void *)text, strlen(text)}, {"\n", 1}};
+	int rc = freshfile_write(dirfd, run_dir, "status.json", ".status.json.next", iov, 2, 0644,
+				 why, whylen);
 	json_object_put(o);
 	return rc;
 }

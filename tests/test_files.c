@@ -1,6 +1,7 @@
-/* The files the kernel reads where others can reach them: a FIFO at the config
- * file's path must not freeze it.  Every wait has a deadline, so a kernel frozen
- * in open() is a failure, not a stuck suite. */
+/* The files the kernel reads and writes where others can reach them: a FIFO at
+ * the config file's path must not freeze it, and a reader of status.json or of
+ * the metrics file holds a file that never changes under it.  Every wait has a
+ * deadline, so a kernel frozen in open() is a failure, not a stuck suite. */
 #include <errno.h>
 #include <fcntl.h>
 #include <json.h>
@@ -108,5 +109,143 @@ Test(files, fifo_as_config_file_on_reload_is_refused_and_the_kernel_runs_on)
 	EXIT_IS(o, 78);
 	cr_assert(strstr(o.err, k.conf) && strstr(o.err, "not a regular file: a FIFO"), "%s",
 		  o.err);
+	kc_stop(&k);
+}
+
+/* --- readers that hold a file over several ticks ------------------------------------- */
+
+static char *metrics_env(void)
+{
+	static char buf[700];
+	snprintf(buf, sizeof(buf), "RON_METRICS_FILE=%s", tl_path("metrics/ron.prom"));
+	return buf;
+}
+
+#define READERS 6
+#define CHUNK	128
+
+struct reader {
+	int fd;
+	struct stat st0;
+	char *buf;
+	size_t len, cap;
+	bool done;
+};
+
+struct tick {
+	const char *path;
+	char last[64];
+};
+
+/* A new status.json by name: its mono_ms differs from the last one seen. */
+static bool ticked(void *arg)
+{
+	struct tick *t = arg;
+	char buf[65536];
+	ssize_t n = tl_read_file(t->path, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	char *m = strstr(buf, "\"mono_ms\"");
+	if (!m)
+		return false;
+	char now[64];
+	snprintf(now, sizeof(now), "%.40s", m);
+	if (strcmp(now, t->last) == 0)
+		return false;
+	strcpy(t->last, now);
+	return true;
+}
+
+static void reader_open(struct reader *r, const char *path)
+{
+	r->fd = open(path, O_RDONLY | O_CLOEXEC);
+	cr_assert_geq(r->fd, 0, "open %s: %s", path, strerror(errno));
+	cr_assert_eq(fstat(r->fd, &r->st0), 0);
+	r->cap = 65536;
+	r->buf = malloc(r->cap);
+	cr_assert(r->buf);
+}
+
+/* One chunk more, as a slow reader (a script, a scraper) takes it. */
+static void reader_step(struct reader *r)
+{
+	if (r->fd < 0 || r->done)
+		return;
+	ssize_t n = read(r->fd, r->buf + r->len, r->len + CHUNK < r->cap ? CHUNK : 0);
+	cr_assert_geq(n, 0, "read: %s", strerror(errno));
+	r->len += (size_t)n;
+	r->done = n == 0;
+}
+
+/* What the reader read is one whole file, and the file it holds is still that file. */
+static void reader_check(struct reader *r, const char *what, int i, bool json, int *changed,
+			 int *invalid)
+{
+	struct stat st;
+	cr_assert_eq(fstat(r->fd, &st), 0);
+	char *again = malloc(r->cap);
+	cr_assert(again);
+	ssize_t n = pread(r->fd, again, r->cap, 0);
+	cr_assert_geq(n, 0);
+	bool same = (size_t)n == r->len && memcmp(again, r->buf, r->len) == 0 &&
+		    st.st_size == r->st0.st_size && st.st_mtim.tv_sec == r->st0.st_mtim.tv_sec &&
+		    st.st_mtim.tv_nsec == r->st0.st_mtim.tv_nsec;
+	bool valid = r->len > 0 && r->buf[r->len - 1] == '\n';
+	if (json) {
+		json_tokener *tok = json_tokener_new();
+		json_object *o = json_tokener_parse_ex(tok, r->buf, (int)r->len);
+		valid = valid && o && json_tokener_get_parse_end(tok) + 1 >= r->len;
+		json_object_put(o);
+		json_tokener_free(tok);
+	}
+	if (!same)
+		(*changed)++;
+	if (!valid) {
+		(*invalid)++;
+		cr_log_warn("%s reader %d read %zu bytes that are not a whole file", what, i,
+			    r->len);
+	}
+	free(again);
+	free(r->buf);
+	close(r->fd);
+}
+
+/* Before: status.json was the previous inode rewritten in place and swapped back
+ * by name, so every reader that held it past a tick saw it change. */
+Test(files, slow_readers_never_see_their_file_change)
+{
+	cr_assert_eq(mkdir(tl_path("metrics"), 0755), 0);
+	struct kc k;
+	start(&k, "env = SIM_CRASH_AFTER_MS=250",
+	      (char *[]){metrics_env(), "RON_STATUS_INTERVAL_MS=100", NULL});
+	const char *paths[2] = {tl_path("run/status.json"), tl_path("metrics/ron.prom")};
+	static struct reader r[2][READERS];
+	struct tick t = {paths[0], ""};
+	/* Reader i opens at tick i and reads a chunk per tick until its end. */
+	for (int tick = 0;; tick++) {
+		cr_assert_lt(tick, 400, "readers not done after %d ticks", tick);
+		bool all = true;
+		for (int f = 0; f < 2; f++)
+			for (int i = 0; i < READERS; i++) {
+				if (i == tick)
+					reader_open(&r[f][i], paths[f]);
+				if (i <= tick)
+					reader_step(&r[f][i]);
+				all = all && i <= tick && r[f][i].done;
+			}
+		if (all)
+			break;
+		cr_assert(tl_wait_for(ticked, &t, FREEZE_MS), "no status tick");
+	}
+	int changed[2] = {0, 0}, invalid[2] = {0, 0};
+	for (int f = 0; f < 2; f++)
+		for (int i = 0; i < READERS; i++)
+			reader_check(&r[f][i], f ? "metrics" : "status.json", i, f == 0,
+				     &changed[f], &invalid[f]);
+	cr_assert(changed[0] + invalid[0] + changed[1] + invalid[1] == 0,
+		  "status.json: %d of %d readers saw their file change, %d read no whole file; "
+		  "metrics: %d changed, %d not whole",
+		  changed[0], READERS, invalid[0], changed[1], invalid[1]);
 	kc_stop(&k);
 }
