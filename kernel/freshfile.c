@@ -1,8 +1,9 @@
-/* Files the kernel replaces (status.json): each time a new file, written under a
- * temporary name and put in place of the old one by name, so a reader opens one
- * whole file or the other and the one it holds never changes.  The temporary name
- * is created, never opened as found, so nothing put there (a FIFO, a symlink, a
- * file) can block the kernel or be written to. */
+/* Files the kernel replaces (status.json, RON_METRICS_FILE): each time a new file,
+ * written under a temporary name and put in place of the old one by name, so a
+ * reader opens one whole file or the other and the one it holds never changes.
+ * The directory may be another user's (node_exporter's textfile directory): the
+ * temporary name is created, never opened as found, so a FIFO, a symlink or a file
+ * planted there can neither block the kernel nor be written to. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

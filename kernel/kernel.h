@@ -210,6 +210,12 @@ void kernel_pidfile_path(const char *run_dir, char *buf, size_t cap);
  * write is sticky with our entry in it; the last is ours and writable by no one
  * else.  Every later use goes through the descriptor. */
 int kernel_dir_open(const char *path, char *why, size_t whylen);
+/* The same walk for a directory that others use too (node_exporter's textfile
+ * directory for RON_METRICS_FILE): nothing is made, and the last directory may be
+ * another user's and writable by its group, though not by anyone (world-writable
+ * without the sticky bit).  What is in it is not trusted: the kernel writes there
+ * only with freshfile_write.  O_PATH descriptor, or -1 with why. */
+int kernel_dir_open_shared(const char *path, char *why, size_t whylen);
 /* Creates and locks ron-kernel.pid in dirfd and writes our pid: its fd, or -1 with
  * errno (EEXIST: another kernel holds it, its pid in *other). */
 int kernel_pidfile_lock(int dirfd, pid_t *other);

@@ -2,12 +2,14 @@
  * the monitors' reports, the metrics text file on every status tick, and the
  * hooks that keep ron-httpd (httpfeed.c) fed and alive. */
 #include <bsd/string.h>
+#include <err.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -19,8 +21,9 @@ char *kernel_obs_render(struct kernel *k, int64_t now_us)
 	return kernel_metrics_render(&k->obs->m, k->svc, k->nsvc, now_us, clock_wall_ms());
 }
 
-/* Writes the metrics to tmp and renames it over the file: a reader (node_exporter's
- * textfile collector) sees the old file or the new one, never a part. */
+/* A new file every tick, put in place of the old one (freshfile.c): node_exporter's
+ * textfile collector reads the old file or the new one, never a part, and the
+ * directory's owner can plant nothing there that the kernel would open. */
 static int file_write(struct kernel *k, int64_t now_us, char *why, size_t whylen)
 {
 	struct kernel_obs *o = k->obs;
@@ -29,37 +32,8 @@ static int file_write(struct kernel *k, int64_t now_us, char *why, size_t whylen
 		snprintf(why, whylen, "out of memory rendering the metrics");
 		return -1;
 	}
-	int rc = -1;
-	size_t len = strlen(text), off = 0;
-	int fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0) {
-		snprintf(why, whylen, "open %s: %s", o->tmp, strerror(errno));
-		goto out;
-	}
-	while (off < len) {
-		ssize_t w = write(fd, text + off, len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			snprintf(why, whylen, "write %s: %s", o->tmp, strerror(errno));
-			close(fd);
-			unlink(o->tmp);
-			goto out;
-		}
-		off += (size_t)w;
-	}
-	if (close(fd) < 0) {
-		snprintf(why, whylen, "write %s: %s", o->tmp, strerror(errno));
-		unlink(o->tmp);
-		goto out;
-	}
-	if (rename(o->tmp, o->file) < 0) {
-		snprintf(why, whylen, "rename %s to %s: %s", o->tmp, o->file, strerror(errno));
-		unlink(o->tmp);
-		goto out;
-	}
-	rc = 0;
-out:
+	struct iovec iov = {text, strlen(text)};
+	int rc = freshfile_write(o->dirfd, o->dir, o->name, o->tmp, &iov, 1, 0644, why, whylen);
 	free(text);
 	return rc;
 }
@@ -73,7 +47,7 @@ static void file_tick(struct kernel *k, int64_t now_us)
 	o->next_file_us += iv;
 	if (o->next_file_us <= now_us)
 		o->next_file_us = now_us + iv;
-	char why[CFG_STR_MAX * 2 + 64];
+	char why[CFG_STR_MAX * 3 + 128];
 	if (file_write(k, now_us, why, sizeof(why)) == 0) {
 		o->file_failing = false;
 		return;
@@ -85,15 +59,28 @@ static void file_tick(struct kernel *k, int64_t now_us)
 	o->file_failing = true;
 }
 
-/* "dir/.name.tmp": the same directory, so the rename is atomic, and a name the
- * textfile collector (which reads *.prom) passes over. */
-static void tmp_name(const char *file, char *buf, size_t cap)
+/* The directory, opened once: every write goes through it, so the path cannot be
+ * turned to another directory later; the name and ".NAME.tmp" in it, a name in the
+ * same directory (so it can be put in place atomically) that the textfile
+ * collector, which reads *.prom, passes over. */
+static int file_check(struct kernel_obs *o, const char *file, char *why, size_t whylen)
 {
 	const char *slash = strrchr(file, '/');
-	if (slash)
-		snprintf(buf, cap, "%.*s/.%s.tmp", (int)(slash - file), file, slash + 1);
-	else
-		snprintf(buf, cap, ".%s.tmp", file);
+	strlcpy(o->file, file, sizeof(o->file));
+	kernel_dirname(file, o->dir, sizeof(o->dir));
+	strlcpy(o->name, slash ? slash + 1 : file, sizeof(o->name));
+	snprintf(o->tmp, sizeof(o->tmp), ".%s.tmp", o->name);
+	if (!o->name[0] || strcmp(o->name, ".") == 0 || strcmp(o->name, "..") == 0) {
+		snprintf(why, whylen, "RON_METRICS_FILE=%s: names a directory, not a file", file);
+		return -1;
+	}
+	char w[CFG_STR_MAX + 128];
+	o->dirfd = kernel_dir_open_shared(o->dir, w, sizeof(w));
+	if (o->dirfd < 0) {
+		snprintf(why, whylen, "RON_METRICS_FILE=%s: %s", file, w);
+		return -1;
+	}
+	return 0;
 }
 
 static int http_check(struct kernel *k, char *why, size_t whylen)
@@ -145,23 +132,12 @@ int kernel_obs_check(struct kernel *k, char *why, size_t whylen)
 		return 71;
 	}
 	k->obs = o;
-	o->lfd = o->feedfd = o->hpidfd = -1;
+	o->lfd = o->feedfd = o->hpidfd = o->dirfd = -1;
 	o->outfd[0] = o->outfd[1] = -1;
 	o->hrestart_at_us = -1;
 	const char *file = config_str(&k->cfg, CFG_METRICS_FILE);
-	if (file[0]) {
-		char dir[CFG_STR_MAX];
-		struct stat st;
-		strlcpy(o->file, file, sizeof(o->file));
-		tmp_name(file, o->tmp, sizeof(o->tmp));
-		kernel_dirname(file, dir, sizeof(dir));
-		errno = 0;
-		if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || access(dir, W_OK | X_OK) < 0) {
-			snprintf(why, whylen, "RON_METRICS_FILE=%s: directory %s: %s", file, dir,
-				 errno ? strerror(errno) : "not a directory");
-			return KERNEL_EX_CONFIG;
-		}
-	}
+	if (file[0] && file_check(o, file, why, whylen) < 0)
+		return KERNEL_EX_CONFIG;
 	if (config_str(&k->cfg, CFG_HTTP_ADDR)[0] && http_check(k, why, whylen) < 0)
 		return KERNEL_EX_CONFIG;
 	return 0;
@@ -172,7 +148,7 @@ int kernel_obs_start(struct kernel *k, char *why, size_t whylen)
 	struct kernel_obs *o = k->obs;
 	int64_t now = clock_mono_us();
 	if (o->file[0]) {
-		char w[CFG_STR_MAX * 2 + 64];
+		char w[CFG_STR_MAX * 3 + 128];
 		/* A file that cannot be written is a setting to fix, not a run-time event. */
 		if (file_write(k, now, w, sizeof(w)) < 0) {
 			snprintf(why, whylen, "RON_METRICS_FILE=%s: %s", o->file, w);
@@ -247,6 +223,8 @@ void kernel_obs_stop(struct kernel *k)
 	if (!k->obs)
 		return;
 	kernel_httpd_stop(k);
+	if (k->obs->dirfd >= 0 && close(k->obs->dirfd) < 0)
+		warn("close the directory of %s", k->obs->file);
 	kernel_metrics_free(&k->obs->m);
 	free(k->obs);
 	k->obs = NULL;

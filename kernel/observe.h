@@ -84,8 +84,10 @@ void kernel_obs_stop(struct kernel *k);
 /* The state behind k->obs. */
 struct kernel_obs {
 	struct kernel_metrics m;
-	/* RON_METRICS_FILE, replaced by rename from tmp in the same directory. */
-	char file[CFG_STR_MAX], tmp[CFG_STR_MAX + 16];
+	/* RON_METRICS_FILE: name in dir (open as dirfd, -1 if none), replaced by a new
+	 * file written at tmp in the same directory. */
+	char file[CFG_STR_MAX], dir[CFG_STR_MAX], name[CFG_STR_MAX], tmp[CFG_STR_MAX + 8];
+	int dirfd;
 	int64_t next_file_us;
 	bool file_failing; /* said so once; quiet until it works again */
 	/* ron-httpd: the socket is bound once, here, and inherited by each one we start. */

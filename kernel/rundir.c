@@ -28,14 +28,25 @@ void kernel_pidfile_path(const char *run_dir, char *buf, size_t cap)
 	snprintf(buf, cap, "%s/ron-kernel.pid", run_dir);
 }
 
+/* One walk from / (or .) to a directory, and how strict it is at the end. */
+struct walk {
+	const char *path;
+	bool create; /* missing directories made 0700 */
+	bool shared; /* the last may be another user's (kernel_dir_open_shared) */
+	uid_t me;
+	char shown[CFG_STR_MAX]; /* the path walked so far, for messages */
+	char *why;
+	size_t whylen;
+};
+
 /* One step of the walk: the directory name under parent (open as pfd), made 0700
- * if missing, opened without following a symlink; -1 with why. */
-static int step(int pfd, const char *name, const char *shown, bool last, char *why, size_t whylen)
+ * if missing and w->create, opened without following a symlink; -1 with why. */
+static int step(struct walk *w, int pfd, const char *name, bool last)
 {
 	int fd = openat(pfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT) {
+	if (fd < 0 && errno == ENOENT && w->create) {
 		if (mkdirat(pfd, name, 0700) < 0 && errno != EEXIST) {
-			snprintf(why, whylen, "mkdir %s: %s", shown, strerror(errno));
+			snprintf(w->why, w->whylen, "mkdir %s: %s", w->shown, strerror(errno));
 			return -1;
 		}
 		fd = openat(pfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -46,110 +57,158 @@ static int step(int pfd, const char *name, const char *shown, bool last, char *w
 	int e = errno;
 	if ((e == ELOOP || e == ENOTDIR) && fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    S_ISLNK(st.st_mode))
-		snprintf(why, whylen, "unsafe directory %s: is a symbolic link", shown);
+		snprintf(w->why, w->whylen, "unsafe directory %s: is a symbolic link", w->shown);
 	else if (e == ENOTDIR && last)
-		snprintf(why, whylen, "unsafe directory %s: not a directory", shown);
+		snprintf(w->why, w->whylen, "unsafe directory %s: not a directory", w->shown);
 	else
-		snprintf(why, whylen, "open %s: %s", shown, strerror(e));
+		snprintf(w->why, w->whylen, "open %s: %s", w->shown, strerror(e));
 	return -1;
 }
 
-int kernel_dir_open(const char *path, char *why, size_t whylen)
+static const char *writers(mode_t mode)
 {
-	char buf[CFG_STR_MAX], shown[CFG_STR_MAX];
-	if (strlcpy(buf, path, sizeof(buf)) >= sizeof(buf)) {
-		snprintf(why, whylen, "%s: path too long", path);
+	return mode & S_IWOTH ? "others" : "its group";
+}
+
+/* Someone else who can write the parent could rename the entry away and put another
+ * in its place, unless the parent is sticky and the entry ours (/tmp/NAME, the rule
+ * of OpenSSH's safe_path and systemd's chase).  parent_len: where the parent's name
+ * ends in w->shown. */
+static int check_entry(struct walk *w, const struct stat *parent, const struct stat *st,
+		       size_t parent_len)
+{
+	if (!(parent->st_mode & (S_IWGRP | S_IWOTH)) || parent->st_uid == w->me ||
+	    ((parent->st_mode & S_ISVTX) && (st->st_uid == w->me || st->st_uid == 0)))
+		return 0;
+	w->shown[parent_len] = '\0';
+	snprintf(w->why, w->whylen, "unsafe directory %s: writable by %s (mode %04o), not sticky",
+		 w->shown[0] ? w->shown : "/", writers(parent->st_mode),
+		 (unsigned)(parent->st_mode & 07777));
+	return -1;
+}
+
+/* A directory on the way: root's or ours, and no one else may change its entries
+ * unless it is sticky. */
+static int check_middle(struct walk *w, const struct stat *st)
+{
+	if (st->st_uid != 0 && st->st_uid != w->me) {
+		snprintf(w->why, w->whylen,
+			 "unsafe directory %s: owned by uid %u, neither root nor us (uid %u)",
+			 w->shown, (unsigned)st->st_uid, (unsigned)w->me);
+		return -1;
+	}
+	if ((st->st_mode & (S_IWGRP | S_IWOTH)) && !(st->st_mode & S_ISVTX)) {
+		snprintf(w->why, w->whylen, "unsafe directory %s: writable by %s (mode %04o)",
+			 w->shown, writers(st->st_mode), (unsigned)(st->st_mode & 07777));
+		return -1;
+	}
+	return 0;
+}
+
+/* The directory itself: ours and no one else's to write; shared, only not one that
+ * anyone at all may change (world-writable and not sticky). */
+static int check_last(struct walk *w, const struct stat *st)
+{
+	const char *name = w->shown[0] ? w->shown : "/";
+	if (w->shared) {
+		if (!(st->st_mode & S_IWOTH) || (st->st_mode & S_ISVTX))
+			return 0;
+		snprintf(w->why, w->whylen,
+			 "unsafe directory %s: writable by others (mode %04o), not sticky", name,
+			 (unsigned)(st->st_mode & 07777));
+		return -1;
+	}
+	if (st->st_uid != w->me) {
+		snprintf(w->why, w->whylen,
+			 "unsafe directory %s: owned by uid %u, not by us (uid %u)", name,
+			 (unsigned)st->st_uid, (unsigned)w->me);
+		return -1;
+	}
+	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+		snprintf(w->why, w->whylen, "unsafe directory %s: writable by %s (mode %04o)", name,
+			 writers(st->st_mode), (unsigned)(st->st_mode & 07777));
+		return -1;
+	}
+	return 0;
+}
+
+/* The component comp below fd (whose stat is *st): fd replaced by the new one and
+ * *st by its stat, or -1 with why (fd closed either way on failure). */
+static int descend(struct walk *w, int *fd, struct stat *st, const char *comp, bool last)
+{
+	struct stat parent = *st;
+	size_t sl = strlen(w->shown);
+	snprintf(w->shown + sl, sizeof(w->shown) - sl, "/%s", comp);
+	int nfd = step(w, *fd, comp, last);
+	close(*fd);
+	*fd = nfd;
+	if (nfd < 0)
+		return -1;
+	if (fstat(nfd, st) < 0) {
+		snprintf(w->why, w->whylen, "stat %s: %s", w->shown, strerror(errno));
+		return -1;
+	}
+	if (check_entry(w, &parent, st, sl) < 0 || (!last && check_middle(w, st) < 0))
+		return -1;
+	return 0;
+}
+
+static int walk(struct walk *w)
+{
+	char buf[CFG_STR_MAX];
+	if (strlcpy(buf, w->path, sizeof(buf)) >= sizeof(buf)) {
+		snprintf(w->why, w->whylen, "%s: path too long", w->path);
 		return -1;
 	}
 	bool absolute = buf[0] == '/';
 	int fd = open(absolute ? "/" : ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0) {
-		snprintf(why, whylen, "open %s: %s", absolute ? "/" : ".", strerror(errno));
+		snprintf(w->why, w->whylen, "open %s: %s", absolute ? "/" : ".", strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return -1;
 	}
-	uid_t me = geteuid();
-	snprintf(shown, sizeof(shown), "%s", absolute ? "" : ".");
+	w->me = geteuid();
+	snprintf(w->shown, sizeof(w->shown), "%s", absolute ? "" : ".");
 	char *save = NULL;
-	char *comp = strtok_r(buf, "/", &save);
-	while (comp) {
+	for (char *comp = strtok_r(buf, "/", &save), *next; comp; comp = next) {
 		/* Empty components (a doubled or trailing slash) never reach here; "." is
 		 * a no-op; ".." would make the path say something it does not show. */
-		char *next_comp = strtok_r(NULL, "/", &save);
-		if (strcmp(comp, ".") == 0) {
-			comp = next_comp;
+		next = strtok_r(NULL, "/", &save);
+		if (strcmp(comp, ".") == 0)
 			continue;
-		}
 		if (strcmp(comp, "..") == 0) {
-			snprintf(why, whylen,
+			snprintf(w->why, w->whylen,
 				 "unsafe directory %s: \"..\" in the path (name the "
 				 "directory itself)",
-				 path);
+				 w->path);
 			close(fd);
 			return -1;
 		}
-		struct stat parent = st;
-		size_t sl = strlen(shown);
-		snprintf(shown + sl, sizeof(shown) - sl, "/%s", comp);
-		int nfd = step(fd, comp, shown, next_comp == NULL, why, whylen);
-		if (nfd < 0 || fstat(nfd, &st) < 0) {
-			if (nfd >= 0) {
-				snprintf(why, whylen, "stat %s: %s", shown, strerror(errno));
-				close(nfd);
-			}
-			close(fd);
+		if (descend(w, &fd, &st, comp, next == NULL) < 0) {
+			if (fd >= 0)
+				close(fd);
 			return -1;
 		}
-		close(fd);
-		fd = nfd;
-		/* Someone else who can write the parent could rename this entry away and
-		 * put another in its place, unless the parent is sticky and the entry ours
-		 * (/tmp/NAME, the rule of OpenSSH's safe_path and systemd's chase). */
-		if ((parent.st_mode & (S_IWGRP | S_IWOTH)) && parent.st_uid != me &&
-		    !((parent.st_mode & S_ISVTX) && (st.st_uid == me || st.st_uid == 0))) {
-			shown[sl] = '\0';
-			snprintf(why, whylen,
-				 "unsafe directory %s: writable by %s (mode %04o), not sticky",
-				 shown[0] ? shown : "/",
-				 parent.st_mode & S_IWOTH ? "others" : "its group",
-				 (unsigned)(parent.st_mode & 07777));
-			close(fd);
-			return -1;
-		}
-		if (next_comp && st.st_uid != 0 && st.st_uid != me) {
-			snprintf(
-			    why, whylen,
-			    "unsafe directory %s: owned by uid %u, neither root nor us (uid %u)",
-			    shown, (unsigned)st.st_uid, (unsigned)me);
-			close(fd);
-			return -1;
-		}
-		if (next_comp && (st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
-			snprintf(why, whylen, "unsafe directory %s: writable by %s (mode %04o)",
-				 shown, st.st_mode & S_IWOTH ? "others" : "its group",
-				 (unsigned)(st.st_mode & 07777));
-			close(fd);
-			return -1;
-		}
-		comp = next_comp;
 	}
-	const char *name = shown[0] ? shown : "/";
-	if (st.st_uid != me) {
-		snprintf(why, whylen, "unsafe directory %s: owned by uid %u, not by us (uid %u)",
-			 name, (unsigned)st.st_uid, (unsigned)me);
-		close(fd);
-		return -1;
-	}
-	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-		snprintf(why, whylen, "unsafe directory %s: writable by %s (mode %04o)", name,
-			 st.st_mode & S_IWOTH ? "others" : "its group",
-			 (unsigned)(st.st_mode & 07777));
+	if (check_last(w, &st) < 0) {
 		close(fd);
 		return -1;
 	}
 	return fd;
+}
+
+int kernel_dir_open(const char *path, char *why, size_t whylen)
+{
+	struct walk w = {.path = path, .create = true, .why = why, .whylen = whylen};
+	return walk(&w);
+}
+
+int kernel_dir_open_shared(const char *path, char *why, size_t whylen)
+{
+	struct walk w = {.path = path, .shared = true, .why = why, .whylen = whylen};
+	return walk(&w);
 }
 
 int kernel_dir_safe(const char *path, char *why, size_t whylen)

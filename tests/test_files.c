@@ -1,7 +1,8 @@
-/* The files the kernel reads and writes where others can reach them: a FIFO at
- * the config file's path must not freeze it, and a reader of status.json or of
- * the metrics file holds a file that never changes under it.  Every wait has a
- * deadline, so a kernel frozen in open() is a failure, not a stuck suite. */
+/* The files the kernel reads and writes where others can reach them: a FIFO or
+ * another file planted at a name it uses must neither freeze it nor be written,
+ * and a reader of status.json or of the metrics file holds a file that never
+ * changes under it.  Every wait has a deadline, so a kernel frozen in open() is a
+ * failure, not a stuck suite. */
 #include <errno.h>
 #include <fcntl.h>
 #include <json.h>
@@ -248,4 +249,120 @@ Test(files, slow_readers_never_see_their_file_change)
 		  "metrics: %d changed, %d not whole",
 		  changed[0], READERS, invalid[0], changed[1], invalid[1]);
 	kc_stop(&k);
+}
+
+/* --- what is planted in the metrics directory ----------------------------------------- */
+
+static ino_t inode_of(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 ? st.st_ino : 0;
+}
+
+struct inode_wait {
+	const char *path;
+	ino_t old;
+};
+
+static bool inode_changed(void *arg)
+{
+	struct inode_wait *w = arg;
+	ino_t now = inode_of(w->path);
+	return now && now != w->old;
+}
+
+static bool is_fifo(const char *path)
+{
+	struct stat st;
+	return lstat(path, &st) == 0 && S_ISFIFO(st.st_mode);
+}
+
+/* Before: the kernel opened .ron.prom.tmp for writing, blocking, and froze there. */
+Test(files, fifo_at_the_metrics_temp_name_freezes_nothing)
+{
+	cr_assert_eq(mkdir(tl_path("metrics"), 0755), 0);
+	struct kc k;
+	char line[4096];
+	start(&k, NULL, (char *[]){metrics_env(), "RON_STATUS_INTERVAL_MS=100", NULL});
+	const char *tmp = tl_path("metrics/.ron.prom.tmp");
+	cr_assert_eq(mkfifo(tmp, 0644), 0, "mkfifo %s: %s", tmp, strerror(errno));
+	cr_assert(tl_expect(&k.r, line, sizeof(line), FREEZE_MS, "event=metrics_file_failed",
+			    ".ron.prom.tmp", "a FIFO", NULL),
+		  "no metrics_file_failed naming the FIFO:\n%s", k.r.log);
+	answers();
+	cr_assert(is_fifo(tmp), "the FIFO was not left alone");
+	/* Gone again: the file is replaced on the next tick. */
+	struct inode_wait w = {tl_path("metrics/ron.prom"), inode_of(tl_path("metrics/ron.prom"))};
+	cr_assert_eq(unlink(tmp), 0);
+	cr_assert(tl_wait_for(inode_changed, &w, FREEZE_MS), "the file was not written again");
+	kc_stop(&k);
+}
+
+/* The same FIFO there before the kernel starts: refused as a setting, at once. */
+Test(files, fifo_at_the_metrics_temp_name_at_start_is_refused)
+{
+	cr_assert_eq(mkdir(tl_path("metrics"), 0755), 0);
+	cr_assert_eq(mkfifo(tl_path("metrics/.ron.prom.tmp"), 0644), 0);
+	struct out o;
+	run_env(&o, (char *[]){NULL}, tl_kernel_env("run", NULL, (char *[]){metrics_env(), NULL}));
+	EXIT_IS(o, 78);
+	cr_assert(strstr(o.err, ".ron.prom.tmp") && strstr(o.err, "a FIFO"), "%s", o.err);
+}
+
+/* node_exporter's textfile directory may be another user's: written, not trusted;
+ * what anyone may change, or a symlink, is refused. */
+Test(files, metrics_directory_rules)
+{
+	struct out o;
+	char *env[] = {metrics_env(), NULL};
+	cr_assert_eq(mkdir(tl_path("metrics"), 0755), 0);
+	/* A leftover of ours (a kernel killed mid-write) is cleared. */
+	int fd = open(tl_path("metrics/.ron.prom.tmp"), O_WRONLY | O_CREAT | O_EXCL, 0644);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	cr_assert_eq(chown(tl_path("metrics"), 65534, 65534), 0);
+	struct kc k;
+	start(&k, NULL, (char *[]){metrics_env(), NULL});
+	struct stat st;
+	cr_assert_eq(lstat(tl_path("metrics/ron.prom"), &st), 0);
+	cr_assert(S_ISREG(st.st_mode) && st.st_uid == geteuid());
+	cr_assert_neq(access(tl_path("metrics/.ron.prom.tmp"), F_OK), 0, "leftover kept");
+	kc_stop(&k);
+	cr_assert_neq(access(tl_path("metrics/.ron.prom.tmp"), F_OK), 0, "temporary file left");
+
+	/* A regular file planted by the directory's owner is not ours to remove. */
+	fd = open(tl_path("metrics/.ron.prom.tmp"), O_WRONLY | O_CREAT | O_EXCL, 0644);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(fchown(fd, 65534, 65534), 0);
+	close(fd);
+	run_env(&o, (char *[]){NULL}, tl_kernel_env("run", NULL, env));
+	EXIT_IS(o, 78);
+	cr_assert(strstr(o.err, "uid 65534"), "%s", o.err);
+	cr_assert_eq(access(tl_path("metrics/.ron.prom.tmp"), F_OK), 0, "someone's file removed");
+	cr_assert_eq(unlink(tl_path("metrics/.ron.prom.tmp")), 0);
+
+	cr_assert_eq(chmod(tl_path("metrics"), 0777), 0);
+	run_env(&o, (char *[]){NULL}, tl_kernel_env("run", NULL, env));
+	EXIT_IS(o, 78);
+	cr_assert(strstr(o.err, "writable by others"), "%s", o.err);
+	/* Sticky, as /tmp: others cannot touch what is ours. */
+	cr_assert_eq(chmod(tl_path("metrics"), 01777), 0);
+	start(&k, NULL, (char *[]){metrics_env(), NULL});
+	kc_stop(&k);
+
+	/* Above it, the run directory's rules: another user there could swap the path. */
+	char deep[700];
+	snprintf(deep, sizeof(deep), "RON_METRICS_FILE=%s", tl_path("other/m/ron.prom"));
+	cr_assert_eq(mkdir(tl_path("other"), 0755), 0);
+	cr_assert_eq(mkdir(tl_path("other/m"), 0755), 0);
+	cr_assert_eq(chown(tl_path("other"), 65534, 65534), 0);
+	run_env(&o, (char *[]){NULL}, tl_kernel_env("run", NULL, (char *[]){deep, NULL}));
+	EXIT_IS(o, 78);
+	cr_assert(strstr(o.err, "owned by uid 65534, neither root nor us"), "%s", o.err);
+
+	cr_assert_eq(rename(tl_path("metrics"), tl_path("real")), 0);
+	cr_assert_eq(symlink(tl_path("real"), tl_path("metrics")), 0);
+	run_env(&o, (char *[]){NULL}, tl_kernel_env("run", NULL, env));
+	EXIT_IS(o, 78);
+	cr_assert(strstr(o.err, "symbolic link"), "%s", o.err);
 }
