@@ -417,7 +417,8 @@ Test(monitor, quiet_checks_go_to_the_heartbeat_fd_unnumbered)
 	while (quiet < 3 && clock_mono_us() < deadline) {
 		cr_assert(mon_next(&r, WAIT_MS), "no report: %s", out_tail());
 		if (r.seq == 0) {
-			cr_assert_eq(r.event, EV_CHECK, "an unnumbered %s", report_event_name(r.event));
+			cr_assert_eq(r.event, EV_CHECK, "an unnumbered %s",
+				     report_event_name(r.event));
 			cr_assert(r.ok);
 			/* It stands for the checks run since the last report: ten, or fewer
 			 * when a loaded machine made one start late (checks are one interval

@@ -236,7 +236,9 @@ Test(report, reason_with_c1_controls_and_invalid_utf8_is_escaped)
 {
 	struct report in, out;
 	fill(&in, EV_UNHEALTHY, ST_DEGRADED);
-	snprintf(in.reason, sizeof(in.reason), "%s", "payload is \xc2\x9b" "31m\xff\xfe, not HealthOk");
+	snprintf(in.reason, sizeof(in.reason), "%s",
+		 "payload is \xc2\x9b"
+		 "31m\xff\xfe, not HealthOk");
 	round_trip(&in, &out);
 	cr_assert_str_eq(out.reason, "payload is \\xc2\\x9b31m\\xff\\xfe, not HealthOk");
 }
