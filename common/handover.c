@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "handover.h"
+#include "services.h"
 
 #define HANDOVER_JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
@@ -45,6 +46,11 @@ static int check(const struct handover *h, char *why, size_t whylen)
 		if ((unsigned char)h->service[i] < 0x20 || h->service[i] == 0x7f)
 			return fail(why, whylen, "field \"service\": control character 0x%02x",
 				    (unsigned char)h->service[i]);
+	/* A service's name, as the config file allows it: the reports a monitor resumed
+	 * from the record sends must fit their line. */
+	char nwhy[160];
+	if (svc_name_check(h->service, nwhy, sizeof(nwhy)) < 0)
+		return fail(why, whylen, "field \"service\": %s", nwhy);
 	if ((unsigned)h->state >= ST__COUNT || h->state == ST_STOPPED || h->state == ST_DOWN)
 		return fail(why, whylen, "field \"state\": %s cannot be handed over",
 			    svc_state_name(h->state));
