@@ -242,6 +242,22 @@ int kernel_contain_svc_path(struct kernel *k, const struct kernel_svc *s, char *
 	return 0;
 }
 
+void kernel_contain_svc_remove(struct kernel *k, const struct kernel_svc *s)
+{
+	if (k->containment != KCONT_CGROUP || unlinkat(k->cg_fd, s->name, AT_REMOVEDIR) == 0 ||
+	    errno == ENOENT)
+		return;
+	/* What its processes left behind (a daemon that escaped its group) goes too. */
+	int fd = svc_fd(k, s);
+	if (fd >= 0 && cgroup_kill(fd) == 0)
+		wait_empty(fd, clock_mono_us() + CONTAIN_EMPTY_MS * 1000);
+	if (fd >= 0)
+		close(fd);
+	if (unlinkat(k->cg_fd, s->name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		fprintf(stderr, "ron-kernel: rmdir %s/%s: %s\n", k->cg_base, s->name,
+			strerror(errno));
+}
+
 int kernel_contain_procs(const struct kernel *k, const struct kernel_svc *s)
 {
 	int fd = svc_fd(k, s);

@@ -236,6 +236,7 @@ static bool reached(enum verb v, json_object *row, json_object *before)
 	switch (v) {
 	case V_STOP: return strcmp(st, "down") == 0;
 	case V_RESTART:
+	case V_RELOAD: /* a changed service: its new process, as for restart */
 		if (before && int_of(before, "pid") > 0 &&
 		    int_of(row, "pid") == int_of(before, "pid") &&
 		    int_of(row, "start") == int_of(before, "start"))

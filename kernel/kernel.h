@@ -93,6 +93,10 @@ struct kernel_svc {
 	bool want_down;			/* stopped by hand: its next monitor starts it down */
 	bool retiring;			/* removed by reload: dropped once its monitor has exited */
 	const struct svc_def *next_def; /* changed by reload: restarted with this */
+	int lockfd;			/* its socket's lock (socklock.c), -1 if none */
+	int next_lockfd;		/* next_def's, when its socket is another file */
+	const char *heir_of;		/* a removed service whose socket lock it awaits */
+	bool relock;			/* next_def's lock is not lockfd: swapped at the restart */
 	struct kernel_lines lines;
 	/* The heartbeat pipe: the quiet passing checks, read on the status tick and
 	 * before the monitor is taken for silent, never woken for (kernel_mon_heartbeats). */
@@ -374,8 +378,6 @@ struct kernel {
 	bool ev_stale; /* rows moved or changed (reload): indexes and deadlines to redo */
 	int64_t publish_cost_us, next_publish_us; /* status.json's last write, its next one */
 	int64_t publish_at_us; /* a change's write, PUBLISH_SETTLE_MS after it; 0 if none due */
-	int *socklock;	       /* the locked <socket>.lock files, one per socket */
-	int nsocklock;
 	/* Containment (contain.c). */
 	int containment;		    /* enum kernel_containment */
 	char cg_why[CGROUP_PATH_MAX + 128]; /* why process groups, when they are used */
@@ -474,12 +476,40 @@ bool kernel_reload_reaped(struct kernel *k, struct kernel_svc *s, int64_t now_us
 /* Room for the poll set after the table grew. */
 int kernel_pollset_fit(struct kernel *k);
 
-/* socklock.c: <socket>.lock beside every service socket, locked for our lifetime.
- * -1 with why; *held when another kernel (named in why) or another service of ours
- * holds one. */
+/* socklock.c: <socket>.lock beside every service socket, locked while the service is
+ * the kernel's: a second kernel (another run directory, the same sockets) would run a
+ * second copy.  The fd, or -1 with why: *held when another kernel holds the lock,
+ * *ours (an fd open on the file, not locked) when this one does. */
 void kernel_socklock_path(const char *sock, char *buf, size_t cap);
-int kernel_socklocks_take(struct kernel *k, bool *held, char *why, size_t whylen);
+int kernel_socklock_take(const struct kernel *k, const struct svc_def *d, int *ours, bool *held,
+			 char *why, size_t whylen);
+/* Releases a removed service's lock, and its file. */
+void kernel_socklock_drop(int fd, const char *sock);
+/* At exit: every service's lock. */
 void kernel_socklocks_release(struct kernel *k);
+
+/* admit.c: what a service needs before its first monitor starts, the same at start-up
+ * and on reload: directories checked (or given to its user), then its socket lock. */
+struct kernel_admission {
+	int lockfd;	     /* the lock taken; -1 if none was needed or taken */
+	bool kept;	     /* the service's own lock already: nothing taken */
+	const char *heir_of; /* a removed service whose lock passes on once it is gone */
+};
+struct kernel_admit_pass {
+	const struct svc_table *tab; /* the table the admitted services are in */
+	const struct config *cfg;    /* and its settings */
+	const char *run_dir;
+	bool all;			     /* start-up: every enabled service is admitted */
+	const bool *admitting;		     /* reload: which of tab's services are */
+	const struct kernel_admission *pend; /* admitted so far in this pass */
+	int npend;
+};
+/* Admits tab's service i: 0, or -1 with why (and *held if another kernel has its
+ * socket). */
+int kernel_admit(struct kernel *k, const struct kernel_admit_pass *p, int i,
+		 struct kernel_admission *a, bool *held, char *why, size_t whylen);
+/* Releases the locks of a pass that is not applied. */
+void kernel_admit_undo(struct kernel_admission *a, int n);
 
 /* contain.c: cgroup v2 per service, or process groups. */
 /* Chooses by RON_CONTAINMENT; in cgroup mode kills what a predecessor left in this run
@@ -490,6 +520,8 @@ int kernel_contain_init(struct kernel *k, char *why, size_t whylen);
 void kernel_contain_report(struct kernel *k);
 /* Makes the service's cgroup if missing: 0 with its path, -1 in the fallback. */
 int kernel_contain_svc_path(struct kernel *k, const struct kernel_svc *s, char *path, size_t cap);
+/* A removed service's cgroup, emptied and removed. */
+void kernel_contain_svc_remove(struct kernel *k, const struct kernel_svc *s);
 /* Processes in the service's cgroup; -1 in the fallback. */
 int kernel_contain_procs(const struct kernel *k, const struct kernel_svc *s);
 /* sig to every process of the service's cgroup (SIGKILL: cgroup.kill); -1 in the fallback. */

@@ -3,6 +3,7 @@
 #include <err.h>
 #include <stdlib.h>
 #include <errno.h>
+#include <json.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -139,6 +140,32 @@ static bool shutdown_done(const struct kernel *k)
 	return kernel_contain_empty(k);
 }
 
+/* SIGHUP: with a config file, a reload (systemd's Type=notify-reload sequence around
+ * it); without one there is nothing to re-read, and it lifts every quarantine. */
+static void sighup(struct kernel *k, int64_t now_us)
+{
+	if (k->tab.path[0]) {
+		char msg[64];
+		snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%lld",
+			 (long long)clock_mono_us());
+		kernel_notify_send(&k->notify, msg);
+		struct kernel_field f[] = {KF_STR("reason", "reload")};
+		kernel_emit(k, KL_INFO, "sighup", f, 1);
+		json_object_put(kernel_reload(k, now_us));
+		kernel_notify_send(&k->notify, "READY=1");
+		return;
+	}
+	int sent = 0;
+	for (int i = 0; i < k->nsvc; i++) {
+		if (k->svc[i].mon != KMON_RUNNING)
+			continue;
+		signal_svc(k, &k->svc[i], SIGHUP, true);
+		sent++;
+	}
+	struct kernel_field f[] = {KF_NUM("monitors", sent), KF_STR("reason", "lift quarantines")};
+	kernel_emit(k, KL_INFO, "sighup", f, 2);
+}
+
 static void on_signals(struct kernel *k, int64_t now_us)
 {
 	struct signalfd_siginfo si;
@@ -166,19 +193,7 @@ static void on_signals(struct kernel *k, int64_t now_us)
 				shutdown_kill(k, now_us);
 			}
 			break;
-		case SIGHUP: {
-			int sent = 0;
-			for (int i = 0; i < k->nsvc; i++) {
-				if (k->svc[i].mon != KMON_RUNNING)
-					continue;
-				signal_svc(k, &k->svc[i], SIGHUP, true);
-				sent++;
-			}
-			struct kernel_field f[] = {KF_NUM("monitors", sent),
-						   KF_STR("reason", "lift quarantines")};
-			kernel_emit(k, KL_INFO, "sighup", f, 2);
-			break;
-		}
+		case SIGHUP: sighup(k, now_us); break;
 		case SIGUSR1: kernel_emit_full(k, now_us); break;
 		}
 	}

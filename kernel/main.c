@@ -86,20 +86,9 @@ static int find_monitor(struct kernel *k, char *why, size_t whylen)
 	return -1;
 }
 
-/* "RON_INDEX_SOCK=/x" for a seed socket from its variable, else "file:line:
- * [service x]: socket=/x". */
-static void sock_name(const struct kernel *k, const struct svc_def *d, char *buf, size_t cap)
-{
-	if (d->seed_sock != CFG__COUNT && !d->key_line[SK_SOCKET])
-		snprintf(buf, cap, "%s=%s", cfg_table[d->seed_sock].env, d->sock);
-	else
-		snprintf(buf, cap, "%s:%u: [service %s]: socket=%s", k->tab.path,
-			 d->key_line[SK_SOCKET] ? d->key_line[SK_SOCKET] : d->line, d->name,
-			 d->sock);
-}
-
-/* Every check that can refuse to start, before anything is started. */
-static int check_dirs(struct kernel *k, char *why, size_t whylen)
+/* The run directory: every check that can refuse to start comes before anything is
+ * started; the services' own are admit()'s, below. */
+static int check_run_dir(struct kernel *k, char *why, size_t whylen)
 {
 	char w[CFG_STR_MAX + 128];
 	k->run_fd = kernel_dir_open(k->run_dir, w, sizeof(w));
@@ -107,40 +96,27 @@ static int check_dirs(struct kernel *k, char *why, size_t whylen)
 		snprintf(why, whylen, "RON_RUN_DIR=%s: %s", k->run_dir, w);
 		return -1;
 	}
-	for (int i = 0; i < k->nsvc; i++) {
-		const struct svc_def *d = k->svc[i].def;
-		char dir[CFG_STR_MAX], name[CFG_STR_MAX + 256];
-		if (!d->sock[0])
-			continue;
-		kernel_dirname(d->sock, dir, sizeof(dir));
-		bool other_user = d->user || d->group;
-		/* A directory given to one user must not hold another's socket. */
-		for (int j = 0; j < i; j++) {
-			const struct svc_def *o = k->svc[j].def;
-			char odir[CFG_STR_MAX];
-			if (!o->sock[0] || (!other_user && !o->user && !o->group) ||
-			    (o->uid == d->uid && o->gid == d->gid &&
-			     !other_user == !(o->user || o->group)))
-				continue;
-			kernel_dirname(o->sock, odir, sizeof(odir));
-			if (strcmp(dir, odir) != 0)
-				continue;
-			sock_name(k, d, name, sizeof(name));
-			snprintf(
-			    why, whylen,
-			    "%s: directory %s also holds the socket of %s, which runs as another "
-			    "user",
-			    name, dir, o->name);
-			return -1;
-		}
-		if (other_user ? kernel_sockdir_give(k->run_dir, d, w, sizeof(w)) < 0
-			       : kernel_dir_safe(dir, w, sizeof(w)) < 0) {
-			sock_name(k, d, name, sizeof(name));
-			snprintf(why, whylen, "%s: %s", name, w);
-			return -1;
-		}
-	}
 	return 0;
+}
+
+/* Every service admitted, or the first refusal (exits: nothing has started). */
+static void admit_all(struct kernel *k)
+{
+	struct kernel_admission *a = calloc((size_t)k->nsvc + 1, sizeof(*a));
+	if (!a)
+		err(71, "allocate the admissions of %d services", k->nsvc);
+	struct kernel_admit_pass p = {&k->tab, &k->cfg, k->run_dir, .all = true, .pend = a};
+	for (int i = 0; i < k->nsvc; i++, p.npend++) {
+		char why[CFG_ERR_MAX + CFG_STR_MAX * 2];
+		bool held;
+		int t = svctab_find(&k->tab, k->svc[i].name);
+		if (kernel_admit(k, &p, t, &a[i], &held, why, sizeof(why)) < 0) {
+			unlinkat(k->run_fd, KERNEL_PIDFILE, 0);
+			errx(held ? KERNEL_EX_RUNNING : KERNEL_EX_CONFIG, "%s", why);
+		}
+		k->svc[i].lockfd = a[i].lockfd;
+	}
+	free(a);
 }
 
 /* The resolved settings, a file's [kernel] section under the environment and the
@@ -330,7 +306,7 @@ int main(int argc, char **argv)
 		errx(so == -1 ? KERNEL_EX_CONFIG : 71, "%s", why);
 	k.sigfd = -1;
 	table_init(&k);
-	if (check_dirs(&k, why, sizeof(why)) < 0)
+	if (check_run_dir(&k, why, sizeof(why)) < 0)
 		errx(KERNEL_EX_CONFIG, "%s", why);
 	if (find_monitor(&k, why, sizeof(why)) < 0)
 		errx(KERNEL_EX_CONFIG, "%s", why);
@@ -346,11 +322,7 @@ int main(int argc, char **argv)
 	if (orc)
 		errx(orc, "%s", why);
 	lock_pidfile(&k);
-	bool held;
-	if (kernel_socklocks_take(&k, &held, why, sizeof(why)) < 0) {
-		unlinkat(k.run_fd, KERNEL_PIDFILE, 0);
-		errx(held ? KERNEL_EX_RUNNING : KERNEL_EX_CONFIG, "%s", why);
-	}
+	admit_all(&k);
 	if (kernel_contain_init(&k, why, sizeof(why)) < 0) {
 		unlinkat(k.run_fd, KERNEL_PIDFILE, 0);
 		errx(KERNEL_EX_CONFIG, "%s", why);

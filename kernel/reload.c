@@ -1,7 +1,9 @@
 /* reload: the config file read and checked again, then only the difference applied.
- * New services start, removed ones stop, changed ones restart with their new
- * record; an unchanged service is not touched (same pid, same uptime).  Settings
- * that cannot change while running (run_dir, monitor_bin) are kept and named. */
+ * New and changed services pass the admission start-up makes (admit.c) before
+ * anything changes; then new services start, removed ones stop, changed ones restart
+ * with their new record, and an unchanged service is not touched (same pid, same
+ * uptime).  A service on a removed one's socket starts once that one is gone.
+ * Settings that cannot change while running are kept and named. */
 #include <bsd/string.h>
 #include <err.h>
 #include <json.h>
@@ -9,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "kernel.h"
@@ -117,6 +121,12 @@ static void add_name(json_object *a, const char *name)
 static void start_fresh(struct kernel *k, struct kernel_svc *s, int64_t now_us)
 {
 	k->ev_stale = true;
+	if (s->heir_of) {
+		s->mon = KMON_DOWN;
+		snprintf(s->reason, sizeof(s->reason), "waiting for %s to stop: its socket",
+			 s->heir_of);
+		return;
+	}
 	for (int j = 0; j < s->def->nafter; j++) {
 		int slot = k->slot[s->def->after[j]];
 		if (slot >= 0 && !k->svc[slot].ever_healthy) {
@@ -148,8 +158,41 @@ static void svc_reset(struct kernel_svc *s, const struct svc_def *d)
 	s->want_down = false;
 }
 
-static void svc_remove(struct kernel *k, struct kernel_svc *s)
+/* What the service leaves when it is gone for good: its socket (dead: its lock is
+ * still ours), the directory given to its user, its lock and its cgroup.  The lock
+ * and socket directory pass to a service waiting for them instead. */
+static struct kernel_svc *svc_release(struct kernel *k, struct kernel_svc *s)
 {
+	struct kernel_svc *heir = NULL;
+	for (int i = 0; i < k->nsvc && !heir; i++)
+		if (k->svc[i].heir_of && strcmp(k->svc[i].heir_of, s->name) == 0)
+			heir = &k->svc[i];
+	const char *sock = s->def->sock;
+	struct stat st;
+	if (sock[0] && lstat(sock, &st) == 0 && S_ISSOCK(st.st_mode) && unlink(sock) < 0)
+		warn("remove the socket %s of %s", sock, s->name);
+	if (heir) {
+		heir->heir_of = NULL;
+		*(heir->next_def ? &heir->next_lockfd : &heir->lockfd) = s->lockfd;
+	} else {
+		kernel_socklock_drop(s->lockfd, sock);
+		char dir[CFG_STR_MAX];
+		kernel_dirname(sock, dir, sizeof(dir));
+		/* Given to its user at admission; empty now, unless the service left files. */
+		if (sock[0] && (s->def->user || s->def->group))
+			rmdir(dir);
+	}
+	s->lockfd = -1;
+	kernel_contain_svc_remove(k, s);
+	return heir;
+}
+
+static void svc_remove(struct kernel *k, struct kernel_svc *s, int64_t now_us)
+{
+	struct kernel_svc *heir = svc_release(k, s);
+	char heir_name[REPORT_NAME_MAX] = "";
+	if (heir)
+		strlcpy(heir_name, heir->name, sizeof(heir_name));
 	kernel_svcout_free(k, s);
 	if (s->pidfd >= 0)
 		close(s->pidfd);
@@ -158,6 +201,12 @@ static void svc_remove(struct kernel *k, struct kernel_svc *s)
 	k->nsvc--;
 	slots_rebuild(k);
 	k->ev_stale = true;
+	/* Rows moved: the heir is found again by name.  A changed one starts at its reap. */
+	heir = heir_name[0] ? kernel_svc_find(k, heir_name) : NULL;
+	if (heir && !heir->next_def) {
+		heir->reason[0] = '\0';
+		start_fresh(k, heir, now_us);
+	}
 }
 
 bool kernel_reload_reaped(struct kernel *k, struct kernel_svc *s, int64_t now_us)
@@ -176,13 +225,19 @@ bool kernel_reload_reaped(struct kernel *k, struct kernel_svc *s, int64_t now_us
 	k->dirty = true;
 	if (s->retiring) {
 		kernel_emit(k, KL_INFO, "removed", f, 1);
-		svc_remove(k, s);
+		svc_remove(k, s, now_us);
 		return true;
 	}
 	kernel_emit(k, KL_INFO, "reconfigured", f, 1);
 	if (s->pidfd >= 0)
 		close(s->pidfd);
 	s->pidfd = -1;
+	if (s->relock) {
+		kernel_socklock_drop(s->lockfd, s->def->sock);
+		s->lockfd = s->next_lockfd;
+		s->next_lockfd = -1;
+		s->relock = false;
+	}
 	svc_reset(s, s->next_def);
 	start_fresh(k, s, now_us);
 	return true;
@@ -203,119 +258,247 @@ static void retire(struct kernel *k, struct kernel_svc *s, int64_t now_us)
 	kernel_reload_reaped(k, s, now_us);
 }
 
+static json_object *refused(struct kernel *k, json_object *o, const char *why, bool event)
+{
+	if (event) {
+		struct kernel_field f[] = {KF_STR("reason", why)};
+		kernel_emit(k, KL_WARN, "reload_failed", f, 1);
+	}
+	json_object_object_add(o, "ok", json_object_new_boolean(0));
+	json_object_object_add(o, "error", json_object_new_string(why));
+	return o;
+}
+
+/* Why no reload can start now, or NULL. */
+static const char *busy(const struct kernel *k)
+{
+	if (!k->tab.path[0])
+		return "no config file to reload: started without --config";
+	if (k->stopping)
+		return "ron-kernel is shutting down";
+	for (int i = 0; i < k->nsvc; i++)
+		if (k->svc[i].retiring || k->svc[i].next_def || k->svc[i].heir_of)
+			return "the last reload is still being applied";
+	return NULL;
+}
+
+/* Kernel settings: what cannot change while running is kept, and said. */
+static json_object *keep_fixed(struct kernel *k, struct config *nc)
+{
+	json_object *kept = json_object_new_array();
+	static const enum cfg_key fixed[] = {
+	    CFG_RUN_DIR,     CFG_MONITOR_BIN,	    CFG_METRICS_FILE,	 CFG_HTTP_ADDR,
+	    CFG_HTTP_PUBLIC, CFG_HTTP_USER,	    CFG_HTTP_TIMEOUT_MS, CFG_HTTP_CONNECTIONS,
+	    CFG_CONTAINMENT, CFG_OUTPUT_QUEUE_BYTES};
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+		enum cfg_key key = fixed[i];
+		if (strcmp(config_str(nc, key), config_str(&k->cfg, key)) == 0)
+			continue;
+		char msg[CFG_STR_MAX * 2 + 64], fk[64];
+		config_file_key(key, fk, sizeof(fk));
+		snprintf(msg, sizeof(msg), "%s: %s kept (%s needs a restart)", fk,
+			 config_str(&k->cfg, key), config_str(nc, key));
+		if (kept)
+			json_object_array_add(kept, json_object_new_string(msg));
+		struct kernel_field f[] = {
+		    KF_STR("key", fk), KF_STR("kept", config_str(&k->cfg, key)),
+		    KF_STR("wanted", config_str(nc, key)), KF_STR("reason", "needs a restart")};
+		kernel_emit(k, KL_WARN, "reload_kept", f, 4);
+		strlcpy(nc->str[key], k->cfg.str[key], sizeof(nc->str[key]));
+		nc->num[key] = k->cfg.num[key]; /* numbers and enum indexes, not only the text */
+		nc->src[key] = k->cfg.src[key];
+	}
+	return kept;
+}
+
+enum change { CH_SAME, CH_CHANGED, CH_ADDED };
+
+/* What the new table's service t is to the running set. */
+static enum change change_of(struct kernel *k, const struct svc_table *nt, const struct config *nc,
+			     int t)
+{
+	struct kernel_svc *s = kernel_svc_find(k, nt->v[t].name);
+	if (!s)
+		return CH_ADDED;
+	return def_same(s->def, &k->cfg, &nt->v[t], nc) ? CH_SAME : CH_CHANGED;
+}
+
+/* Every added or changed service admitted as at start-up, before anything changes:
+ * 0, or -1 with why and every lock taken released. */
+static int admit_changes(struct kernel *k, const struct svc_table *nt, const struct config *nc,
+			 enum change *ch, struct kernel_admission *adm, char *why, size_t whylen)
+{
+	bool *admitting = calloc((size_t)nt->n + 1, sizeof(*admitting));
+	struct kernel_admission *pend = calloc((size_t)nt->n + 1, sizeof(*pend));
+	if (!admitting || !pend) {
+		free(admitting);
+		free(pend);
+		snprintf(why, whylen, "out of memory");
+		return -1;
+	}
+	for (int t = 0; t < nt->n; t++) {
+		adm[t] = (struct kernel_admission){.lockfd = -1};
+		ch[t] = nt->v[t].enabled ? change_of(k, nt, nc, t) : CH_SAME;
+		admitting[t] = nt->v[t].enabled && ch[t] != CH_SAME;
+	}
+	struct kernel_admit_pass p = {nt, nc, k->run_dir, .admitting = admitting, .pend = pend};
+	int rc = 0;
+	for (int t = 0; t < nt->n && rc == 0; t++) {
+		bool held;
+		if (!admitting[t])
+			continue;
+		rc = kernel_admit(k, &p, t, &adm[t], &held, why, whylen);
+		pend[p.npend++] = adm[t];
+	}
+	if (rc < 0)
+		kernel_admit_undo(adm, nt->n);
+	free(admitting);
+	free(pend);
+	return rc;
+}
+
+/* The socket variables: a removed or renamed one goes, every current one is set. */
+static void export_sockets(struct kernel *k)
+{
+	for (int i = 0; i < k->nsvc; i++) {
+		const struct kernel_svc *s = &k->svc[i];
+		if (s->def->sock_env[0] &&
+		    (s->retiring ||
+		     (s->next_def && strcmp(s->def->sock_env, s->next_def->sock_env))))
+			unsetenv(s->def->sock_env);
+	}
+	for (int i = 0; i < k->nsvc; i++) {
+		const struct kernel_svc *s = &k->svc[i];
+		if (s->retiring)
+			continue;
+		const struct svc_def *d = s->next_def ? s->next_def : s->def;
+		if (d->sock[0] && setenv(d->sock_env, d->sock, 1) < 0)
+			warn("setenv %s", d->sock_env);
+	}
+}
+
+/* The row's part of its admission: the lock it holds or will, and whom it waits for. */
+static void take_admission(struct kernel_svc *s, const struct kernel_admission *a)
+{
+	s->heir_of = a->heir_of;
+	if (!s->next_def) {
+		s->lockfd = a->lockfd;
+		return;
+	}
+	s->relock = !a->kept;
+	s->next_lockfd = a->lockfd;
+}
+
+static const char *log_dir_of(const struct svc_def *d, const struct config *c)
+{
+	return d->log_dir ? d->log_dir : config_str(c, CFG_LOG_DIR);
+}
+
+/* Rows of the running set judged against the new table; their log files follow a
+ * new log directory. */
+static void classify(struct kernel *k, const struct svc_table *nt, const struct config *nc,
+		     const struct kernel_admission *adm, json_object *removed, json_object *changed,
+		     json_object *same)
+{
+	for (int i = 0; i < k->nsvc; i++) {
+		struct kernel_svc *s = &k->svc[i];
+		int t = svctab_find(nt, s->name);
+		if (t < 0 || !nt->v[t].enabled) {
+			s->retiring = true;
+			add_name(removed, s->name);
+			continue;
+		}
+		if (strcmp(log_dir_of(s->def, &k->cfg), log_dir_of(&nt->v[t], nc)) != 0)
+			kernel_svcout_log_moved(s);
+		if (!def_same(s->def, &k->cfg, &nt->v[t], nc)) {
+			s->next_def = &nt->v[t];
+			take_admission(s, &adm[t]);
+			add_name(changed, s->name);
+		} else {
+			s->def = &nt->v[t];
+			add_name(same, s->name);
+		}
+	}
+}
+
+/* Rows for the added services, their admissions taken. */
+static void add_rows(struct kernel *k, const struct kernel_admission *adm, json_object *added)
+{
+	int want = k->nsvc;
+	for (int t = 0; t < k->tab.n; t++)
+		if (k->tab.v[t].enabled && !kernel_svc_find(k, k->tab.v[t].name))
+			want++;
+	struct kernel_svc *nv =
+	    want > k->nsvc ? realloc(k->svc, sizeof(*nv) * (size_t)want) : k->svc;
+	if (!nv) {
+		warnx("reload: out of memory for %d services; new services not added", want);
+		return;
+	}
+	k->svc = nv;
+	for (int t = 0; t < k->tab.n; t++) {
+		const struct svc_def *d = &k->tab.v[t];
+		if (!d->enabled || kernel_svc_find(k, d->name))
+			continue;
+		struct kernel_svc *s = &k->svc[k->nsvc++];
+		kernel_svc_init(s, d->name, d);
+		take_admission(s, &adm[t]);
+		add_name(added, d->name);
+	}
+}
+
 json_object *kernel_reload(struct kernel *k, int64_t now_us)
 {
 	json_object *o = json_object_new_object();
-	char why[CFG_ERR_MAX + CFG_STR_MAX] = "";
+	char why[CFG_ERR_MAX + CFG_STR_MAX * 2] = "";
 	if (!o)
 		return NULL;
-	if (!k->tab.path[0]) {
-		json_object_object_add(o, "ok", json_object_new_boolean(0));
-		json_object_object_add(
-		    o, "error",
-		    json_object_new_string("no config file to reload: started without --config"));
-		return o;
-	}
-	for (int i = 0; i < k->nsvc; i++)
-		if (k->svc[i].retiring || k->svc[i].next_def || k->stopping) {
-			json_object_object_add(o, "ok", json_object_new_boolean(0));
-			json_object_object_add(
-			    o, "error",
-			    json_object_new_string(k->stopping
-						       ? "ron-kernel is shutting down"
-						       : "the last reload is still being applied"));
-			return o;
-		}
+	const char *no = busy(k);
+	if (no)
+		return refused(k, o, no, true);
 	struct svc_table nt;
 	static struct config nc;
 	int *slot = NULL;
 	struct svc_table *olds = NULL;
+	enum change *ch = NULL;
+	struct kernel_admission *adm = NULL;
 	if (load_again(k, &nt, &nc, why, sizeof(why)) < 0 ||
 	    !(slot = calloc((size_t)nt.n + 1, sizeof(*slot))) ||
-	    !(olds = realloc(k->old_tabs, sizeof(*olds) * (size_t)(k->nold_tabs + 1)))) {
+	    !(ch = calloc((size_t)nt.n + 1, sizeof(*ch))) ||
+	    !(adm = calloc((size_t)nt.n + 1, sizeof(*adm))) ||
+	    !(olds = realloc(k->old_tabs, sizeof(*olds) * (size_t)(k->nold_tabs + 1))) ||
+	    admit_changes(k, &nt, &nc, ch, adm, why, sizeof(why)) < 0) {
 		if (!why[0])
 			strlcpy(why, "out of memory", sizeof(why));
+		if (olds)
+			k->old_tabs = olds;
 		svctab_free(&nt);
 		free(slot);
-		struct kernel_field f[] = {KF_STR("reason", why)};
-		kernel_emit(k, KL_WARN, "reload_failed", f, 1);
-		json_object_object_add(o, "ok", json_object_new_boolean(0));
-		json_object_object_add(o, "error", json_object_new_string(why));
-		return o;
+		free(ch);
+		free(adm);
+		return refused(k, o, why, true);
 	}
 	k->old_tabs = olds;
-
-	/* Kernel settings: what cannot change while running is kept, and said. */
-	json_object *kept = json_object_new_array();
-	static const enum cfg_key fixed[] = {
-	    CFG_RUN_DIR,	 CFG_MONITOR_BIN,      CFG_METRICS_FILE,
-	    CFG_HTTP_ADDR,	 CFG_HTTP_PUBLIC,      CFG_HTTP_USER,
-	    CFG_HTTP_TIMEOUT_MS, CFG_HTTP_CONNECTIONS, CFG_CONTAINMENT};
-	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
-		enum cfg_key key = fixed[i];
-		if (strcmp(config_str(&nc, key), config_str(&k->cfg, key)) == 0)
-			continue;
-		char msg[CFG_STR_MAX * 2 + 64], fk[64];
-		config_file_key(key, fk, sizeof(fk));
-		snprintf(msg, sizeof(msg), "%s: %s kept (%s takes a restart)", fk,
-			 config_str(&k->cfg, key), config_str(&nc, key));
-		if (kept)
-			json_object_array_add(kept, json_object_new_string(msg));
-		strlcpy(nc.str[key], k->cfg.str[key], sizeof(nc.str[key]));
-		nc.num[key] = k->cfg.num[key]; /* numbers and enum indexes, not only the text */
-		nc.src[key] = k->cfg.src[key];
-	}
-
+	json_object *kept = keep_fixed(k, &nc);
 	json_object *added = json_object_new_array(), *removed = json_object_new_array(),
 		    *changed = json_object_new_array(), *same = json_object_new_array();
 	/* Judged against the old settings, before they are replaced. */
-	for (int i = 0; i < k->nsvc; i++) {
-		struct kernel_svc *s = &k->svc[i];
-		int t = svctab_find(&nt, s->name);
-		if (t < 0 || !nt.v[t].enabled) {
-			s->retiring = true;
-			add_name(removed, s->name);
-		} else if (!def_same(s->def, &k->cfg, &nt.v[t], &nc)) {
-			s->next_def = &nt.v[t];
-			add_name(changed, s->name);
-		} else {
-			s->def = &nt.v[t];
-			add_name(same, s->name);
-		}
-	}
+	classify(k, &nt, &nc, adm, removed, changed, same);
 	k->old_tabs[k->nold_tabs++] = k->tab;
 	k->tab = nt;
 	k->cfg = nc;
 	k->cfg.file = k->tab.path;
 	k->json = config_num(&k->cfg, CFG_LOG_FORMAT) == CFG_LOG_JSON;
+	kernel_svcout_settings(k);
 	free(k->slot);
 	k->slot = slot;
-
-	int old_n = k->nsvc, want = old_n;
-	for (int t = 0; t < k->tab.n; t++)
-		if (k->tab.v[t].enabled && !kernel_svc_find(k, k->tab.v[t].name))
-			want++;
-	struct kernel_svc *nv = want > old_n ? realloc(k->svc, sizeof(*nv) * (size_t)want) : k->svc;
-	if (!nv) {
-		warnx("reload: out of memory for %d services; new services not added", want);
-	} else {
-		k->svc = nv;
-		for (int t = 0; t < k->tab.n; t++) {
-			const struct svc_def *d = &k->tab.v[t];
-			if (!d->enabled || kernel_svc_find(k, d->name))
-				continue;
-			kernel_svc_init(&k->svc[k->nsvc++], d->name, d);
-			add_name(added, d->name);
-		}
-	}
+	int old_n = k->nsvc;
+	add_rows(k, adm, added);
+	free(ch);
+	free(adm);
 	slots_rebuild(k);
 	if (kernel_pollset_fit(k) < 0)
 		warnx("reload: out of memory for the poll set");
-	for (int i = 0; i < k->nsvc; i++) {
-		const struct svc_def *d = k->svc[i].next_def ? k->svc[i].next_def : k->svc[i].def;
-		if (d->sock[0] && setenv(d->sock_env, d->sock, 1) < 0)
-			warn("setenv %s", d->sock_env);
-	}
+	export_sockets(k);
 	for (int i = old_n; i < k->nsvc; i++)
 		start_fresh(k, &k->svc[i], now_us);
 	/* Retiring may drop rows: walk from the end so indexes stay good. */

@@ -41,16 +41,16 @@ static void holder_read(int fd, pid_t *pid, char *buf, size_t cap)
 	snprintf(buf, cap, "pid %d, run directory %s", (int)*pid, sp ? sp + 1 : "unknown");
 }
 
-/* Locks one socket's lock file: its fd; -1 with why and *held when another holds it. */
-static int lock_one(const struct kernel *k, const struct svc_def *d, bool *held, char *why,
-		    size_t whylen)
+int kernel_socklock_take(const struct kernel *k, const struct svc_def *d, int *ours, bool *held,
+			 char *why, size_t whylen)
 {
 	char path[CFG_STR_MAX + 8];
 	kernel_socklock_path(d->sock, path, sizeof(path));
 	*held = false;
+	*ours = -1;
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
-		snprintf(why, whylen, "%s: socket lock %s: %s", d->name, path, strerror(errno));
+		snprintf(why, whylen, "socket lock %s: %s", path, strerror(errno));
 		return -1;
 	}
 	int64_t deadline = clock_mono_us() + SOCKLOCK_RETRY_MS * 1000;
@@ -60,7 +60,7 @@ static int lock_one(const struct kernel *k, const struct svc_def *d, bool *held,
 	 * one file (through a symlink or "..") conflict here too. */
 	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		if (errno != EWOULDBLOCK) {
-			snprintf(why, whylen, "%s: lock %s: %s", d->name, path, strerror(errno));
+			snprintf(why, whylen, "lock %s: %s", path, strerror(errno));
 			close(fd);
 			return -1;
 		}
@@ -74,54 +74,39 @@ static int lock_one(const struct kernel *k, const struct svc_def *d, bool *held,
 		char line[CFG_STR_MAX + 32];
 		int n = snprintf(line, sizeof(line), "%d %s\n", (int)k->pid, k->run_dir);
 		if (ftruncate(fd, 0) < 0 || pwrite(fd, line, (size_t)n, 0) != n) {
-			snprintf(why, whylen, "%s: write %s: %s", d->name, path, strerror(errno));
+			snprintf(why, whylen, "write %s: %s", path, strerror(errno));
 			close(fd);
 			return -1;
 		}
 		return fd;
 	}
-	*held = pid != k->pid;
-	if (pid == k->pid)
-		snprintf(why, whylen,
-			 "%s: socket %s is the same file as another service's socket of this "
-			 "kernel (lock %s); two services cannot share a socket",
-			 d->name, d->sock, path);
-	else
-		snprintf(why, whylen,
-			 "%s: socket %s is in use by another ron-kernel (%s): it holds %s", d->name,
-			 d->sock, holder, path);
+	if (pid == k->pid) {
+		*ours = fd;
+		snprintf(why, whylen, "locked by this kernel (lock %s)", path);
+		return -1;
+	}
+	*held = true;
+	snprintf(why, whylen, "in use by another ron-kernel (%s): it holds %s", holder, path);
 	close(fd);
 	return -1;
 }
 
-int kernel_socklocks_take(struct kernel *k, bool *held, char *why, size_t whylen)
+void kernel_socklock_drop(int fd, const char *sock)
 {
-	*held = false;
-	k->socklock = calloc((size_t)k->nsvc + 1, sizeof(*k->socklock));
-	if (!k->socklock) {
-		snprintf(why, whylen, "allocate the socket locks: %s", strerror(errno));
-		return -1;
-	}
-	k->nsocklock = 0;
-	for (int i = 0; i < k->nsvc; i++) {
-		const struct svc_def *d = k->svc[i].def;
-		if (!d->sock[0])
-			continue;
-		int fd = lock_one(k, d, held, why, whylen);
-		if (fd < 0) {
-			kernel_socklocks_release(k);
-			return -1;
-		}
-		k->socklock[k->nsocklock++] = fd;
-	}
-	return 0;
+	if (fd < 0)
+		return;
+	char path[CFG_STR_MAX + 8];
+	kernel_socklock_path(sock, path, sizeof(path));
+	/* Still ours while it is unlinked: no other kernel can hold it in between. */
+	unlink(path);
+	close(fd);
 }
 
 void kernel_socklocks_release(struct kernel *k)
 {
-	for (int i = 0; i < k->nsocklock; i++)
-		close(k->socklock[i]);
-	free(k->socklock);
-	k->socklock = NULL;
-	k->nsocklock = 0;
+	for (int i = 0; i < k->nsvc; i++) {
+		if (k->svc[i].lockfd >= 0)
+			close(k->svc[i].lockfd);
+		k->svc[i].lockfd = -1;
+	}
 }

@@ -71,25 +71,6 @@ int kernel_svcout_init(struct kernel *k, char *why, size_t whylen)
 	bool color = !(nc && nc[0]);
 	g->color_err = color && isatty(STDERR_FILENO);
 	g->color_out = color && isatty(STDOUT_FILENO);
-	/* A log directory that cannot be used is a configuration error, found now. */
-	for (int i = 0; i < k->tab.n; i++) {
-		const struct svc_def *d = &k->tab.v[i];
-		const char *dir = d->log_dir ? d->log_dir : config_str(&k->cfg, CFG_LOG_DIR);
-		char dwhy[CFG_STR_MAX + 200];
-		if (!d->enabled || !dir[0])
-			continue;
-		int fd = kernel_dir_open(dir, dwhy, sizeof(dwhy));
-		if (fd >= 0) {
-			close(fd);
-			continue;
-		}
-		if (d->log_dir)
-			snprintf(why, whylen, "%s:%u: [service %s]: log_dir=%s: %s", k->tab.path,
-				 d->key_line[SK_LOG_DIR], d->name, dir, dwhy);
-		else
-			snprintf(why, whylen, "%s=%s: %s", cfg_table[CFG_LOG_DIR].env, dir, dwhy);
-		return -1;
-	}
 	if (kernel_outq_init(&g->err, (size_t)config_num(&k->cfg, CFG_OUTPUT_QUEUE_BYTES)) < 0) {
 		snprintf(why, whylen, "allocate the stderr queue: %s", strerror(errno));
 		return -2;
@@ -97,6 +78,20 @@ int kernel_svcout_init(struct kernel *k, char *why, size_t whylen)
 	if (kernel_outq_open(&g->err, STDERR_FILENO) < 0)
 		warn("standard error");
 	return 0;
+}
+
+void kernel_svcout_settings(struct kernel *k)
+{
+	so_k.mode = (enum cfg_service_output)config_num(&k->cfg, CFG_SERVICE_OUTPUT);
+}
+
+void kernel_svcout_log_moved(struct kernel_svc *s)
+{
+	/* The next line opens the file in the new directory. */
+	if (s->out && s->out->log) {
+		logfile_close(s->out->log);
+		s->out->log = NULL;
+	}
 }
 
 static const char *log_dir_of(const struct kernel *k, const struct kernel_svc *s)

@@ -86,6 +86,10 @@ struct pollfd;
  * -1 with why for a directory that cannot be used (a configuration error), -2 when a
  * system call failed. */
 int kernel_svcout_init(struct kernel *k, char *why, size_t whylen);
+/* Reload: the settings read again (service_output). */
+void kernel_svcout_settings(struct kernel *k);
+/* Reload: a new log directory for the service; its open file is closed. */
+void kernel_svcout_log_moved(struct kernel_svc *s);
 /* The write ends for a service's next monitor, its pipes made the first time;
  * false if they could not be (the service then writes where the monitor does). */
 bool kernel_svcout_fds(struct kernel *k, struct kernel_svc *s, int *out_fd, int *err_fd);

@@ -15,6 +15,8 @@ void kernel_svc_init(struct kernel_svc *s, const char *name, const struct svc_de
 	s->state = ST_STARTING;
 	s->rtt_us = -1;
 	s->pidfd = -1;
+	s->lockfd = -1;
+	s->next_lockfd = -1;
 	s->procs = -1;
 	s->mpidfd = -1;
 	s->pipefd = -1;

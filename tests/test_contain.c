@@ -233,7 +233,7 @@ Test(contain, shared_socket_in_one_config_is_refused)
 	snprintf(ovl, sizeof(ovl), "RON_OVERLAY_SOCK=%s/./one.sock", tl_dir());
 	st = tl_run(argv, ct_env("run", ".", extra), out, sizeof(out), err, sizeof(err), WAIT_MS);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 78, "status %#x: %s", st, err);
-	cr_assert(strstr(err, "same file as another service's socket"), "%s", err);
+	cr_assert(strstr(err, "one.sock: the same file as the socket of svc-index"), "%s", err);
 	cr_assert_eq(run_dir_procs("run"), 0);
 }
 

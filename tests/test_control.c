@@ -508,7 +508,7 @@ Test(control, reload_keeps_the_containment)
 	write_conf_file(k.conf, changed);
 	ctl(&k, &o, (char *[]){"reload", NULL});
 	EXIT_IS(o, 0);
-	cr_assert(strstr(o.out, "containment: auto kept (pgroup takes a restart)"), "%s", o.out);
+	cr_assert(strstr(o.out, "containment: auto kept (pgroup needs a restart)"), "%s", o.out);
 	cr_assert(strstr(o.out, "unchanged: a b\n"), "%s", o.out);
 	cr_assert_eq(pid_of("a"), a0, "a service was restarted");
 	kc_stop(&k);
