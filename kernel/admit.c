@@ -2,7 +2,9 @@
  * start-up and for reload.  The checks (no socket directory shared with another
  * user's service, the socket directory safe or given to the service's own user, the
  * log directory usable), then the socket lock, held until the service is removed.
- * Nothing is started here, and a refusal names the file and line to change. */
+ * Nothing is started here, and a refusal names the file and line to change.  A dry
+ * pass (--check-config) makes the same checks, and whether the program and working
+ * directory can be used, and makes, gives or locks nothing. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -76,8 +78,14 @@ static int sock_dir(const struct kernel_admit_pass *p, const struct svc_def *d, 
 {
 	char dir[CFG_STR_MAX], w[CFG_STR_MAX + 128], name[CFG_STR_MAX + 256];
 	kernel_dirname(d->sock, dir, sizeof(dir));
-	if (runs_as_other(d) ? kernel_sockdir_give(p->run_dir, d, w, sizeof(w)) < 0
-			     : kernel_dir_safe(dir, w, sizeof(w)) < 0) {
+	int rc;
+	if (p->dry)
+		rc = runs_as_other(d) ? kernel_sockdir_check(p->run_dir, d, w, sizeof(w))
+				      : kernel_dir_check(dir, w, sizeof(w));
+	else
+		rc = runs_as_other(d) ? kernel_sockdir_give(p->run_dir, d, w, sizeof(w))
+				      : kernel_dir_safe(dir, w, sizeof(w));
+	if (rc < 0) {
 		sock_name(p->tab, d, name, sizeof(name));
 		snprintf(why, whylen, "%s: %s", name, w);
 		return -1;
@@ -93,11 +101,9 @@ static int log_dir(const struct kernel_admit_pass *p, const struct svc_def *d, c
 	char dwhy[CFG_STR_MAX + 200];
 	if (!dir[0])
 		return 0;
-	int fd = kernel_dir_open(dir, dwhy, sizeof(dwhy));
-	if (fd >= 0) {
-		close(fd);
+	if (p->dry ? kernel_dir_check(dir, dwhy, sizeof(dwhy)) == 0
+		   : kernel_dir_safe(dir, dwhy, sizeof(dwhy)) == 0)
 		return 0;
-	}
 	if (d->log_dir)
 		snprintf(why, whylen, "%s:%u: [service %s]: log_dir=%s: %s", p->tab->path,
 			 d->key_line[SK_LOG_DIR], d->name, dir, dwhy);
@@ -156,14 +162,15 @@ static int lock_ours(struct kernel *k, const struct kernel_admit_pass *p, const 
 static int lock(struct kernel *k, const struct kernel_admit_pass *p, const struct svc_def *d,
 		struct kernel_admission *a, bool *held, char *why, size_t whylen)
 {
-	int ours = -1, rc = 0;
+	int ours = -1, rc = -1;
 	char w[CFG_ERR_MAX + CFG_STR_MAX], name[CFG_STR_MAX + 256];
-	a->lockfd = kernel_socklock_take(k, d, &ours, held, w, sizeof(w));
-	if (a->lockfd < 0 && ours >= 0) {
+	if (p->dry) {
+		rc = kernel_socklock_check(d, p->run_dir, w, sizeof(w));
+	} else if ((a->lockfd = kernel_socklock_take(k, d, &ours, held, w, sizeof(w))) >= 0) {
+		rc = 0;
+	} else if (ours >= 0) {
 		rc = lock_ours(k, p, d, a, ours, w, sizeof(w));
 		close(ours);
-	} else if (a->lockfd < 0) {
-		rc = -1;
 	}
 	if (rc < 0) {
 		sock_name(p->tab, d, name, sizeof(name));
@@ -178,7 +185,8 @@ int kernel_admit(struct kernel *k, const struct kernel_admit_pass *p, int i,
 	const struct svc_def *d = &p->tab->v[i];
 	*a = (struct kernel_admission){.lockfd = -1};
 	*held = false;
-	if (log_dir(p, d, why, whylen) < 0)
+	if (log_dir(p, d, why, whylen) < 0 ||
+	    (p->dry && kernel_runnable(p->tab, d, why, whylen) < 0))
 		return -1;
 	if (!d->sock[0])
 		return 0;

@@ -204,6 +204,9 @@ int kernel_status_check(const char *run_dir, FILE *out);
 /* mkdir -p with 0700 for what is missing, then refuses a symlink, a directory not owned
  * by the effective uid, or one writable by group or others. */
 int kernel_dir_safe(const char *path, char *why, size_t whylen);
+/* kernel_dir_safe's checks and nothing made: a missing directory passes (it would be
+ * made 0700), what exists above it is checked. */
+int kernel_dir_check(const char *path, char *why, size_t whylen);
 void kernel_dirname(const char *path, char *buf, size_t cap);
 void kernel_pidfile_path(const char *run_dir, char *buf, size_t cap);
 #define KERNEL_PIDFILE "ron-kernel.pid"
@@ -240,6 +243,8 @@ int freshfile_write(int dirfd, const char *shown, const char *name, const char *
  * (if missing) and given to that user, mode 0700; it may not be the run directory,
  * which becomes searchable (0711) when it holds such a directory. */
 int kernel_sockdir_give(const char *run_dir, const struct svc_def *d, char *why, size_t whylen);
+/* kernel_sockdir_give's checks, nothing made or given. */
+int kernel_sockdir_check(const char *run_dir, const struct svc_def *d, char *why, size_t whylen);
 
 /* notify.c: systemd's sd_notify protocol, without libsystemd. */
 struct kernel_notify {
@@ -483,6 +488,9 @@ int kernel_pollset_fit(struct kernel *k);
 void kernel_socklock_path(const char *sock, char *buf, size_t cap);
 int kernel_socklock_take(const struct kernel *k, const struct svc_def *d, int *ours, bool *held,
 			 char *why, size_t whylen);
+/* --check-config: whether d's lock is free, or held by the kernel of run_dir (the
+ * one the file is for); nothing is taken. */
+int kernel_socklock_check(const struct svc_def *d, const char *run_dir, char *why, size_t whylen);
 /* Releases a removed service's lock, and its file. */
 void kernel_socklock_drop(int fd, const char *sock);
 /* At exit: every service's lock. */
@@ -499,8 +507,9 @@ struct kernel_admit_pass {
 	const struct svc_table *tab; /* the table the admitted services are in */
 	const struct config *cfg;    /* and its settings */
 	const char *run_dir;
-	bool all;			     /* start-up: every enabled service is admitted */
-	const bool *admitting;		     /* reload: which of tab's services are */
+	bool all;	       /* start-up: every enabled service is admitted */
+	bool dry;	       /* --check-config: every check, nothing made, given or locked */
+	const bool *admitting; /* reload: which of tab's services are */
 	const struct kernel_admission *pend; /* admitted so far in this pass */
 	int npend;
 };
@@ -508,6 +517,9 @@ struct kernel_admit_pass {
  * socket). */
 int kernel_admit(struct kernel *k, const struct kernel_admit_pass *p, int i,
 		 struct kernel_admission *a, bool *held, char *why, size_t whylen);
+/* runnable.c: 0 if d's program and working directory can be used by its user, else
+ * -1 with why (naming file:line and how to fix it). */
+int kernel_runnable(const struct svc_table *t, const struct svc_def *d, char *why, size_t whylen);
 /* Releases the locks of a pass that is not applied. */
 void kernel_admit_undo(struct kernel_admission *a, int n);
 

@@ -99,6 +99,31 @@ static int check_run_dir(struct kernel *k, char *why, size_t whylen)
 	return 0;
 }
 
+/* --check-config: the resolved table, then every check start-up makes that needs
+ * nothing started, each failure on a line of its own; 78 if there was one. */
+static int check_config(struct kernel *k)
+{
+	svctab_print(stdout, &k->tab, &k->cfg);
+	fflush(stdout);
+	char why[CFG_ERR_MAX + CFG_STR_MAX * 2], w[CFG_STR_MAX + 128];
+	int bad = 0;
+	if (kernel_dir_check(k->run_dir, w, sizeof(w)) < 0) {
+		warnx("RON_RUN_DIR=%s: %s", k->run_dir, w);
+		bad++;
+	}
+	struct kernel_admit_pass p = {&k->tab, &k->cfg, k->run_dir, .all = true, .dry = true};
+	for (int t = 0; t < k->tab.n; t++) {
+		struct kernel_admission a;
+		bool held;
+		if (k->tab.v[t].enabled &&
+		    kernel_admit(k, &p, t, &a, &held, why, sizeof(why)) < 0) {
+			warnx("%s", why);
+			bad++;
+		}
+	}
+	return bad ? KERNEL_EX_CONFIG : 0;
+}
+
 /* Every service admitted, or the first refusal (exits: nothing has started). */
 static void admit_all(struct kernel *k)
 {
@@ -282,10 +307,8 @@ int main(int argc, char **argv)
 		return kernel_status_check(k.run_dir, stdout);
 	if (want_status)
 		return kernel_status_print(k.run_dir, stdout);
-	if (want_check_config) {
-		svctab_print(stdout, &k.tab, &k.cfg);
-		return 0;
-	}
+	if (want_check_config)
+		return check_config(&k);
 
 	k.pid = getpid();
 	/* Without both, a probe could not tell us from a process that took our pid. */

@@ -32,6 +32,7 @@ void kernel_pidfile_path(const char *run_dir, char *buf, size_t cap)
 struct walk {
 	const char *path;
 	bool create; /* missing directories made 0700 */
+	bool dry;    /* a check only: a missing directory is fine (it would be made) */
 	bool shared; /* the last may be another user's (kernel_dir_open_shared) */
 	uid_t me;
 	char shown[CFG_STR_MAX]; /* the path walked so far, for messages */
@@ -44,6 +45,8 @@ struct walk {
 static int step(struct walk *w, int pfd, const char *name, bool last)
 {
 	int fd = openat(pfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT && w->dry)
+		return -2;
 	if (fd < 0 && errno == ENOENT && w->create) {
 		if (mkdirat(pfd, name, 0700) < 0 && errno != EEXIST) {
 			snprintf(w->why, w->whylen, "mkdir %s: %s", w->shown, strerror(errno));
@@ -142,7 +145,8 @@ static int check_last(struct walk *w, const struct stat *st)
 }
 
 /* The component comp below fd (whose stat is *st): fd replaced by the new one and
- * *st by its stat, or -1 with why (fd closed either way on failure). */
+ * *st by its stat, or -1 with why (fd closed either way on failure); -2, fd closed,
+ * when a dry walk found it missing. */
 static int descend(struct walk *w, int *fd, struct stat *st, const char *comp, bool last)
 {
 	struct stat parent = *st;
@@ -150,9 +154,9 @@ static int descend(struct walk *w, int *fd, struct stat *st, const char *comp, b
 	snprintf(w->shown + sl, sizeof(w->shown) - sl, "/%s", comp);
 	int nfd = step(w, *fd, comp, last);
 	close(*fd);
-	*fd = nfd;
+	*fd = nfd < 0 ? -1 : nfd;
 	if (nfd < 0)
-		return -1;
+		return nfd;
 	if (fstat(nfd, st) < 0) {
 		snprintf(w->why, w->whylen, "stat %s: %s", w->shown, strerror(errno));
 		return -1;
@@ -195,10 +199,11 @@ static int walk(struct walk *w)
 			close(fd);
 			return -1;
 		}
-		if (descend(w, &fd, &st, comp, next == NULL) < 0) {
+		int rc = descend(w, &fd, &st, comp, next == NULL);
+		if (rc < 0) {
 			if (fd >= 0)
 				close(fd);
-			return -1;
+			return rc;
 		}
 	}
 	if (check_last(w, &st) < 0) {
@@ -218,6 +223,15 @@ int kernel_dir_open_shared(const char *path, char *why, size_t whylen)
 {
 	struct walk w = {.path = path, .shared = true, .why = why, .whylen = whylen};
 	return walk(&w);
+}
+
+int kernel_dir_check(const char *path, char *why, size_t whylen)
+{
+	struct walk w = {.path = path, .dry = true, .why = why, .whylen = whylen};
+	int fd = walk(&w);
+	if (fd >= 0)
+		close(fd);
+	return fd == -1 ? -1 : 0;
 }
 
 int kernel_dir_safe(const char *path, char *why, size_t whylen)

@@ -91,6 +91,29 @@ int kernel_socklock_take(const struct kernel *k, const struct svc_def *d, int *o
 	return -1;
 }
 
+int kernel_socklock_check(const struct svc_def *d, const char *run_dir, char *why, size_t whylen)
+{
+	char path[CFG_STR_MAX + 8], holder[CFG_STR_MAX + 64];
+	kernel_socklock_path(d->sock, path, sizeof(path));
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return 0; /* no lock file: no kernel holds it */
+	int rc = 0;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
+		pid_t pid;
+		holder_read(fd, &pid, holder, sizeof(holder));
+		char mine[CFG_STR_MAX + 32];
+		snprintf(mine, sizeof(mine), "pid %d, run directory %s", (int)pid, run_dir);
+		if (strcmp(holder, mine) != 0) {
+			snprintf(why, whylen, "in use by another ron-kernel (%s): it holds %s",
+				 holder, path);
+			rc = -1;
+		}
+	}
+	close(fd); /* a lock taken for the test goes with it */
+	return rc;
+}
+
 void kernel_socklock_drop(int fd, const char *sock)
 {
 	if (fd < 0)

@@ -30,17 +30,49 @@ static int dir_open(const char *path, char *why, size_t whylen)
 	return fd;
 }
 
+static int not_run_dir(const char *run_dir, const struct svc_def *d, const char *dir, char *why,
+		       size_t whylen)
+{
+	if (strcmp(dir, run_dir) != 0)
+		return 0;
+	snprintf(why, whylen,
+		 "%s runs as %s: its socket needs a directory of its own, not the run "
+		 "directory %s (e.g. socket = %s/%s/%s.sock)",
+		 d->name, d->user ? d->user : d->group, run_dir, run_dir, d->name, d->name);
+	return -1;
+}
+
+int kernel_sockdir_check(const char *run_dir, const struct svc_def *d, char *why, size_t whylen)
+{
+	char dir[CFG_STR_MAX], w[CFG_STR_MAX + 128];
+	struct stat st;
+	kernel_dirname(d->sock, dir, sizeof(dir));
+	if (not_run_dir(run_dir, d, dir, why, whylen) < 0)
+		return -1;
+	if (lstat(dir, &st) < 0 && errno == ENOENT) {
+		if (kernel_dir_check(dir, w, sizeof(w)) == 0)
+			return 0;
+		snprintf(why, whylen, "%s", w);
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(why, whylen, "%s: not a directory (or a symlink)", dir);
+		return -1;
+	}
+	if (st.st_uid != geteuid() && st.st_uid != d->uid) {
+		snprintf(why, whylen, "unsafe directory %s: owned by uid %u, neither us nor %s",
+			 dir, (unsigned)st.st_uid, d->user ? d->user : "the service");
+		return -1;
+	}
+	return 0;
+}
+
 int kernel_sockdir_give(const char *run_dir, const struct svc_def *d, char *why, size_t whylen)
 {
 	char dir[CFG_STR_MAX];
 	kernel_dirname(d->sock, dir, sizeof(dir));
-	if (strcmp(dir, run_dir) == 0) {
-		snprintf(why, whylen,
-			 "%s runs as %s: its socket needs a directory of its own, not the run "
-			 "directory %s (e.g. %s/%s/%s.sock)",
-			 d->name, d->user ? d->user : d->group, run_dir, run_dir, d->name, d->name);
+	if (not_run_dir(run_dir, d, dir, why, whylen) < 0)
 		return -1;
-	}
 	int fd = dir_open(dir, why, whylen);
 	if (fd < 0)
 		return -1;

@@ -969,7 +969,8 @@ static int check_config(const char *conf, char *const extra_argv[], char *out, s
 	argv[n] = NULL;
 	char run[1100];
 	snprintf(run, sizeof(run), "RON_RUN_DIR=%s/run", tl_dir());
-	char *env[] = {run, NULL};
+	/* The seed programs are looked up on PATH: the simulated ones are there. */
+	char *env[] = {run, "PATH=" RON_BUILD_DIR "/sim:/usr/bin:/bin", NULL};
 	return tl_run(argv, env, out, outlen, errout, errlen, WAIT_MS);
 }
 
