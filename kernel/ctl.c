@@ -73,8 +73,7 @@ int kernel_ctl_file_run_dir(const char *path, char *buf, size_t cap, char *why, 
 	return 0;
 }
 
-/* One request, one reply.  NULL with *rc set (and a line on stderr) on failure. */
-static json_object *ctl_ask(const char *run_dir, json_object *req, int *rc)
+json_object *kernel_ctl_ask(const char *run_dir, json_object *req, int *rc, bool quiet)
 {
 	char path[CFG_STR_MAX + 32], why[128];
 	struct sockaddr_un sa;
@@ -92,7 +91,9 @@ static json_object *ctl_ask(const char *run_dir, json_object *req, int *rc)
 			fprintf(stderr, "ron-kernel: refused: %s: %s\n", path, strerror(e));
 			*rc = CTL_EX_NOPERM;
 		} else {
-			fprintf(stderr, "ron-kernel: not running (%s: %s)\n", path, strerror(e));
+			if (!quiet)
+				fprintf(stderr, "ron-kernel: not running (%s: %s)\n", path,
+					strerror(e));
 			*rc = CTL_EX_UNAVAILABLE;
 		}
 		if (fd >= 0)
@@ -167,66 +168,6 @@ static int64_t int_of(json_object *o, const char *key)
 	return json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : 0;
 }
 
-static json_object *row_of(json_object *status, const char *name)
-{
-	json_object *a;
-	if (!json_object_object_get_ex(status, "services", &a))
-		return NULL;
-	for (size_t i = 0; i < json_object_array_length(a); i++) {
-		json_object *e = json_object_array_get_idx(a, i);
-		if (strcmp(str_of(e, "service"), name) == 0)
-			return e;
-	}
-	return NULL;
-}
-
-/* The colours of a terminal: only there, and never with NO_COLOR. */
-static bool use_color(void)
-{
-	const char *nc = getenv("NO_COLOR");
-	return isatty(STDOUT_FILENO) && !(nc && nc[0]);
-}
-
-static void print_table(json_object *o, char **names, int nnames)
-{
-	json_object *a;
-	if (!json_object_object_get_ex(o, "services", &a))
-		return;
-	bool color = use_color();
-	int w = 7;
-	for (size_t i = 0; i < json_object_array_length(a); i++) {
-		int n = (int)strlen(str_of(json_object_array_get_idx(a, i), "service"));
-		w = n > w ? n : w;
-	}
-	printf("ron-kernel pid %lld: %s; %s\n", (long long)int_of(o, "kernel_pid"),
-	       str_of(o, "state"), str_of(o, "summary"));
-	printf("%-12s %-*s %8s %9s %8s %10s  %s\n", "STATE", w, "SERVICE", "PID", "UPTIME",
-	       "RESTARTS", "RTT", "REASON");
-	for (size_t i = 0; i < json_object_array_length(a); i++) {
-		json_object *e = json_object_array_get_idx(a, i);
-		const char *name = str_of(e, "service");
-		bool wanted = nnames == 0;
-		for (int j = 0; j < nnames && !wanted; j++)
-			wanted = strcmp(names[j], name) == 0 || strcmp(names[j], "all") == 0;
-		if (!wanted)
-			continue;
-		char up[32] = "-", rtt[32] = "-", state[64];
-		int64_t ms = int_of(e, "uptime_ms"), r = int_of(e, "rtt_us");
-		if (int_of(e, "pid") > 0)
-			snprintf(up, sizeof(up), "%lld.%llds", (long long)ms / 1000,
-				 (long long)(ms % 1000) / 100);
-		if (r >= 0)
-			snprintf(rtt, sizeof(rtt), "%lld.%03lldms", (long long)r / 1000,
-				 (long long)r % 1000);
-		kernel_color_state(str_of(e, "state"), color, state, sizeof(state));
-		/* The padding counts what shows, not the colour's escape bytes. */
-		int pad = 12 - (int)strlen(str_of(e, "state"));
-		printf("%s%*s %-*s %8lld %9s %8lld %10s  %s\n", state, pad > 0 ? pad : 0, "", w,
-		       name, (long long)int_of(e, "pid"), up, (long long)int_of(e, "restarts"), rtt,
-		       str_of(e, "reason"));
-	}
-}
-
 enum verb { V_RESTART, V_STOP, V_START, V_LIFT, V_SIGNAL, V_RELOAD };
 
 /* Has the service reached what the verb asked for? */
@@ -267,14 +208,15 @@ static int wait_for(const char *run_dir, enum verb v, json_object *accepted, cha
 	int rc = CTL_EX_OK;
 	for (;;) {
 		json_object_put(status);
-		status = ctl_ask(run_dir, req, &rc);
+		status = kernel_ctl_ask(run_dir, req, &rc, false);
 		if (!status)
 			break;
 		bool all = true;
 		for (int i = 0; i < n && all; i++) {
-			json_object *row = row_of(status, names[i]);
-			all = gone && gone[i] ? !row
-					      : row && reached(v, row, row_of(accepted, names[i]));
+			json_object *row = kernel_status_row(status, names[i]);
+			all = gone && gone[i]
+				  ? !row
+				  : row && reached(v, row, kernel_status_row(accepted, names[i]));
 		}
 		if (all || clock_mono_us() >= deadline)
 			break;
@@ -282,7 +224,7 @@ static int wait_for(const char *run_dir, enum verb v, json_object *accepted, cha
 		poll(NULL, 0, CTL_POLL_MS);
 	}
 	for (int i = 0; status && i < n; i++) {
-		json_object *row = row_of(status, names[i]);
+		json_object *row = kernel_status_row(status, names[i]);
 		if (gone && gone[i]) {
 			if (row) {
 				printf("%s: still running %.1f s after it was removed\n", names[i],
@@ -299,7 +241,7 @@ static int wait_for(const char *run_dir, enum verb v, json_object *accepted, cha
 			continue;
 		}
 		const char *reason = str_of(row, "reason");
-		if (reached(v, row, row_of(accepted, names[i]))) {
+		if (reached(v, row, kernel_status_row(accepted, names[i]))) {
 			if (int_of(row, "pid") > 0)
 				printf("%s: %s, pid %lld, %s\n", names[i], done_word(v),
 				       (long long)int_of(row, "pid"), str_of(row, "state"));
@@ -354,14 +296,14 @@ static int do_reload(const char *run_dir, bool wait, int64_t timeout_ms)
 	int rc = CTL_EX_OK;
 	json_object *before = NULL, *req = json_object_new_object();
 	json_object_object_add(req, "cmd", json_object_new_string("status"));
-	if (wait && !(before = ctl_ask(run_dir, req, &rc))) {
+	if (wait && !(before = kernel_ctl_ask(run_dir, req, &rc, false))) {
 		json_object_put(req);
 		return rc;
 	}
 	json_object_put(req);
 	req = json_object_new_object();
 	json_object_object_add(req, "cmd", json_object_new_string("reload"));
-	json_object *reply = ctl_ask(run_dir, req, &rc);
+	json_object *reply = kernel_ctl_ask(run_dir, req, &rc, false);
 	json_object_put(req);
 	if (!reply) {
 		json_object_put(before);
@@ -430,6 +372,11 @@ int kernel_ctl_main(const char *run_dir, int argc, char **argv)
 		}
 	}
 	int rc = CTL_EX_OK;
+	if (strcmp(cmd, "status") == 0) {
+		rc = kernel_ctl_status(run_dir, names, n);
+		free(names);
+		return rc;
+	}
 	if (strcmp(cmd, "reload") == 0) {
 		if (n)
 			return usage_error("reload takes no names: %s", names[0]);
@@ -439,25 +386,6 @@ int kernel_ctl_main(const char *run_dir, int argc, char **argv)
 	}
 	json_object *req = json_object_new_object(), *a = json_object_new_array();
 	json_object_object_add(req, "cmd", json_object_new_string(cmd));
-	if (strcmp(cmd, "status") == 0) {
-		json_object *reply = ctl_ask(run_dir, req, &rc);
-		json_object_put(req);
-		json_object_put(a);
-		if (!reply) {
-			free(names);
-			return rc;
-		}
-		for (int i = 0; i < n; i++)
-			if (strcmp(names[i], "all") != 0 && !row_of(reply, names[i])) {
-				fprintf(stderr, "ron-kernel: no service named %s\n", names[i]);
-				rc = CTL_EX_USAGE;
-			}
-		if (rc == CTL_EX_OK)
-			print_table(reply, names, n);
-		json_object_put(reply);
-		free(names);
-		return rc;
-	}
 	if (strcmp(cmd, "signal") == 0 && !sig) {
 		json_object_put(req);
 		json_object_put(a);
@@ -475,7 +403,7 @@ int kernel_ctl_main(const char *run_dir, int argc, char **argv)
 	json_object_object_add(req, "services", a);
 	if (sig)
 		json_object_object_add(req, "signal", json_object_new_string(sig));
-	json_object *reply = ctl_ask(run_dir, req, &rc);
+	json_object *reply = kernel_ctl_ask(run_dir, req, &rc, false);
 	json_object_put(req);
 	if (!reply) {
 		free(names);

@@ -196,9 +196,21 @@ struct kernel_stale {
 };
 /* Only from a status.json of this boot (its boot_id), read through dirfd. */
 int kernel_status_stale(int dirfd, struct kernel_stale *out, int max);
-/* ron-kernel --status and --check: exit statuses. */
-int kernel_status_print(const char *run_dir, FILE *out);
+/* status.json of run_dir (NULL and why if unreadable); *alive says whether the
+ * kernel that wrote it still runs (else why says so), *age_ms how old it is. */
+struct json_object *kernel_status_load(const char *run_dir, bool *alive, long long *age_ms,
+				       char *why, size_t whylen);
+/* ron-kernel --check: its exit status. */
 int kernel_status_check(const char *run_dir, FILE *out);
+
+/* statustable.c: the table of `status` and `--status`, from the status JSON. */
+#define KERNEL_STATUS_NOT_FINE 3 /* systemctl's "not running" */
+void kernel_fmt_duration(long long ms, char *buf, size_t cap);
+struct json_object *kernel_status_row(struct json_object *o, const char *name);
+/* The rows named (none: all; "all": all), with a header line of column names. */
+void kernel_status_table(FILE *out, struct json_object *o, char *const *names, int n, bool color);
+/* 0 if every named service that should run is healthy, else KERNEL_STATUS_NOT_FINE. */
+int kernel_status_verdict(struct json_object *o, char *const *names, int n);
 
 /* rundir.c: directory safety and the pidfile. */
 /* mkdir -p with 0700 for what is missing, then refuses a symlink, a directory not owned
@@ -473,6 +485,12 @@ bool kernel_ctl_is_command(const char *word);
  * not a regular file. */
 int kernel_ctl_file_run_dir(const char *path, char *buf, size_t cap, char *why, size_t whylen);
 int kernel_ctl_main(const char *run_dir, int argc, char **argv);
+/* One request, one reply; NULL with *rc set and a line on stderr (quiet: none for
+ * a kernel that is not running, whose caller says so itself). */
+struct json_object *kernel_ctl_ask(const char *run_dir, struct json_object *req, int *rc,
+				   bool quiet);
+/* ctlstatus.c: `ron-kernel status [NAME...]` and `--status`; returns the exit status. */
+int kernel_ctl_status(const char *run_dir, char *const *names, int n);
 
 /* reload.c: re-reads the config file and applies the difference. */
 struct json_object *kernel_reload(struct kernel *k, int64_t now_us);

@@ -34,18 +34,19 @@ static void usage(FILE *f)
 		"svc-overlay and svc-storage, one ron-monitor each.\n"
 		"  --check-config  read and check the config file, print the resolved table\n"
 		"                  (every value and where it came from) and exit\n"
-		"  --status        print the running kernel's status.json as a table\n"
+		"  --status        the same as status\n"
 		"  --check         exit 0 only if a live kernel holds the pidfile and every\n"
 		"                  service meant to run is healthy, else 1 with one line why\n"
 		"\n"
 		"Commands to the running kernel, over $RON_RUN_DIR/control.sock; each waits\n"
 		"(default: the service's stop + start timeouts + 2 s) until it is done:\n"
-		"  status    the table, state first        restart  stop, then start\n"
+		"  status    the status table               restart  stop, then start\n"
 		"  stop      stop and keep down             start    start a down service\n"
 		"  lift      end a quarantine               signal   send SIG to services\n"
 		"  reload    re-read the config file and apply the difference\n"
 		"  Exit: 0 done; 1 not reached (one line says where it stands); 64 usage or\n"
-		"  unknown name; 69 kernel not running; 77 refused.\n"
+		"  unknown name; 69 kernel not running; 77 refused.  status: 0 all that\n"
+		"  should run healthy; 3 some not; 4 unknown name; 69 not running (stale).\n"
 		"\n"
 		"Settings (flag, environment variable, meaning, default and range); a flag\n"
 		"wins over the variable, the variable over the file's [kernel] section, and\n"
@@ -306,7 +307,7 @@ int main(int argc, char **argv)
 	if (want_check)
 		return kernel_status_check(k.run_dir, stdout);
 	if (want_status)
-		return kernel_status_print(k.run_dir, stdout);
+		return kernel_ctl_status(k.run_dir, NULL, 0);
 	if (want_check_config)
 		return check_config(&k);
 

@@ -81,6 +81,7 @@ json_object *kernel_status_json(const struct kernel_status_meta *m, const struct
 		ok = ok && add_int(e, "procs", s->procs);
 		ok = ok && add_str(e, "reason", s->reason);
 		ok = ok && add_str(e, "monitor", mon_phase_name(s->mon));
+		ok = ok && add(e, "want_down", json_object_new_boolean(s->want_down));
 		ok = ok && add_int(e, "mpid", s->mon == KMON_RUNNING ? s->mpid : 0);
 		ok = ok && add_int(e, "mstart", s->mon == KMON_RUNNING ? (int64_t)s->mstart : 0);
 		ok = ok && add_int(e, "monitors_replaced", s->mon_replaced);
@@ -207,21 +208,6 @@ int kernel_status_stale(int dirfd, struct kernel_stale *out, int max)
 	return n;
 }
 
-static void fmt_duration(int64_t ms, char *buf, size_t cap)
-{
-	if (ms < 0)
-		snprintf(buf, cap, "-");
-	else if (ms < 60000)
-		snprintf(buf, cap, "%lld.%llds", (long long)ms / 1000,
-			 (long long)(ms % 1000) / 100);
-	else if (ms < 3600000)
-		snprintf(buf, cap, "%lldm%02llds", (long long)ms / 60000,
-			 (long long)(ms % 60000) / 1000);
-	else
-		snprintf(buf, cap, "%lldh%02lldm", (long long)ms / 3600000,
-			 (long long)(ms % 3600000) / 60000);
-}
-
 /* Whether the kernel that wrote status.json o still runs: 1 with *pid, or 0 and why.
  * Decided from the pid, its start time and the boot id recorded there, never by
  * a lock: a probe holding even a shared lock on the pidfile could make a kernel
@@ -260,54 +246,19 @@ static int64_t status_age_ms(json_object *o)
 	return clock_wall_ms() - get_int(o, "updated_ms");
 }
 
-int kernel_status_print(const char *run_dir, FILE *out)
+json_object *kernel_status_load(const char *run_dir, bool *alive, long long *age_ms, char *why,
+				size_t whylen)
 {
-	char why[CFG_STR_MAX + 128], path[CFG_STR_MAX + 32];
 	pid_t pid = 0;
 	json_object *o = status_read(run_dir);
 	if (!o) {
-		snprintf(path, sizeof(path), "%s/status.json", run_dir);
-		fprintf(out, "no status: cannot read %s\n", path);
-		return 1;
+		snprintf(why, whylen, "ron-kernel is not running: no readable %s/status.json",
+			 run_dir);
+		return NULL;
 	}
-	bool alive = kernel_alive(o, &pid, why, sizeof(why));
-	int64_t age = status_age_ms(o);
-	char agebuf[32];
-	fmt_duration(age, agebuf, sizeof(agebuf));
-	if (alive)
-		fprintf(out, "ron-kernel pid %d: %s; %s; updated %s ago\n", (int)pid,
-			get_str(o, "state"), get_str(o, "summary"), agebuf);
-	else
-		fprintf(out, "%s; last status (%s, updated %s ago):\n", why, get_str(o, "state"),
-			agebuf);
-	json_object *a = get_services(o);
-	int w = 12; /* the SERVICE column fits the longest name */
-	for (size_t i = 0; a && i < json_object_array_length(a); i++) {
-		int n = (int)strlen(get_str(json_object_array_get_idx(a, i), "service"));
-		w = n > w ? n : w;
-	}
-	fprintf(out, "%-*s %-12s %8s %5s %9s %8s %10s %8s  %s\n", w, "SERVICE", "STATE", "PID",
-		"PROCS", "UPTIME", "RESTARTS", "RTT", "MONITOR", "REASON");
-	for (size_t i = 0; a && i < json_object_array_length(a); i++) {
-		json_object *e = json_object_array_get_idx(a, i);
-		char up[32], rtt[32], procs[16] = "-";
-		json_object *pv;
-		if (json_object_object_get_ex(e, "procs", &pv) && json_object_get_int(pv) >= 0)
-			snprintf(procs, sizeof(procs), "%d", json_object_get_int(pv));
-		fmt_duration(get_int(e, "pid") > 0 ? get_int(e, "uptime_ms") : -1, up, sizeof(up));
-		int64_t r = get_int(e, "rtt_us");
-		if (r < 0)
-			snprintf(rtt, sizeof(rtt), "-");
-		else
-			snprintf(rtt, sizeof(rtt), "%lld.%03lldms", (long long)r / 1000,
-				 (long long)r % 1000);
-		fprintf(out, "%-*s %-12s %8lld %5s %9s %8lld %10s %8lld  %s\n", w,
-			get_str(e, "service"), get_str(e, "state"), (long long)get_int(e, "pid"),
-			procs, up, (long long)get_int(e, "restarts"), rtt,
-			(long long)get_int(e, "mpid"), get_str(e, "reason"));
-	}
-	json_object_put(o);
-	return 0;
+	*alive = kernel_alive(o, &pid, why, whylen);
+	*age_ms = status_age_ms(o);
+	return o;
 }
 
 int kernel_status_check(const char *run_dir, FILE *out)

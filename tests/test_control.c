@@ -129,7 +129,7 @@ Test(control, stop_keeps_down_check_passes_start_brings_it_back)
 	ctl(&k, &o, (char *[]){"status", NULL});
 	EXIT_IS(o, 0);
 	cr_assert(strstr(o.out, "1/1 healthy; a down"), "%s", o.out);
-	cr_assert(strstr(o.out, "\ndown "), "state first: %s", o.out);
+	cr_assert(strstr(o.out, "\na            down "), "service first: %s", o.out);
 	/* A kill of its monitor does not bring it back. */
 	ctl(&k, &o, (char *[]){"start", "a", NULL});
 	EXIT_IS(o, 0);
@@ -176,7 +176,7 @@ Test(control, unknown_names_get_a_suggestion_and_exit_64)
 	EXIT_IS(o, 64);
 	cr_assert_str_eq(state_of("a"), "healthy", "a was stopped although a name was bad");
 	ctl(&k, &o, (char *[]){"status", "nope", NULL});
-	EXIT_IS(o, 64);
+	EXIT_IS(o, 4);
 	ctl(&k, &o, (char *[]){"restart", NULL});
 	EXIT_IS(o, 64);
 	ctl(&k, &o, (char *[]){"signal", "NOSUCH", "a", NULL});
@@ -243,6 +243,14 @@ Test(control, lift_ends_a_quarantine_now)
 	kc_write(&k, "%s\n%s", a, more);
 	kc_start(&k, NULL);
 	EXPECT(&k, line, "event=quarantined", "service=flaky");
+	/* Like systemctl: 3 while a service that should run is not healthy. */
+	ctl(&k, &o, (char *[]){"status", NULL});
+	EXIT_IS(o, 3);
+	cr_assert(strstr(o.out, "quarantined"), "%s", o.out);
+	ctl(&k, &o, (char *[]){"status", "a", NULL});
+	EXIT_IS(o, 0);
+	ctl(&k, &o, (char *[]){"--status", NULL});
+	EXIT_IS(o, 3);
 	ctl(&k, &o, (char *[]){"lift", "--timeout=1", "flaky", NULL});
 	EXIT_IS(o, 1); /* still crashing */
 	EXPECT(&k, line, "event=quarantined", "service=flaky");
@@ -254,6 +262,58 @@ Test(control, lift_ends_a_quarantine_now)
 	cr_assert(strstr(o.out, "flaky: lifted, pid "), "%s", o.out);
 	WAIT_STATE("flaky", "healthy");
 	kc_stop(&k);
+}
+
+/* The table's lines from the column header on: the same for both commands. */
+static const char *table_of(const char *out)
+{
+	const char *t = strstr(out, "SERVICE ");
+	cr_assert(t, "no table: %s", out);
+	return t;
+}
+
+Test(control, status_and_dash_status_print_one_table)
+{
+	struct kc k;
+	struct out o;
+	char live[16384];
+	ct_start(&k, NULL);
+	ctl(&k, &o, (char *[]){"stop", "a", NULL});
+	EXIT_IS(o, 0);
+	WAIT_STATE("a", "down");
+	/* A service stopped by the operator is not one that should run. */
+	ctl(&k, &o, (char *[]){"status", NULL});
+	EXIT_IS(o, 0);
+	snprintf(live, sizeof(live), "%s", table_of(o.out));
+	ctl(&k, &o, (char *[]){"--status", NULL});
+	EXIT_IS(o, 0);
+	const char *file = table_of(o.out);
+	/* Same header; the same row for a (down: nothing in it moves). */
+	cr_assert_eq(strcspn(live, "\n"), strcspn(file, "\n"));
+	cr_assert_eq(strncmp(live, file, strcspn(live, "\n")), 0, "%s\n---\n%s", live, file);
+	cr_assert(strstr(live, "PROCS") && strstr(live, "MONITOR"), "%s", live);
+	const char *ra = strstr(live, "\na "), *rb = strstr(file, "\na ");
+	cr_assert(ra && rb, "%s\n---\n%s", live, file);
+	cr_assert_eq(strncmp(ra, rb, strcspn(ra + 1, "\n") + 1), 0, "%s\n---\n%s", live, file);
+	kc_stop(&k);
+}
+
+Test(control, status_of_a_dead_kernel_is_stale_and_exits_69)
+{
+	struct kc k;
+	struct out o;
+	int st;
+	ct_start(&k, NULL);
+	cr_assert_eq(kill(k.pid, SIGKILL), 0);
+	cr_assert(tl_wait_exit(k.pid, KC_WAIT_MS, &st));
+	ctl(&k, &o, (char *[]){"--status", NULL});
+	EXIT_IS(o, 69);
+	cr_assert(strstr(o.out, "ron-kernel is not running"), "%s", o.out);
+	cr_assert(strstr(o.out, "stale: the last status.json, written "), "%s", o.out);
+	table_of(o.out);
+	ctl(&k, &o, (char *[]){"status", NULL});
+	EXIT_IS(o, 69);
+	cr_assert(strstr(o.out, "stale: "), "%s", o.out);
 }
 
 Test(control, not_running_exits_69)

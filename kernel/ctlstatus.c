@@ -1,0 +1,110 @@
+/* `ron-kernel status [NAME...]` and `ron-kernel --status`: the one table, live from
+ * the kernel when it answers, else from status.json, marked stale with its age. */
+#include <json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kernel.h"
+
+#define CTL_EX_UNKNOWN	   4 /* systemctl's "no such unit" */
+#define CTL_EX_UNAVAILABLE 69
+
+static const char *str_of(json_object *o, const char *key)
+{
+	json_object *v;
+	const char *s = json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : NULL;
+	return s ? s : "";
+}
+
+/* The colours of a terminal: only there, and never with NO_COLOR. */
+static bool use_color(void)
+{
+	const char *nc = getenv("NO_COLOR");
+	return isatty(STDOUT_FILENO) && !(nc && nc[0]);
+}
+
+/* "no service named svc-indx; did you mean svc-index?" for each name not in o. */
+static bool names_known(json_object *o, char *const *names, int n)
+{
+	json_object *a;
+	bool known = true;
+	if (!json_object_object_get_ex(o, "services", &a))
+		a = NULL;
+	for (int i = 0; i < n; i++) {
+		if (strcmp(names[i], "all") == 0 || kernel_status_row(o, names[i]))
+			continue;
+		const char *best = NULL;
+		int bestd = 3;
+		for (size_t j = 0; a && j < json_object_array_length(a); j++) {
+			const char *s = str_of(json_object_array_get_idx(a, j), "service");
+			int d = svc_distance(names[i], s);
+			if (d < bestd) {
+				bestd = d;
+				best = s;
+			}
+		}
+		fprintf(stderr, "ron-kernel: no service named %s%s%s%s\n", names[i],
+			best ? "; did you mean " : "", best ? best : "", best ? "?" : "");
+		known = false;
+	}
+	return known;
+}
+
+static int status_live(json_object *o, char *const *names, int n)
+{
+	if (!names_known(o, names, n))
+		return CTL_EX_UNKNOWN;
+	printf("ron-kernel pid %lld: %s; %s\n",
+	       (long long)json_object_get_int64(json_object_object_get(o, "kernel_pid")),
+	       str_of(o, "state"), str_of(o, "summary"));
+	kernel_status_table(stdout, o, names, n, use_color());
+	return kernel_status_verdict(o, names, n);
+}
+
+/* The kernel did not answer: status.json says what it last knew. */
+static int status_from_file(const char *run_dir, int ask_rc, char *const *names, int n)
+{
+	char why[CFG_STR_MAX + 128], age[32];
+	bool alive = false;
+	long long age_ms = -1;
+	json_object *o = kernel_status_load(run_dir, &alive, &age_ms, why, sizeof(why));
+	if (!o) {
+		fprintf(stderr, "%s\n", why);
+		return ask_rc;
+	}
+	kernel_fmt_duration(age_ms, age, sizeof(age));
+	int rc = ask_rc;
+	if (alive) {
+		/* Running, but not ours to ask (or not answering): its file is near-live. */
+		printf("ron-kernel pid %lld: %s; %s; from status.json, updated %s ago\n",
+		       (long long)json_object_get_int64(json_object_object_get(o, "kernel_pid")),
+		       str_of(o, "state"), str_of(o, "summary"), age);
+		rc = names_known(o, names, n) ? kernel_status_verdict(o, names, n) : CTL_EX_UNKNOWN;
+	} else {
+		printf("%s\nstale: the last status.json, written %s ago (%s; %s):\n", why, age,
+		       str_of(o, "state"), str_of(o, "summary"));
+		(void)names_known(o, names, n);
+		rc = CTL_EX_UNAVAILABLE;
+	}
+	kernel_status_table(stdout, o, names, n, use_color());
+	json_object_put(o);
+	return rc;
+}
+
+int kernel_ctl_status(const char *run_dir, char *const *names, int n)
+{
+	int rc = 0;
+	json_object *req = json_object_new_object();
+	if (!req)
+		return CTL_EX_UNAVAILABLE;
+	json_object_object_add(req, "cmd", json_object_new_string("status"));
+	json_object *o = kernel_ctl_ask(run_dir, req, &rc, true);
+	json_object_put(req);
+	if (!o)
+		return status_from_file(run_dir, rc, names, n);
+	rc = status_live(o, names, n);
+	json_object_put(o);
+	return rc;
+}
