@@ -257,7 +257,8 @@ int kernel_fmt_status(bool json, int64_t wall_ms, const struct kernel_svc *svcs,
 			jadd(e, "uptime_ms", json_object_new_int64(kernel_svc_uptime_ms(s, now_us)),
 			     &eok);
 			jadd(e, "restarts", json_object_new_int64(s->restarts), &eok);
-			jadd(e, "rtt_us", json_object_new_int64(s->rtt_us), &eok);
+			if (s->rtt_us > 0) /* none before a check measured one */
+				jadd(e, "rtt_us", json_object_new_int64(s->rtt_us), &eok);
 			jadd(e, "mpid", json_object_new_int(s->mpid), &eok);
 			if (s->mon_degraded)
 				jadd(e, "monitor", json_object_new_string("degraded"), &eok);
@@ -283,12 +284,15 @@ int kernel_fmt_status(bool json, int64_t wall_ms, const struct kernel_svc *svcs,
 		if (brief && s->state == ST_HEALTHY)
 			continue;
 		int w = snprintf(buf + len, cap - len,
-				 " %s.state=%s %s.pid=%d %s.uptime_ms=%lld %s.restarts=%u "
-				 "%s.rtt_us=%lld",
-				 s->name, svc_state_name(s->state), s->name, (int)s->pid, s->name,
-				 (long long)kernel_svc_uptime_ms(s, now_us), s->name, s->restarts,
-				 s->name, (long long)s->rtt_us);
+				 " %s.state=%s %s.pid=%d %s.uptime_ms=%lld %s.restarts=%u", s->name,
+				 svc_state_name(s->state), s->name, (int)s->pid, s->name,
+				 (long long)kernel_svc_uptime_ms(s, now_us), s->name, s->restarts);
 		if (w > 0)
+			len += (size_t)w;
+		/* None before a check measured one. */
+		if (s->rtt_us > 0 && len < cap &&
+		    (w = snprintf(buf + len, cap - len, " %s.rtt_us=%lld", s->name,
+				  (long long)s->rtt_us)) > 0)
 			len += (size_t)w;
 		/* The service as it last was; its monitor's own trouble beside it. */
 		if (s->mon_degraded && len < cap &&

@@ -149,20 +149,21 @@ void kernel_emit_full(struct kernel *k, int64_t now_us)
 				  : s->mon == KMON_WAITING ? "restarting"
 				  : s->mon == KMON_HELD	   ? "held"
 							   : "down";
-		struct kernel_field f[] = {
-		    KF_STR("service", s->name),
-		    KF_STR("state", svc_state_name(s->state)),
-		    KF_NUM("pid", s->pid),
-		    KF_NUM("uptime_ms", kernel_svc_uptime_ms(s, now_us)),
-		    KF_NUM("restarts", s->restarts),
-		    KF_NUM("rtt_us", s->rtt_us),
-		    KF_NUM("failures", s->failures),
-		    KF_STR("monitor", mon),
-		    KF_NUM("mpid", s->mon == KMON_RUNNING ? s->mpid : 0),
-		    KF_NUM("monitors_replaced", s->mon_replaced),
-		    KF_STR("reason", s->reason),
-		};
-		emit_kind(k, KOUT_STATUS, KL_INFO, "service", f, (int)(sizeof(f) / sizeof(f[0])));
+		struct kernel_field f[11];
+		int n = 0;
+		f[n++] = KF_STR("service", s->name);
+		f[n++] = KF_STR("state", svc_state_name(s->state));
+		f[n++] = KF_NUM("pid", s->pid);
+		f[n++] = KF_NUM("uptime_ms", kernel_svc_uptime_ms(s, now_us));
+		f[n++] = KF_NUM("restarts", s->restarts);
+		if (s->rtt_us > 0) /* none before a check measured one */
+			f[n++] = KF_NUM("rtt_us", s->rtt_us);
+		f[n++] = KF_NUM("failures", s->failures);
+		f[n++] = KF_STR("monitor", mon);
+		f[n++] = KF_NUM("mpid", s->mon == KMON_RUNNING ? s->mpid : 0);
+		f[n++] = KF_NUM("monitors_replaced", s->mon_replaced);
+		f[n++] = KF_STR("reason", s->reason);
+		emit_kind(k, KOUT_STATUS, KL_INFO, "service", f, n);
 	}
 }
 

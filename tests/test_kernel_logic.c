@@ -251,6 +251,30 @@ Test(kernel_logic, status_line_names_every_service)
 	json_object_put(o);
 }
 
+Test(kernel_logic, status_line_omits_a_round_trip_not_measured)
+{
+	struct kernel_svc s[3];
+	const char *names[] = {"heartbeat", "fresh", "checked"};
+	const int64_t rtt[] = {-1, 0, 250};
+	for (int i = 0; i < 3; i++) {
+		kernel_svc_init(&s[i], names[i], NULL);
+		s[i].state = ST_STARTING;
+		s[i].rtt_us = rtt[i];
+	}
+	char buf[KERNEL_LINE_MAX];
+	kernel_fmt_status(false, 0, s, 3, 16, 2000000, buf, sizeof(buf));
+	cr_assert_null(strstr(buf, "heartbeat.rtt_us"), "%s", buf);
+	cr_assert_null(strstr(buf, "fresh.rtt_us"), "%s", buf);
+	cr_assert(strstr(buf, "checked.rtt_us=250"), "%s", buf);
+	kernel_fmt_status(true, 0, s, 3, 16, 2000000, buf, sizeof(buf));
+	json_object *o = json_tokener_parse(buf), *a, *v;
+	cr_assert(o && json_object_object_get_ex(o, "services", &a), "%s", buf);
+	cr_assert_not(json_object_object_get_ex(json_object_array_get_idx(a, 0), "rtt_us", &v));
+	cr_assert_not(json_object_object_get_ex(json_object_array_get_idx(a, 1), "rtt_us", &v));
+	cr_assert(json_object_object_get_ex(json_object_array_get_idx(a, 2), "rtt_us", &v));
+	json_object_put(o);
+}
+
 Test(kernel_logic, dirname)
 {
 	char buf[64];
