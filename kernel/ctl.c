@@ -198,6 +198,18 @@ static const char *done_word(enum verb v)
 	}
 }
 
+/* What to say when the service already was where the verb would take it (its row
+ * as the kernel accepted the command), or NULL. */
+static const char *already_word(enum verb v, json_object *before)
+{
+	const char *st = before ? str_of(before, "state") : "";
+	if (v == V_LIFT && strcmp(st, "healthy") == 0)
+		return "already healthy, nothing to lift";
+	if (v == V_START && int_of(before, "pid") > 0 && strcmp(st, "stopping") != 0)
+		return "already running";
+	return NULL;
+}
+
 /* Waits until every named service reached its state; prints one line each. */
 static int wait_for(const char *run_dir, enum verb v, json_object *accepted, char **names, int n,
 		    bool *gone, int64_t timeout_ms)
@@ -241,6 +253,11 @@ static int wait_for(const char *run_dir, enum verb v, json_object *accepted, cha
 			continue;
 		}
 		const char *reason = str_of(row, "reason");
+		const char *already = already_word(v, kernel_status_row(accepted, names[i]));
+		if (reached(v, row, kernel_status_row(accepted, names[i])) && already) {
+			printf("%s: %s\n", names[i], already);
+			continue;
+		}
 		if (reached(v, row, kernel_status_row(accepted, names[i]))) {
 			if (int_of(row, "pid") > 0)
 				printf("%s: %s, pid %lld, %s\n", names[i], done_word(v),

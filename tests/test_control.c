@@ -110,6 +110,22 @@ Test(control, restart_gives_a_new_healthy_process_and_leaves_the_rest)
 	kc_stop(&k);
 }
 
+Test(control, lift_or_start_of_a_healthy_service_says_there_was_nothing_to_do)
+{
+	struct kc k;
+	struct out o;
+	ct_start(&k, NULL);
+	pid_t a0 = pid_of("a");
+	ctl(&k, &o, (char *[]){"lift", "a", NULL});
+	EXIT_IS(o, 0);
+	cr_assert_str_eq(o.out, "a: already healthy, nothing to lift\n");
+	ctl(&k, &o, (char *[]){"start", "a", NULL});
+	EXIT_IS(o, 0);
+	cr_assert_str_eq(o.out, "a: already running\n");
+	cr_assert_eq(pid_of("a"), a0, "a was restarted");
+	kc_stop(&k);
+}
+
 Test(control, stop_keeps_down_check_passes_start_brings_it_back)
 {
 	struct kc k;
