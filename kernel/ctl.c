@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "ctlreq.h"
 #include "kernel.h"
 #include "sockpath.h"
 
@@ -408,6 +409,13 @@ int kernel_ctl_main(const char *run_dir, int argc, char **argv)
 		json_object_put(a);
 		free(names);
 		return usage_error("signal needs a signal and names%s", "");
+	}
+	char sigwhy[160];
+	if (sig && ctl_signal_parse(sig, sigwhy, sizeof(sigwhy)) < 0) {
+		json_object_put(req);
+		json_object_put(a);
+		free(names);
+		return usage_error("%s", sigwhy);
 	}
 	if (n == 0) {
 		json_object_put(req);

@@ -70,6 +70,23 @@ static int names_of(json_object *o, struct ctl_req *req, char *why, size_t whyle
 	return 0;
 }
 
+int ctl_signal_parse(const char *name, char *why, size_t whylen)
+{
+	int sig = sig_parse(name);
+	/* KILL is the monitor's to send; a stop of any kind (STOP, or TSTP, TTIN, TTOU,
+	 * which stop a process that does not catch them) freezes a service behind its
+	 * monitor's back. */
+	if (sig <= 0 || sig >= NSIG || sig == SIGKILL || sig == SIGSTOP || sig == SIGTSTP ||
+	    sig == SIGTTIN || sig == SIGTTOU) {
+		snprintf(why, whylen,
+			 "signal %.32s: not a signal to send (HUP, USR1, TERM, ... or a "
+			 "number; not KILL, STOP, TSTP, TTIN or TTOU)",
+			 name);
+		return -1;
+	}
+	return sig;
+}
+
 int ctl_req_parse(const char *text, size_t len, struct ctl_req *req, char *why, size_t whylen)
 {
 	memset(req, 0, sizeof(*req));
@@ -114,19 +131,8 @@ int ctl_req_parse(const char *text, size_t len, struct ctl_req *req, char *why, 
 					 json_object_is_type(sigo, json_type_string)
 				     ? json_object_get_string(sigo)
 				     : "";
-		req->sig = sig_parse(sn);
-		/* KILL is the monitor's to send; a stop of any kind (STOP, or TSTP, TTIN, TTOU,
-		 * which stop a process that does not catch them) freezes a service behind
-		 * its monitor's back. */
-		if (req->sig <= 0 || req->sig >= NSIG || req->sig == SIGKILL ||
-		    req->sig == SIGSTOP || req->sig == SIGTSTP || req->sig == SIGTTIN ||
-		    req->sig == SIGTTOU) {
-			snprintf(why, whylen,
-				 "signal %.32s: not a signal to send (HUP, USR1, TERM, ... or a "
-				 "number; not KILL, STOP, TSTP, TTIN or TTOU)",
-				 sn);
+		if ((req->sig = ctl_signal_parse(sn, why, whylen)) < 0)
 			goto out;
-		}
 	}
 	if (req->cmd == CTL_STATUS || req->cmd == CTL_RELOAD || names_of(o, req, why, whylen) == 0)
 		rc = 0;

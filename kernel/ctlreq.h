@@ -15,6 +15,8 @@ struct ctl_req {
 };
 
 const char *ctl_cmd_name(enum ctl_cmd c);
+/* The number of a signal to send (a name such as HUP or a number), or -1 with why. */
+int ctl_signal_parse(const char *name, char *why, size_t whylen);
 /* 0 with req filled (free it with ctl_req_free), or -1 with why: not JSON, not an
  * object, no or unknown "cmd", no "services" list (or not strings, or a name
  * longer than 63 bytes), a "signal" that is not one to send (KILL, STOP excluded). */

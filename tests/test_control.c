@@ -196,7 +196,7 @@ Test(control, unknown_names_get_a_suggestion_and_exit_64)
 	ctl(&k, &o, (char *[]){"restart", NULL});
 	EXIT_IS(o, 64);
 	ctl(&k, &o, (char *[]){"signal", "NOSUCH", "a", NULL});
-	EXIT_IS(o, 1);
+	EXIT_IS(o, 64);
 	cr_assert(strstr(o.err, "not a signal"), "%s", o.err);
 	kc_stop(&k);
 }
@@ -342,6 +342,10 @@ Test(control, not_running_exits_69)
 	cr_assert(strstr(o.err, "not running"), "%s", o.err);
 	ctl(&k, &o, (char *[]){"restart", "a", NULL});
 	EXIT_IS(o, 69);
+	/* A usage error is one whether a kernel runs or not. */
+	ctl(&k, &o, (char *[]){"signal", "FOO", "a", NULL});
+	EXIT_IS(o, 64);
+	cr_assert(strstr(o.err, "signal FOO: not a signal to send"), "%s", o.err);
 }
 
 static int ct_connect(struct kc *k)
