@@ -32,6 +32,11 @@
 static const char *const commands[] = {"status", "restart", "stop",   "start",
 				       "lift",	 "signal",  "reload", NULL};
 
+const char *kernel_ctl_command(int i)
+{
+	return i >= 0 && i < (int)(sizeof(commands) / sizeof(commands[0])) ? commands[i] : NULL;
+}
+
 bool kernel_ctl_is_command(const char *word)
 {
 	for (int i = 0; commands[i]; i++)

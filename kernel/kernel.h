@@ -480,6 +480,8 @@ int kernel_svc_command(struct kernel *k, struct kernel_svc *s, const char *cmd, 
 /* ctl.c: the command-line client: ron-kernel status | restart | stop | start | lift |
  * signal | reload; argv[0] is the command word.  Returns the exit status. */
 bool kernel_ctl_is_command(const char *word);
+/* The i-th command word ("status", "restart", ...); NULL past the last. */
+const char *kernel_ctl_command(int i);
 /* The run_dir a config file's [kernel] section sets, if it does (buf untouched if
  * not); nothing else of the file is checked.  -1 with why if it cannot be read or is
  * not a regular file. */
@@ -489,6 +491,11 @@ int kernel_ctl_main(const char *run_dir, int argc, char **argv);
  * a kernel that is not running, whose caller says so itself). */
 struct json_object *kernel_ctl_ask(const char *run_dir, struct json_object *req, int *rc,
 				   bool quiet);
+/* suggest.c: the closest command (or, for arg starting with '-', flag) to arg by
+ * edit distance, or NULL if none is close; *flag says which. */
+const char *kernel_suggest(const char *arg, bool *flag);
+/* "ron-kernel: unknown argument X; did you mean Y?" and where the usage is. */
+void kernel_unknown_argument(FILE *f, const char *arg);
 /* ctlstatus.c: `ron-kernel status [NAME...]` and `--status`; returns the exit status. */
 int kernel_ctl_status(const char *run_dir, char *const *names, int n);
 

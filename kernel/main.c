@@ -298,8 +298,7 @@ int main(int argc, char **argv)
 		else if (strcmp(argv[i], "--check-config") == 0)
 			want_check_config = true;
 		else {
-			warnx("unknown argument %s", argv[i]);
-			usage(stderr);
+			kernel_unknown_argument(stderr, argv[i]);
 			return KERNEL_EX_USAGE;
 		}
 	}

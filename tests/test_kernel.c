@@ -829,6 +829,21 @@ Test(kernel, help_and_version)
 	cr_assert(strstr(err, "--frobnicate"), "%s", err);
 }
 
+Test(kernel, a_misspelt_command_or_flag_gets_one_line_and_a_suggestion)
+{
+	char out[16384], err[16384];
+	char *c[] = {"stauts", NULL}, *f[] = {"--helth-interval-ms=5", NULL};
+	int st = kt_run(NULL, c, out, sizeof(out), err, sizeof(err));
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 64, "%#x", st);
+	cr_assert_str_eq(err, "ron-kernel: unknown argument stauts; did you mean status?\n"
+			      "Try 'ron-kernel --help' for the commands and settings.\n");
+	cr_assert_str_eq(out, "");
+	st = kt_run(NULL, f, out, sizeof(out), err, sizeof(err));
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 64, "%#x", st);
+	cr_assert(strstr(err, "did you mean --health-interval-ms?\n"), "%s", err);
+	cr_assert_null(strstr(err, "usage:"), "the whole usage again: %s", err);
+}
+
 Test(kernel, unreported_service_of_lost_monitor_killed)
 {
 	char script[600], kv[700], line[4096], marker[600];

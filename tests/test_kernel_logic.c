@@ -275,6 +275,19 @@ Test(kernel_logic, status_line_omits_a_round_trip_not_measured)
 	json_object_put(o);
 }
 
+Test(kernel_logic, suggest_the_closest_command_or_flag)
+{
+	bool flag;
+	cr_assert_str_eq(kernel_suggest("stauts", &flag), "status");
+	cr_assert_not(flag);
+	cr_assert_str_eq(kernel_suggest("restrat", &flag), "restart");
+	cr_assert_str_eq(kernel_suggest("--chek", &flag), "check");
+	cr_assert(flag);
+	cr_assert_str_eq(kernel_suggest("--status-intervl-ms=9", &flag), "status-interval-ms");
+	cr_assert_null(kernel_suggest("frobnicate", &flag));
+	cr_assert_null(kernel_suggest("-x", &flag));
+}
+
 Test(kernel_logic, dirname)
 {
 	char buf[64];
