@@ -25,7 +25,7 @@ struct health_probe {
 	int fd;
 	uint64_t corr_id;
 	char wire_name[WIRE_NAME_MAX]; /* the request's service field, echoed in the reply */
-	int timeout_ms;
+	int timeout_ms; /* quoted by a timeout's reason; the caller may set the deadline apart */
 	int64_t start_us, deadline_us;
 	uint8_t out[128];
 	size_t out_len, out_off;

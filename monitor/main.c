@@ -306,11 +306,11 @@ static void op_probe(void *ctx)
 	health_probe_start(&mo->probe, mo->sock, mo->health_service, ++mo->corr_id, timeout_ms,
 			   mo->m.check_started_us);
 	mo->collect = routine && mo->probe.phase == HEALTH_RECEIVING;
-	if (routine && !mo->collect && mo->probe.phase != HEALTH_DONE) {
+	/* A failure's reason quotes the timeout configured, whatever the deadline. */
+	mo->probe.timeout_ms = (int)mo->cfg.health_timeout_ms;
+	if (routine && !mo->collect && mo->probe.phase != HEALTH_DONE)
 		/* Not even sent yet (a full backlog): watched like any other check. */
-		mo->probe.timeout_ms = (int)mo->cfg.health_timeout_ms;
 		mo->probe.deadline_us = mo->probe.start_us + mo->cfg.health_timeout_ms * 1000;
-	}
 }
 
 static void op_cancel_probe(void *ctx)
