@@ -12,6 +12,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "kernel.h"
 #include "proc.h"
 #include "observe.h"
@@ -380,6 +381,7 @@ int main(int argc, char **argv)
 	f[nf++] = KF_STR("containment", cg ? "cgroup" : "pgroup");
 	f[nf++] = cg ? KF_STR("path", k.cg_base) : KF_STR("reason", k.cg_why);
 	kernel_emit(&k, KL_INFO, "start", f, nf);
+	kernel_obs_announce(&k, clock_mono_us());
 	kernel_contain_report(&k);
 	kernel_stale_stop(&k);
 	kernel_run(&k);

@@ -162,11 +162,18 @@ int kernel_obs_start(struct kernel *k, char *why, size_t whylen)
 	if (rc)
 		return rc;
 	o->http = true;
+	return 0;
+}
+
+void kernel_obs_announce(struct kernel *k, int64_t now_us)
+{
+	struct kernel_obs *o = k->obs;
+	if (!o || !o->http)
+		return;
 	struct kernel_field f[] = {KF_STR("addr", o->addr_text)};
 	kernel_emit(k, KL_INFO, "http_listening", f, 1);
-	if (kernel_httpd_spawn(k, now) < 0)
-		o->hrestart_at_us = now + 1000000;
-	return 0;
+	if (kernel_httpd_spawn(k, now_us) < 0)
+		o->hrestart_at_us = now_us + 1000000;
 }
 
 void kernel_obs_tick(struct kernel *k, int64_t now_us)

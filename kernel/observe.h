@@ -60,11 +60,13 @@ char *kernel_metrics_render(struct kernel_metrics *m, const struct kernel_svc *s
 
 /* observe.c: the hooks. */
 /* Checks RON_METRICS_FILE and RON_HTTP_* without touching anything (before the
- * pidfile is ours); then writes the first metrics file, binds the address and starts
- * ron-httpd.  Each: 0, or an exit status (78 bad setting, 71 a system call failed)
+ * pidfile is ours); then writes the first metrics file and binds the address.
+ * Each: 0, or an exit status (78 bad setting, 71 a system call failed)
  * with why. */
 int kernel_obs_check(struct kernel *k, char *why, size_t whylen);
 int kernel_obs_start(struct kernel *k, char *why, size_t whylen);
+/* After the kernel's start line: says where HTTP listens, and starts ron-httpd. */
+void kernel_obs_announce(struct kernel *k, int64_t now_us);
 /* Every loop turn: the metrics file on the status tick, a pending feed, a due ron-httpd. */
 void kernel_obs_tick(struct kernel *k, int64_t now_us);
 int64_t kernel_obs_deadline(const struct kernel *k);

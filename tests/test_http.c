@@ -213,6 +213,19 @@ static void wait_healthz(int code)
 		  k1.r.log);
 }
 
+Test(http, the_start_line_comes_before_what_it_started)
+{
+	struct ht k;
+	ht_start(&k, NULL);
+	const char *start = strstr(k.r.log, "event=start "),
+		   *listening = strstr(k.r.log, "event=http_listening"),
+		   *httpd = strstr(k.r.log, "event=httpd_started");
+	cr_assert(start && listening && httpd, "%s", k.r.log);
+	cr_assert_lt(start, listening, "%s", k.r.log);
+	cr_assert_lt(start, httpd, "%s", k.r.log);
+	ht_stop(&k);
+}
+
 Test(http, endpoints)
 {
 	ht_start(&k1, NULL);
