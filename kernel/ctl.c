@@ -273,9 +273,9 @@ static int wait_for(const char *run_dir, enum verb v, json_object *accepted, cha
 			continue;
 		}
 		rc = CTL_EX_NOT_REACHED;
-		printf("%s: %s, pid %lld, not %s after %.1f s: %s%s%s\n", names[i], done_word(v),
-		       (long long)int_of(row, "pid"), v == V_STOP ? "down" : "healthy",
-		       (double)timeout_ms / 1000, str_of(row, "state"), reason[0] ? ": " : "",
+		printf("%s: not %s after %.1f s: %s, pid %lld%s%s\n", names[i],
+		       v == V_STOP ? "down" : "healthy", (double)timeout_ms / 1000,
+		       str_of(row, "state"), (long long)int_of(row, "pid"), reason[0] ? ": " : "",
 		       reason);
 	}
 	json_object_put(status);
