@@ -144,6 +144,7 @@ int handover_encode(const struct handover *h, char *buf, size_t cap)
 	err |= add(o, "probation", json_object_new_boolean(h->probation));
 	err |= add(o, "recorded", json_object_new_int64(h->recorded));
 	err |= add(o, "restarts_ago_ms", t);
+	err |= add(o, "want", json_object_new_string(h->want_down ? "down" : "up"));
 	size_t len = 0;
 	const char *s =
 	    err ? NULL : json_object_to_json_string_length(o, HANDOVER_JSON_FLAGS, &len);
@@ -200,8 +201,25 @@ static int get_int(struct json_object *o, const char *name, int64_t lo, int64_t 
 static const char *const fields[] = {
     "v",	 "service",    "state",	   "mono_us",	      "pid",	"start",
     "uptime_ms", "healthy_ms", "failures", "restarts",	      "rtt_us", "due_us",
-    "streak",	 "probation",  "recorded", "restarts_ago_ms",
+    "streak",	 "probation",  "recorded", "restarts_ago_ms", "want",
 };
+
+/* "want" is optional: a record of a monitor from before it wants the service up. */
+static int decode_want(struct json_object *o, struct handover *h, char *why, size_t whylen)
+{
+	struct json_object *v;
+	h->want_down = false;
+	if (!json_object_object_get_ex(o, "want", &v))
+		return 0;
+	if (!(v = need(o, "want", json_type_string, why, whylen)))
+		return -1;
+	const char *s = json_object_get_string(v);
+	if ((size_t)json_object_get_string_len(v) != strlen(s) ||
+	    (strcmp(s, "up") != 0 && strcmp(s, "down") != 0))
+		return fail(why, whylen, "field \"want\": neither up nor down");
+	h->want_down = strcmp(s, "down") == 0;
+	return 0;
+}
 
 static int decode_object(struct json_object *o, struct handover *h, char *why, size_t whylen)
 {
@@ -293,6 +311,8 @@ static int decode_object(struct json_object *o, struct handover *h, char *why, s
 			return -1;
 	}
 	h->ntimes = (unsigned)nt;
+	if (decode_want(o, h, why, whylen) < 0)
+		return -1;
 	return check(h, why, whylen);
 }
 

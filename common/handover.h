@@ -5,7 +5,8 @@
  * to the next one as one argument (--handover).  Every time in it is relative
  * to "mono_us", the writer's CLOCK_MONOTONIC: the reader adds it back on the
  * same clock, so a deadline keeps its moment however long the hand-over took.
- * Every field is required; any other field is an error:
+ * Every field is required but "want", which records of earlier monitors lack;
+ * any other field is an error:
  *   "v"            1
  *   "service"      the name
  *   "state"        starting | healthy | degraded | stopping | backoff | quarantined
@@ -28,7 +29,10 @@
  *                  cleared (the counter of the reports' "recorded"), at least
  *                  as many as there are in restarts_ago_ms
  *   "restarts_ago_ms"  when the restarts the policy counts happened, ms before
- *                  mono_us, newest first, at most HANDOVER_TIMES_MAX */
+ *                  mono_us, newest first, at most HANDOVER_TIMES_MAX
+ *   "want"         up | down: what the kernel was last asked for the service.
+ *                  "down" is a stop the new monitor finishes, even one its
+ *                  predecessor never read; up when absent */
 #ifndef RON_HANDOVER_H
 #define RON_HANDOVER_H
 #include <stdbool.h>
@@ -60,6 +64,7 @@ struct handover {
 	unsigned recorded;
 	unsigned ntimes;
 	int64_t restarts_ago_ms[HANDOVER_TIMES_MAX]; /* newest first */
+	bool want_down; /* stopped by hand: the service is to end down */
 };
 
 /* States that have a service process running. */

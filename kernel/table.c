@@ -114,6 +114,7 @@ void kernel_handover_build(struct kernel_svc *s, int64_t now_us, struct handover
 		    i > 0 && age < h->restarts_ago_ms[i - 1] ? h->restarts_ago_ms[i - 1] : age;
 	}
 	h->recorded = s->recorded > h->ntimes ? s->recorded : h->ntimes;
+	h->want_down = s->want_down;
 }
 
 unsigned kernel_svc_apply(struct kernel_svc *s, const struct report *r, int64_t now_us)

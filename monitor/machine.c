@@ -496,6 +496,24 @@ static void on_held_down(struct mon *m, int64_t now)
 	keep_down(m, now);
 }
 
+/* A stop the kernel asked for goes on under a new monitor, even one its predecessor
+ * never read: what runs is stopped, and whatever ends stays down. */
+static void hold_down_as_wanted(struct mon *m, const struct handover *h)
+{
+	if (h && h->want_down)
+		m->hold = HOLD_DOWN;
+}
+
+static void finish_wanted_stop(struct mon *m, int64_t now)
+{
+	if (m->hold != HOLD_DOWN)
+		return;
+	if (running(m))
+		begin_stop(m, now, "stop asked of the previous monitor");
+	else if (!m->pid)
+		keep_down(m, now);
+}
+
 static void restore_history(struct mon *m, const struct handover *h, int64_t now)
 {
 	m->restarts = h->restarts;
@@ -520,6 +538,8 @@ static void on_adopted(struct mon *m, const struct mon_event *ev)
 	m->next_check_us = now;
 	m->start_deadline_us = clock_after_ms(now, m->cfg->start_timeout_ms);
 	emit(m, EV_ADOPTED, now, "%s", ev->reason ? ev->reason : "");
+	hold_down_as_wanted(m, ev->h);
+	finish_wanted_stop(m, now);
 }
 
 /* Continue where the previous monitor stopped, on the deadlines it had set. */
@@ -529,6 +549,7 @@ static void on_resume(struct mon *m, const struct mon_event *ev)
 	int64_t now = ev->now_us;
 	int64_t due = h->due_us < 0 ? -1 : clock_add_us(h->mono_us, h->due_us);
 	restore_history(m, h, now);
+	hold_down_as_wanted(m, h);
 	m->state = h->state;
 	m->pid = h->pid;
 	m->start = h->start;
@@ -566,6 +587,7 @@ static void on_resume(struct mon *m, const struct mon_event *ev)
 		return;
 	}
 	emit(m, EV_ADOPTED, now, "resumed %s from the hand-over record", svc_state_name(m->state));
+	finish_wanted_stop(m, now);
 }
 
 void mon_handle(struct mon *m, const struct mon_event *ev)

@@ -4,6 +4,7 @@
  * colour only on a terminal. */
 #include <errno.h>
 #include <fcntl.h>
+#include <json.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
@@ -173,6 +174,78 @@ Test(control, a_down_service_stays_down_under_a_replaced_monitor)
 	EXPECT(&k, line, "event=down", "service=a");
 	cr_assert(kc_pos(&k, "event=spawned", "service=a restarts=1") < 0, "%s", k.r.log);
 	WAIT_STATE("a", "down");
+	kc_stop(&k);
+}
+
+static pid_t mpid_of(const char *name)
+{
+	char path[700];
+	snprintf(path, sizeof(path), "%s/run/status.json", tl_dir());
+	json_object *o = json_object_from_file(path), *a, *v;
+	pid_t mpid = 0;
+	for (size_t i = 0;
+	     o && json_object_object_get_ex(o, "services", &a) && i < json_object_array_length(a);
+	     i++) {
+		json_object *e = json_object_array_get_idx(a, i);
+		if (json_object_object_get_ex(e, "service", &v) &&
+		    strcmp(json_object_get_string(v), name) == 0 &&
+		    json_object_object_get_ex(e, "mpid", &v))
+			mpid = json_object_get_int(v);
+	}
+	json_object_put(o);
+	cr_assert_gt(mpid, 0, "no monitor of %s in status.json", name);
+	return mpid;
+}
+
+/* A stop written to a monitor that is frozen: the kernel replaces the monitor for its
+ * silence, and the replacement finishes the stop its predecessor never read. */
+Test(control, a_stop_sent_to_a_frozen_monitor_is_carried_out_by_its_replacement)
+{
+	struct kc k;
+	struct out o;
+	char line[4096];
+	ct_start(&k, NULL);
+	pid_t a0 = pid_of("a");
+	cr_assert_eq(kill(mpid_of("a"), SIGSTOP), 0);
+	ctl(&k, &o, (char *[]){"stop", "--timeout=20", "a", NULL});
+	EXIT_IS(o, 0);
+	cr_assert(strstr(o.out, "a: down"), "%s", o.out);
+	cr_assert_not(tl_pid_alive(a0));
+	EXPECT(&k, line, "event=monitor_frozen", "service=a");
+	WAIT_STATE("a", "down");
+	cr_assert(kc_pos(&k, "event=spawned", "service=a restarts=1") < 0, "%s", k.r.log);
+	kc_stop(&k);
+}
+
+/* A monitor killed while its service ignores SIGTERM: its replacement keeps the
+ * SIGKILL deadline and, the stop being wanted, leaves the service down. */
+Test(control, a_stop_whose_monitor_is_killed_midway_ends_down)
+{
+	struct kc k;
+	char line[4096], a[512];
+	sim_section(a, sizeof(a), "a", "env = SIM_IGNORE_SIGTERM=1");
+	kc_write(&k, "%s", a);
+	kc_start(&k, NULL);
+	EXPECT(&k, line, "event=all_ready");
+	cr_assert(tl_wait_for(kc_all_healthy, NULL, KC_WAIT_MS), "status.json not all healthy");
+	pid_t a0 = pid_of("a"), m0 = mpid_of("a");
+	char *argv[] = {
+	    RON_BUILD_DIR "/ron-kernel", "--config", k.conf, "stop", "--timeout=20", "a", NULL};
+	int fd;
+	pid_t client = tl_spawn(argv, kc_env(NULL), &fd, NULL);
+	EXPECT(&k, line, "event=stopping", "service=a");
+	cr_assert_eq(kill(m0, SIGKILL), 0);
+	EXPECT(&k, line, "event=monitor_lost", "service=a");
+	static struct tl_lines out;
+	tl_lines_init(&out, fd);
+	cr_assert(tl_expect(&out, line, sizeof(line), KC_WAIT_MS, "a: ", NULL), "no answer");
+	cr_assert(strstr(line, "a: down"), "%s\n%s", line, k.r.log);
+	int st;
+	cr_assert(tl_wait_exit(client, KC_WAIT_MS, &st));
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "stop exited %#x", st);
+	cr_assert_not(tl_pid_alive(a0));
+	WAIT_STATE("a", "down");
+	cr_assert(kc_pos(&k, "event=spawned", "service=a restarts=1") < 0, "%s", k.r.log);
 	kc_stop(&k);
 }
 

@@ -189,6 +189,26 @@ Test(handover, wrong_types_are_named)
 	    "field \"restarts_ago_ms[0]\": expected int, got string");
 }
 
+Test(handover, want_down_goes_over_and_a_record_without_want_means_up)
+{
+	struct handover h = sample(), back;
+	char why[256] = "";
+	h.want_down = true;
+	int n = handover_encode(&h, text, sizeof(text));
+	cr_assert_gt(n, 0);
+	cr_assert(strstr(text, "\"want\":\"down\""), "%s", text);
+	cr_assert_eq(handover_decode(text, (size_t)n, &back, why, sizeof(why)), 0, "%s", why);
+	cr_assert(back.want_down);
+	/* A record of a monitor from before the field: the service is wanted up. */
+	char *w = strstr(text, ",\"want\":\"down\"");
+	memmove(w, w + strlen(",\"want\":\"down\""), strlen(w + strlen(",\"want\":\"down\"")) + 1);
+	cr_assert_eq(handover_decode(text, strlen(text), &back, why, sizeof(why)), 0, "%s: %s", why,
+		     text);
+	cr_assert_not(back.want_down);
+	bad("\"want\":\"up\"", "\"want\":\"sideways\"", "field \"want\": neither up nor down");
+	bad("\"want\":\"up\"", "\"want\":false", "field \"want\": expected string");
+}
+
 Test(handover, values_out_of_range_are_named)
 {
 	bad("\"v\":1", "\"v\":2", "field \"v\": unsupported version 2");

@@ -661,6 +661,55 @@ Test(machine, resume_of_a_service_that_ended_in_between_goes_down_by_the_policy)
 	cr_assert_eq(f.spawns, 1);
 }
 
+/* A stop the predecessor never read (it was frozen): the adopted service is stopped. */
+Test(machine, resume_wanted_down_stops_the_service_and_keeps_it_down)
+{
+	struct handover h = rec(ST_HEALTHY, 90000, 300);
+	h.want_down = true;
+	resume(&h, 90050, false);
+	cr_assert(reported(EV_ADOPTED));
+	cr_assert_eq(m.state, ST_STOPPING);
+	cr_assert_eq(f.nsignals, 1);
+	cr_assert_eq(f.signals[0], SIGTERM);
+	mon_handle(&m, &(struct mon_event){.kind = MEV_EXITED, .now_us = 90100000, .code = 0});
+	cr_assert_eq(m.state, ST_DOWN);
+	cr_assert_eq(last()->event, EV_DOWN);
+	cr_assert_eq(f.spawns, 0);
+	cr_assert_not(reported(EV_RESTARTING));
+}
+
+/* The predecessor died mid-stop: the stop goes on to its end, and no restart follows. */
+Test(machine, resume_stopping_wanted_down_ends_down)
+{
+	struct handover h = rec(ST_STOPPING, 91000, 300);
+	h.want_down = true;
+	resume(&h, 91020, false);
+	cr_assert_eq(f.nsignals, 0, "SIGTERM was sent by the predecessor");
+	send(MEV_TIMER, 91300);
+	cr_assert_eq(f.signals[0], SIGKILL);
+	mon_handle(&m, &(struct mon_event){.kind = MEV_EXITED, .now_us = 91301000, .signal = 9});
+	cr_assert_eq(m.state, ST_DOWN);
+	cr_assert_eq(f.spawns, 0);
+	cr_assert_not(reported(EV_RESTARTING));
+}
+
+Test(machine, resume_wanted_down_without_a_process_is_down_at_once)
+{
+	struct handover h = rec(ST_BACKOFF, 92000, 700);
+	h.want_down = true;
+	resume(&h, 92010, false);
+	cr_assert_eq(m.state, ST_DOWN);
+	send(MEV_TIMER, 93000);
+	cr_assert_eq(f.spawns, 0);
+	/* Ended in the gap: down, not restarted by the policy. */
+	setup();
+	h = rec(ST_HEALTHY, 94000, 300);
+	h.want_down = true;
+	resume(&h, 94010, true);
+	cr_assert_eq(m.state, ST_DOWN);
+	cr_assert_eq(f.spawns, 0);
+}
+
 Test(machine, reports_carry_what_a_successor_needs)
 {
 	start_healthy(0);
