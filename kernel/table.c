@@ -29,14 +29,21 @@ void kernel_svc_init(struct kernel_svc *s, const char *name, const struct svc_de
 	kernel_lines_init(&s->hblines);
 }
 
-/* The hand-over part of a report.  Times in it count from the report's own
- * mono_us, which is on our clock; a wild one (reports are outside input) is
- * replaced by the time we read it. */
-static void apply_handover(struct kernel_svc *s, const struct report *r, int64_t now_us)
+/* When the report was written.  Times in it count from its own mono_us, which is on
+ * our clock, not from when we read it: a heartbeat waits up to a status interval in
+ * its pipe.  A wild or missing one (reports are outside input) is replaced by the time
+ * we read it. */
+static int64_t report_time(const struct report *r, int64_t now_us)
 {
-	int64_t at = r->mono_us > now_us - HANDOVER_DUE_MAX && r->mono_us <= now_us + 1000000
-			 ? r->mono_us
-			 : now_us;
+	return r->mono_us > 0 && r->mono_us > now_us - HANDOVER_DUE_MAX &&
+		       r->mono_us <= now_us + 1000000
+		   ? r->mono_us
+		   : now_us;
+}
+
+/* The hand-over part of a report, whose times count from at (report_time()). */
+static void apply_handover(struct kernel_svc *s, const struct report *r, int64_t at)
+{
 	int64_t due = r->due_us > HANDOVER_DUE_MAX ? HANDOVER_DUE_MAX : r->due_us;
 	s->due_at_us = due < 0 ? -1 : clock_add_us(at, due);
 	int64_t healthy_ms =
@@ -138,16 +145,18 @@ unsigned kernel_svc_apply(struct kernel_svc *s, const struct report *r, int64_t 
 	s->pid = r->pid;
 	s->start = r->pid > 0 ? r->start : 0;
 	s->restarts = r->restarts;
-	/* No process is older than our monotonic clock. */
+	/* The uptime is as of the report's writing; no process is older than our
+	 * monotonic clock. */
+	int64_t at = report_time(r, now_us);
 	int64_t uptime_ms = r->uptime_ms < 0 ? 0 : r->uptime_ms;
-	if (uptime_ms > now_us / 1000)
-		uptime_ms = now_us / 1000;
-	s->since_us = r->pid > 0 ? clock_sub_us(now_us, clock_ms_to_us(uptime_ms)) : 0;
+	if (uptime_ms > at / 1000)
+		uptime_ms = at / 1000;
+	s->since_us = r->pid > 0 ? clock_sub_us(at, clock_ms_to_us(uptime_ms)) : 0;
 	/* A check that could not measure keeps the last round trip a person saw. */
 	if (r->rtt_us >= 0)
 		s->rtt_us = r->rtt_us;
 	s->failures = r->failures;
-	apply_handover(s, r, now_us);
+	apply_handover(s, r, at);
 	if (r->reason[0] || ch & KCH_STATE)
 		strlcpy(s->reason, r->reason, sizeof(s->reason));
 	return ch;

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -451,6 +452,103 @@ static ssize_t ct_read_all(int fd, char *buf, size_t cap, int timeout_ms)
 	}
 	buf[len] = '\0';
 	return (ssize_t)len;
+}
+
+/* The age of a process started at ticks (/proc/PID/stat field 22), in ms, now. */
+static int64_t age_ms(unsigned long long ticks)
+{
+	struct timespec ts;
+	cr_assert_eq(clock_gettime(CLOCK_BOOTTIME, &ts), 0);
+	int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return now_ms - (int64_t)(ticks * 1000 / (unsigned long long)sysconf(_SC_CLK_TCK));
+}
+
+/* The uptime the control socket reports for a, checked against the process's own
+ * start time as of either end of the request: within tens of ms. */
+static void uptime_matches_the_process(struct kc *k)
+{
+	static const char req[] = "{\"cmd\":\"status\"}\n";
+	static char reply[65536];
+	int64_t t0 = clock_mono_us();
+	int fd = ct_connect(k);
+	cr_assert_eq(write(fd, req, sizeof(req) - 1), (ssize_t)sizeof(req) - 1);
+	cr_assert_gt(ct_read_all(fd, reply, sizeof(reply), KC_WAIT_MS), 0);
+	close(fd);
+	int64_t t1 = clock_mono_us();
+	json_object *o = json_tokener_parse(reply), *a, *e = NULL, *v;
+	cr_assert(o && json_object_object_get_ex(o, "services", &a), "%s", reply);
+	for (size_t i = 0; i < json_object_array_length(a); i++)
+		if (json_object_object_get_ex(json_object_array_get_idx(a, i), "service", &v) &&
+		    strcmp(json_object_get_string(v), "a") == 0)
+			e = json_object_array_get_idx(a, i);
+	cr_assert(e, "%s", reply);
+	json_object_object_get_ex(e, "start", &v);
+	unsigned long long start = (unsigned long long)json_object_get_int64(v);
+	json_object_object_get_ex(e, "uptime_ms", &v);
+	int64_t up = json_object_get_int64(v);
+	json_object_put(o);
+	cr_assert_gt(start, 0);
+	int64_t last = age_ms(start), first = last - (clock_mono_us() - t0) / 1000;
+	last -= (clock_mono_us() - t1) / 1000;
+	/* The start is known to a clock tick (10 ms), the spawn to its fork on a loaded machine. */
+	cr_assert(up >= first - 50 && up <= last + 50,
+		  "uptime %lld ms, the process %lld..%lld ms old", (long long)up, (long long)first,
+		  (long long)last);
+}
+
+/* status.json's uptime of a, as of its writing (mono_ms), against the process's age. */
+static void status_file_uptime_matches_the_process(void)
+{
+	char path[700];
+	snprintf(path, sizeof(path), "%s/run/status.json", tl_dir());
+	json_object *o = json_object_from_file(path), *a, *v;
+	int64_t written_ms = -1, up = -1;
+	unsigned long long start = 0;
+	if (o && json_object_object_get_ex(o, "mono_ms", &v))
+		written_ms = json_object_get_int64(v);
+	for (size_t i = 0;
+	     o && json_object_object_get_ex(o, "services", &a) && i < json_object_array_length(a);
+	     i++) {
+		json_object *e = json_object_array_get_idx(a, i);
+		if (json_object_object_get_ex(e, "service", &v) &&
+		    strcmp(json_object_get_string(v), "a") == 0) {
+			json_object_object_get_ex(e, "uptime_ms", &v);
+			up = json_object_get_int64(v);
+			json_object_object_get_ex(e, "start", &v);
+			start = (unsigned long long)json_object_get_int64(v);
+		}
+	}
+	json_object_put(o);
+	if (written_ms < 0 || !start)
+		return; /* between a rename and its reading: the next sample has it */
+	int64_t age_then = age_ms(start) - (clock_mono_us() / 1000 - written_ms);
+	cr_assert(up >= age_then - 50 && up <= age_then + 50,
+		  "status.json: uptime %lld ms, the process was %lld ms old", (long long)up,
+		  (long long)age_then);
+}
+
+/* With a long status interval the quiet checks are read late, on the tick: the uptime
+ * is still the process's, not short by how late its monitor's report was read. */
+Test(control, uptime_is_the_process_age_whatever_the_status_interval)
+{
+	struct kc k;
+	char line[4096], a[512];
+	sim_section(a, sizeof(a), "a", NULL);
+	kc_write(&k, "%s", a);
+	kc_start(&k, (char *[]){"RON_STATUS_INTERVAL_MS=10000", NULL});
+	EXPECT(&k, line, "event=all_ready");
+	/* Until the heartbeats have been read late, on a status tick, and a while after. */
+	bool ticked = false;
+	int64_t deadline = clock_mono_us() + 30 * 1000000LL;
+	for (int after_tick = 0; after_tick < 5 && clock_mono_us() < deadline;) {
+		uptime_matches_the_process(&k);
+		status_file_uptime_matches_the_process();
+		if (tl_next_line(&k.r, line, sizeof(line), 200) && strstr(line, "event=status"))
+			ticked = true;
+		after_tick += ticked;
+	}
+	cr_assert(ticked, "no status line within 30 s:\n%s", k.r.log);
+	kc_stop(&k);
 }
 
 Test(control, a_10_mib_request_is_refused_and_the_kernel_carries_on)

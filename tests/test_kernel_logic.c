@@ -97,7 +97,25 @@ static struct report rep(const char *svc, enum report_event ev, enum svc_state s
 	r.state = st;
 	r.pid = pid;
 	r.start = pid ? 777 : 0;
+	r.mono_us = 10000000; /* written when the tests below read it */
 	return r;
+}
+
+/* A heartbeat waits in its pipe until the status tick: its uptime is as of when the
+ * monitor wrote it, not when we read it. */
+Test(kernel_logic, uptime_counts_from_the_report_not_from_its_reading)
+{
+	struct kernel_svc s;
+	kernel_svc_init(&s, "svc-index", NULL);
+	struct report r = rep("svc-index", EV_CHECK, ST_HEALTHY, 42);
+	r.uptime_ms = 1000;
+	r.mono_us = 5000000;
+	kernel_svc_apply(&s, &r, 15000000); /* read 10 s late */
+	cr_assert_eq(kernel_svc_uptime_ms(&s, 15000000), 11000);
+	/* A wild time (reports are outside input) counts from the reading. */
+	r.mono_us = 99000000000LL;
+	kernel_svc_apply(&s, &r, 15000000);
+	cr_assert_eq(kernel_svc_uptime_ms(&s, 15000000), 1000);
 }
 
 Test(kernel_logic, table_reports_changes)
