@@ -451,6 +451,22 @@ static void svc_verify(struct kernel *k, struct kernel_svc *s, int64_t now_us)
 	}
 }
 
+/* Its process is gone: what it wrote is read, its partial last line flushed, and its
+ * monitor, which spawns the next one only then (or after a short wait), is told.  A
+ * service's spawns share its pipes: so no line of the next process is ever read
+ * under this one's pid, and until a report names the next pid its lines wait in the
+ * pipe (kernel_svcout_sync()). */
+static void svc_output_ended(struct kernel *k, struct kernel_svc *s)
+{
+	char cmd[32], why[128];
+	kernel_svcout_exited(k, s);
+	if (!s->out)
+		return;
+	snprintf(cmd, sizeof(cmd), "drained %d", (int)s->pid);
+	/* Unsaid, it costs the monitor its short wait, no more. */
+	(void)kernel_svc_command(k, s, cmd, why, sizeof(why));
+}
+
 struct line_ctx {
 	struct kernel *k;
 	struct kernel_svc *s;
@@ -514,9 +530,8 @@ static void on_line(void *arg, const char *line, size_t len, bool overlong)
 	}
 	if (r.seq)
 		s->last_seq = r.seq;
-	/* Its process is gone: what it wrote is read, its partial last line flushed. */
 	if (s->pid > 0 && r.pid != s->pid)
-		kernel_svcout_exited(k, s);
+		svc_output_ended(k, s);
 	unsigned ch = kernel_svc_apply(s, &r, c->now_us);
 	kernel_obs_report(k, s, &r);
 	if (ch & KCH_PID)

@@ -46,6 +46,8 @@ extern char **environ;
 
 /* How long killed helpers get to leave the cgroup before the restart goes ahead. */
 #define CGROUP_EMPTY_MS 3000
+/* How long a respawn waits for the kernel to have read its predecessor's output. */
+#define DRAIN_WAIT_MS 100
 
 struct monitor {
 	struct mon m;
@@ -73,6 +75,9 @@ struct monitor {
 	int hb_fd;  /* where quiet passing checks go (--heartbeat-fd), -1 without */
 	char cmd_buf[256];
 	size_t cmd_len;
+	/* The pid of our last report, and the one before it that the kernel owes us a
+	 * "drained PID" for: its output read to the end (output_drained_wait()). */
+	pid_t told_pid, drain_pid;
 	/* The reports of one turn of the loop, written at its end in one write: a
 	 * monitor killed in between leaves the kernel all of them or none, never an
 	 * exit without the decision that followed it. */
@@ -193,6 +198,9 @@ static void op_report(void *ctx, const struct report *r)
 
 	full.mpid = mo->self;
 	full.ts = clock_wall_ms();
+	if (mo->told_pid > 0 && full.pid != mo->told_pid)
+		mo->drain_pid = mo->told_pid;
+	mo->told_pid = full.pid;
 	/* A passing check alone in its turn changes nothing the kernel must act on: it
 	 * goes, unnumbered, where the kernel reads only on its status tick or before
 	 * taking us for silent, and wakes no one.  A full pipe sends it the usual way. */
@@ -243,9 +251,41 @@ static int cgroup_sweep(struct monitor *mo)
 	return pop > 0 ? -1 : left;
 }
 
+static bool take_drained(struct monitor *mo);
+
+/* The kernel reads a service's output from one pipe for all its spawns, and tells
+ * whose a line is by the pid it was last told.  So the next process must not write
+ * before the kernel has read the last one's output to the end: told the old pid is
+ * gone, it reads the pipe dry, answers "drained PID" and leaves the pipe unread until
+ * a report names the new pid.  Bounded: a kernel that does not answer in time
+ * (a full status pipe) costs the attribution of a few lines, never the restart. */
+static void output_drained_wait(struct monitor *mo)
+{
+	if (!mo->drain_pid || mo->cmd_fd < 0 || mo->spec.out_fd <= 2)
+		return;
+	reports_flush(mo); /* the exit and the decision after it, together as ever */
+	int64_t deadline = clock_mono_us() + DRAIN_WAIT_MS * 1000;
+	while (!take_drained(mo)) {
+		struct pollfd p = {mo->cmd_fd, POLLIN, 0};
+		int64_t now = clock_mono_us();
+		if (now >= deadline || mo->cmd_len == sizeof(mo->cmd_buf) - 1)
+			return;
+		if (poll(&p, 1, clock_poll_timeout(deadline, now)) <= 0)
+			continue;
+		ssize_t n = read(mo->cmd_fd, mo->cmd_buf + mo->cmd_len,
+				 sizeof(mo->cmd_buf) - 1 - mo->cmd_len);
+		if (n <= 0 && !(n < 0 && (errno == EINTR || errno == EAGAIN)))
+			return; /* the loop finds the end of the pipe */
+		if (n > 0)
+			mo->cmd_len += (size_t)n;
+		mo->cmd_buf[mo->cmd_len] = '\0';
+	}
+}
+
 static int op_spawn(void *ctx, pid_t *pid, unsigned long long *start, char *why, size_t whylen)
 {
 	struct monitor *mo = ctx;
+	output_drained_wait(mo);
 	/* The new copy must not meet what an old one left (a service lost with its
 	 * monitor, a handed-over pid that was already gone). */
 	int left = cgroup_sweep(mo);
@@ -485,11 +525,37 @@ static int cgroup_open(struct monitor *mo, const char *path)
 	return 0;
 }
 
-/* One command line from the kernel: stop, start, restart, lift, signal N. */
+/* "drained PID" (output_drained_wait()) taken out of the commands read so far, the
+ * others left for the loop; true once the one owed has come. */
+static bool take_drained(struct monitor *mo)
+{
+	char *line = mo->cmd_buf, *nl;
+	while (mo->drain_pid &&
+	       (nl = memchr(line, '\n', mo->cmd_len - (size_t)(line - mo->cmd_buf)))) {
+		int p;
+		if (sscanf(line, "drained %d", &p) != 1) {
+			line = nl + 1;
+			continue;
+		}
+		if (p == mo->drain_pid)
+			mo->drain_pid = 0;
+		size_t rest = mo->cmd_len - (size_t)(nl + 1 - mo->cmd_buf);
+		memmove(line, nl + 1, rest + 1);
+		mo->cmd_len -= (size_t)(nl + 1 - line);
+	}
+	return !mo->drain_pid;
+}
+
+/* One command line from the kernel: stop, start, restart, lift, signal N, drained PID. */
 static void command(struct monitor *mo, const char *line, int64_t now)
 {
 	struct mon_event ev = {.now_us = now};
-	int sig;
+	int sig, pid;
+	if (sscanf(line, "drained %d", &pid) == 1) {
+		if (pid == mo->drain_pid)
+			mo->drain_pid = 0;
+		return;
+	}
 	if (strcmp(line, "stop") == 0)
 		ev.kind = MEV_DOWN;
 	else if (strcmp(line, "start") == 0)
@@ -510,8 +576,24 @@ static void command(struct monitor *mo, const char *line, int64_t now)
 	mon_handle(&mo->m, &ev);
 }
 
+/* The whole lines read so far, each taken out before it runs: a command that spawns
+ * may read more (output_drained_wait()). */
+static void commands_run(struct monitor *mo, int64_t now)
+{
+	char *nl, line[sizeof(mo->cmd_buf)];
+	while ((nl = memchr(mo->cmd_buf, '\n', mo->cmd_len))) {
+		size_t n = (size_t)(nl - mo->cmd_buf);
+		memcpy(line, mo->cmd_buf, n);
+		line[n] = '\0';
+		mo->cmd_len -= n + 1;
+		memmove(mo->cmd_buf, nl + 1, mo->cmd_len + 1);
+		command(mo, line, now);
+	}
+}
+
 static void on_commands(struct monitor *mo, int64_t now)
 {
+	commands_run(mo, now); /* left by output_drained_wait() */
 	for (;;) {
 		ssize_t n = read(mo->cmd_fd, mo->cmd_buf + mo->cmd_len,
 				 sizeof(mo->cmd_buf) - 1 - mo->cmd_len);
@@ -527,14 +609,7 @@ static void on_commands(struct monitor *mo, int64_t now)
 		}
 		mo->cmd_len += (size_t)n;
 		mo->cmd_buf[mo->cmd_len] = '\0';
-		char *start = mo->cmd_buf, *nl;
-		while ((nl = strchr(start, '\n'))) {
-			*nl = '\0';
-			command(mo, start, now);
-			start = nl + 1;
-		}
-		mo->cmd_len -= (size_t)(start - mo->cmd_buf);
-		memmove(mo->cmd_buf, start, mo->cmd_len);
+		commands_run(mo, now);
 		if (mo->cmd_len == sizeof(mo->cmd_buf) - 1)
 			mo->cmd_len = 0; /* no command is that long: drop it */
 	}
@@ -569,6 +644,9 @@ static void run(struct monitor *mo, int sfd)
 		}
 		if (mo->probe.phase == HEALTH_DONE)
 			deadline = now;
+		/* Commands read while a spawn waited for the kernel (output_drained_wait()). */
+		if (mo->cmd_fd >= 0 && memchr(mo->cmd_buf, '\n', mo->cmd_len))
+			deadline = now;
 		if (mo->pending_len) {
 			ireport = n;
 			pfd[n++] = (struct pollfd){mo->status_fd, POLLOUT, 0};
@@ -592,6 +670,8 @@ static void run(struct monitor *mo, int sfd)
 			on_signal(mo, sfd, now);
 		if (icmd >= 0 && pfd[icmd].revents && mo->cmd_fd >= 0)
 			on_commands(mo, now);
+		else if (mo->cmd_fd >= 0)
+			commands_run(mo, now);
 		/* The exit first: a check in flight against a dead service is moot. */
 		if (ipid >= 0 && pfd[ipid].revents && mo->pidfd >= 0)
 			service_exited(mo, now);

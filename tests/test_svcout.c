@@ -402,6 +402,29 @@ Test(svcout, rotation_at_the_size_limit_loses_no_line)
 	cr_assert_geq(rotated, 40, "only %d rotations", rotated);
 }
 
+/* A service that says its pid at once and ends, restarted at once each time (stable):
+ * every line carries the pid of the process that wrote it, the first line of a new
+ * process too, though it is written while its predecessor's exit is being handled. */
+Test(svcout, a_restarted_process_first_line_carries_its_own_pid)
+{
+	static struct so s;
+	char a[1024], line[4096];
+	sh_section(a, sizeof(a), "flaky", "echo pid=$$; exec sleep 0.05",
+		   "stable_ms = 10\nrestart_cap = 1000");
+	kc_write(&s.k, "output_rate = 0\n\n%s", a);
+	so_start(&s, NULL);
+	long last = 0;
+	for (int n = 0; n < 30; n++) {
+		cr_assert(tl_expect(&s.err, line, sizeof(line), WAIT_MS, "flaky[", "pid=", NULL),
+			  "line %d never came:\n%s", n, s.k.r.log);
+		long by = atol(strstr(line, "flaky[") + 6), said = atol(strstr(line, "pid=") + 4);
+		cr_assert_eq(by, said, "line %d: %s", n, line);
+		cr_assert_neq(said, last, "one line per process: %s", line);
+		last = said;
+	}
+	so_stop(&s);
+}
+
 Test(svcout, rotation_keeps_log_keep_files)
 {
 	static struct so s;
