@@ -216,6 +216,19 @@ static const char *already_word(enum verb v, json_object *before)
 	return NULL;
 }
 
+/* What a service that did not reach the verb's goal missed: a restarted or reloaded
+ * one still healthy as its old process has no new one yet. */
+static const char *missed_word(enum verb v, json_object *row, json_object *before)
+{
+	if (v == V_STOP)
+		return "not down";
+	if ((v == V_RESTART || v == V_RELOAD) && before && int_of(before, "pid") > 0 &&
+	    int_of(row, "pid") == int_of(before, "pid") &&
+	    int_of(row, "start") == int_of(before, "start"))
+		return "no new process";
+	return "not healthy";
+}
+
 /* Waits until every named service reached its state; prints one line each. */
 static int wait_for(const char *run_dir, enum verb v, json_object *accepted, char **names, int n,
 		    bool *gone, int64_t timeout_ms)
@@ -273,10 +286,10 @@ static int wait_for(const char *run_dir, enum verb v, json_object *accepted, cha
 			continue;
 		}
 		rc = CTL_EX_NOT_REACHED;
-		printf("%s: not %s after %.1f s: %s, pid %lld%s%s\n", names[i],
-		       v == V_STOP ? "down" : "healthy", (double)timeout_ms / 1000,
-		       str_of(row, "state"), (long long)int_of(row, "pid"), reason[0] ? ": " : "",
-		       reason);
+		printf("%s: %s after %.1f s: %s, pid %lld%s%s\n", names[i],
+		       missed_word(v, row, kernel_status_row(accepted, names[i])),
+		       (double)timeout_ms / 1000, str_of(row, "state"),
+		       (long long)int_of(row, "pid"), reason[0] ? ": " : "", reason);
 	}
 	json_object_put(status);
 	json_object_put(req);
