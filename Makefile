@@ -27,7 +27,7 @@ TEST_CFLAGS = $(shell pkg-config --cflags $(TESTPKGS))
 TEST_LIBS   = $(shell pkg-config --libs $(TESTPKGS))
 
 CFLAGS   ?= -O2 -g
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(CFLAGS) $(WARN) $(SANFLAGS) -Icommon $(PKG_CFLAGS) -MMD -MP
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(CPPFLAGS) $(CFLAGS) $(WARN) $(SANFLAGS) -Icommon $(PKG_CFLAGS) -MMD -MP
 ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 
 COMMON_SRC  := $(wildcard common/*.c)
@@ -183,15 +183,14 @@ BINDIR   ?= $(PREFIX)/bin
 MANDIR   ?= $(PREFIX)/share/man
 UNITDIR  ?= $(PREFIX)/share/ron-kernel
 INSTALL  ?= install
-MANPAGES := docs/ron-kernel.8 docs/ron-monitor.8
+MANPAGES := docs/ron-kernel.8 docs/ron-monitor.8 docs/ron-httpd.8
 
 install: $(BUILD)/ron-kernel $(BUILD)/ron-monitor $(BUILD)/ron-httpd
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR)
 	$(INSTALL) -m 0755 $(BUILD)/ron-kernel $(BUILD)/ron-monitor $(BUILD)/ron-httpd \
 		$(DESTDIR)$(BINDIR)/
 	$(INSTALL) -m 0644 $(MANPAGES) $(DESTDIR)$(MANDIR)/man8/
-	sed -e 's|^ExecStart=[^ ]*ron-kernel|ExecStart=$(BINDIR)/ron-kernel|' \
-	    -e 's|/usr/local/bin/|$(BINDIR)/|g' scripts/ron-kernel.service \
+	sed -e 's|/usr/bin/ron-kernel|$(BINDIR)/ron-kernel|g' scripts/ron-kernel.service \
 	    >$(DESTDIR)$(UNITDIR)/ron-kernel.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/ron-kernel.service
 
@@ -241,6 +240,20 @@ lint-man:
 	@echo "lint-man: $(MANPAGES): clean"
 
 .PHONY: install install-sim uninstall uninstall-sim lint-man
+
+# --- Debian packages: debian/, built with dpkg-buildpackage into build/deb/ ---
+# scripts/install-deps --package installs debhelper and lintian; scripts/check-deb
+# checks what was built.
+deb:
+	scripts/install-deps --package
+	rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb
+	dpkg-buildpackage -us -uc -b --no-sign
+	v=$$(dpkg-parsechangelog -S Version) && \
+	mv ../ron-kernel*_$${v}_*.deb ../ron-kernel_$${v}_*.buildinfo \
+	   ../ron-kernel_$${v}_*.changes $(BUILD)/deb/
+	@ls $(BUILD)/deb/*.deb
+
+.PHONY: deb
 
 # --- container: deploy/Containerfile, with podman or docker where one is installed ---
 CONTAINER_ENGINE ?= $(shell command -v podman 2>/dev/null || command -v docker 2>/dev/null)
