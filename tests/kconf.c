@@ -107,6 +107,22 @@ bool kc_row(const char *name, char *state, size_t cap, pid_t *pid)
 	return found;
 }
 
+pid_t kc_pid(const char *name)
+{
+	char state[32];
+	pid_t pid = 0;
+	cr_assert(kc_row(name, state, sizeof(state), &pid), "%s not in status.json", name);
+	return pid;
+}
+
+bool kc_in_state(void *arg)
+{
+	struct kc_want *w = arg;
+	char state[32];
+	pid_t pid;
+	return kc_row(w->name, state, sizeof(state), &pid) && strcmp(state, w->state) == 0;
+}
+
 int kc_rows(void)
 {
 	char path[700];

@@ -30,6 +30,17 @@ bool kc_row(const char *name, char *state, size_t cap, pid_t *pid);
 /* Whether status.json lists services and every one is healthy (for tl_wait_for: it
  * follows the kernel's all_ready line within a loop turn). */
 bool kc_all_healthy(void *arg);
+/* A service's pid from status.json (which must list it). */
+pid_t kc_pid(const char *name);
+/* For tl_wait_for: whether status.json shows the service in the state. */
+struct kc_want {
+	const char *name, *state;
+};
+bool kc_in_state(void *arg);
+/* status.json follows the kernel's lines within a loop turn: wait for it. */
+#define KC_WAIT_STATE(n, s)                                                                        \
+	cr_assert(tl_wait_for(kc_in_state, &(struct kc_want){n, s}, KC_WAIT_MS), "%s never %s", n, \
+		  s)
 /* How many services status.json lists, or -1. */
 int kc_rows(void);
 /* Offset in the output of the first line holding both needles, or -1. */

@@ -62,14 +62,6 @@ static void ct_start(struct kc *k, const char *more)
 	cr_assert(tl_wait_for(kc_all_healthy, NULL, KC_WAIT_MS), "status.json not all healthy");
 }
 
-static pid_t pid_of(const char *name)
-{
-	char state[32];
-	pid_t pid = 0;
-	cr_assert(kc_row(name, state, sizeof(state), &pid), "%s not in status.json", name);
-	return pid;
-}
-
 static const char *state_of(const char *name)
 {
 	static char state[32];
@@ -78,37 +70,21 @@ static const char *state_of(const char *name)
 	return state;
 }
 
-struct want {
-	const char *name, *state;
-};
-
-static bool in_state(void *arg)
-{
-	struct want *w = arg;
-	char state[32];
-	pid_t pid;
-	return kc_row(w->name, state, sizeof(state), &pid) && strcmp(state, w->state) == 0;
-}
-
-/* status.json follows the kernel's lines within a loop turn: wait for it. */
-#define WAIT_STATE(n, s)                                                                           \
-	cr_assert(tl_wait_for(in_state, &(struct want){n, s}, KC_WAIT_MS), "%s never %s", n, s)
-
 Test(control, restart_gives_a_new_healthy_process_and_leaves_the_rest)
 {
 	struct kc k;
 	struct out o;
 	ct_start(&k, NULL);
-	pid_t a0 = pid_of("a"), b0 = pid_of("b");
+	pid_t a0 = kc_pid("a"), b0 = kc_pid("b");
 	ctl(&k, &o, (char *[]){"restart", "a", NULL});
 	EXIT_IS(o, 0);
 	cr_assert(strstr(o.out, "a: restarted, pid "), "%s", o.out);
 	cr_assert(strstr(o.out, "healthy"), "%s", o.out);
-	pid_t a1 = pid_of("a");
+	pid_t a1 = kc_pid("a");
 	cr_assert_neq(a1, a0);
 	cr_assert(tl_pid_alive(a1));
 	cr_assert_not(tl_pid_alive(a0));
-	cr_assert_eq(pid_of("b"), b0, "b was touched");
+	cr_assert_eq(kc_pid("b"), b0, "b was touched");
 	kc_stop(&k);
 }
 
@@ -117,14 +93,14 @@ Test(control, lift_or_start_of_a_healthy_service_says_there_was_nothing_to_do)
 	struct kc k;
 	struct out o;
 	ct_start(&k, NULL);
-	pid_t a0 = pid_of("a");
+	pid_t a0 = kc_pid("a");
 	ctl(&k, &o, (char *[]){"lift", "a", NULL});
 	EXIT_IS(o, 0);
 	cr_assert_str_eq(o.out, "a: already healthy, nothing to lift\n");
 	ctl(&k, &o, (char *[]){"start", "a", NULL});
 	EXIT_IS(o, 0);
 	cr_assert_str_eq(o.out, "a: already running\n");
-	cr_assert_eq(pid_of("a"), a0, "a was restarted");
+	cr_assert_eq(kc_pid("a"), a0, "a was restarted");
 	kc_stop(&k);
 }
 
@@ -134,13 +110,13 @@ Test(control, stop_keeps_down_check_passes_start_brings_it_back)
 	struct out o;
 	char line[4096];
 	ct_start(&k, NULL);
-	pid_t a0 = pid_of("a");
+	pid_t a0 = kc_pid("a");
 	ctl(&k, &o, (char *[]){"stop", "a", NULL});
 	EXIT_IS(o, 0);
 	cr_assert(strstr(o.out, "a: down"), "%s", o.out);
 	cr_assert_not(tl_pid_alive(a0));
 	EXPECT(&k, line, "event=down", "service=a");
-	WAIT_STATE("a", "down");
+	KC_WAIT_STATE("a", "down");
 	/* Not meant to run, so not a failure. */
 	ctl(&k, &o, (char *[]){"--check", NULL});
 	EXIT_IS(o, 0);
@@ -152,7 +128,7 @@ Test(control, stop_keeps_down_check_passes_start_brings_it_back)
 	ctl(&k, &o, (char *[]){"start", "a", NULL});
 	EXIT_IS(o, 0);
 	cr_assert(strstr(o.out, "a: started, pid "), "%s", o.out);
-	WAIT_STATE("a", "healthy");
+	KC_WAIT_STATE("a", "healthy");
 	kc_stop(&k);
 }
 
@@ -174,11 +150,11 @@ Test(control, a_down_service_stays_down_under_a_replaced_monitor)
 	EXPECT(&k, line, "event=monitor_started", "service=a");
 	EXPECT(&k, line, "event=down", "service=a");
 	cr_assert(kc_pos(&k, "event=spawned", "service=a restarts=1") < 0, "%s", k.r.log);
-	WAIT_STATE("a", "down");
+	KC_WAIT_STATE("a", "down");
 	kc_stop(&k);
 }
 
-static pid_t mpid_of(const char *name)
+static pid_t mkc_pid(const char *name)
 {
 	char path[700];
 	snprintf(path, sizeof(path), "%s/run/status.json", tl_dir());
@@ -206,14 +182,14 @@ Test(control, a_stop_sent_to_a_frozen_monitor_is_carried_out_by_its_replacement)
 	struct out o;
 	char line[4096];
 	ct_start(&k, NULL);
-	pid_t a0 = pid_of("a");
-	cr_assert_eq(kill(mpid_of("a"), SIGSTOP), 0);
+	pid_t a0 = kc_pid("a");
+	cr_assert_eq(kill(mkc_pid("a"), SIGSTOP), 0);
 	ctl(&k, &o, (char *[]){"stop", "--timeout=20", "a", NULL});
 	EXIT_IS(o, 0);
 	cr_assert(strstr(o.out, "a: down"), "%s", o.out);
 	cr_assert_not(tl_pid_alive(a0));
 	EXPECT(&k, line, "event=monitor_frozen", "service=a");
-	WAIT_STATE("a", "down");
+	KC_WAIT_STATE("a", "down");
 	cr_assert(kc_pos(&k, "event=spawned", "service=a restarts=1") < 0, "%s", k.r.log);
 	kc_stop(&k);
 }
@@ -229,7 +205,7 @@ Test(control, a_stop_whose_monitor_is_killed_midway_ends_down)
 	kc_start(&k, NULL);
 	EXPECT(&k, line, "event=all_ready");
 	cr_assert(tl_wait_for(kc_all_healthy, NULL, KC_WAIT_MS), "status.json not all healthy");
-	pid_t a0 = pid_of("a"), m0 = mpid_of("a");
+	pid_t a0 = kc_pid("a"), m0 = mkc_pid("a");
 	char *argv[] = {
 	    RON_BUILD_DIR "/ron-kernel", "--config", k.conf, "stop", "--timeout=20", "a", NULL};
 	int fd;
@@ -245,7 +221,7 @@ Test(control, a_stop_whose_monitor_is_killed_midway_ends_down)
 	cr_assert(tl_wait_exit(client, KC_WAIT_MS, &st));
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "stop exited %#x", st);
 	cr_assert_not(tl_pid_alive(a0));
-	WAIT_STATE("a", "down");
+	KC_WAIT_STATE("a", "down");
 	cr_assert(kc_pos(&k, "event=spawned", "service=a restarts=1") < 0, "%s", k.r.log);
 	kc_stop(&k);
 }
@@ -351,7 +327,7 @@ Test(control, lift_ends_a_quarantine_now)
 	ctl(&k, &o, (char *[]){"lift", "flaky", NULL});
 	EXIT_IS(o, 0);
 	cr_assert(strstr(o.out, "flaky: lifted, pid "), "%s", o.out);
-	WAIT_STATE("flaky", "healthy");
+	KC_WAIT_STATE("flaky", "healthy");
 	kc_stop(&k);
 }
 
@@ -371,7 +347,7 @@ Test(control, status_and_dash_status_print_one_table)
 	ct_start(&k, NULL);
 	ctl(&k, &o, (char *[]){"stop", "a", NULL});
 	EXIT_IS(o, 0);
-	WAIT_STATE("a", "down");
+	KC_WAIT_STATE("a", "down");
 	/* A service stopped by the operator is not one that should run. */
 	ctl(&k, &o, (char *[]){"status", NULL});
 	EXIT_IS(o, 0);
@@ -711,7 +687,7 @@ Test(control, reload_applies_only_the_difference)
 	char line[4096], c[512], d[512], text[8192];
 	sim_section(c, sizeof(c), "c", NULL);
 	ct_start(&k, c);
-	pid_t a0 = pid_of("a"), b0 = pid_of("b"), c0 = pid_of("c");
+	pid_t a0 = kc_pid("a"), b0 = kc_pid("b"), c0 = kc_pid("c");
 	/* b changed, c removed, d added, a untouched. */
 	char a[512], b[512];
 	sim_section(a, sizeof(a), "a", NULL);
@@ -731,13 +707,13 @@ Test(control, reload_applies_only_the_difference)
 	cr_assert(strstr(o.out, "changed: b\n"), "%s", o.out);
 	cr_assert(strstr(o.out, "unchanged: a\n"), "%s", o.out);
 	EXPECT(&k, line, "event=reload", "added=1", "removed=1", "changed=1", "unchanged=1");
-	cr_assert_eq(pid_of("a"), a0, "an unchanged service was restarted");
+	cr_assert_eq(kc_pid("a"), a0, "an unchanged service was restarted");
 	cr_assert(tl_pid_alive(a0));
-	cr_assert_neq(pid_of("b"), b0);
+	cr_assert_neq(kc_pid("b"), b0);
 	cr_assert_not(tl_pid_alive(b0));
 	cr_assert_not(tl_pid_alive(c0));
 	cr_assert_eq(kc_rows(), 3);
-	WAIT_STATE("d", "healthy");
+	KC_WAIT_STATE("d", "healthy");
 	kc_stop(&k);
 }
 
@@ -747,7 +723,7 @@ Test(control, reload_keeps_the_containment)
 	struct kc k;
 	struct out o;
 	ct_start(&k, NULL);
-	pid_t a0 = pid_of("a");
+	pid_t a0 = kc_pid("a");
 	char text[8192];
 	ssize_t n = tl_read_file(k.conf, text, sizeof(text) - 64);
 	cr_assert_gt(n, 0);
@@ -762,7 +738,7 @@ Test(control, reload_keeps_the_containment)
 	EXIT_IS(o, 0);
 	cr_assert(strstr(o.out, "containment: auto kept (pgroup needs a restart)"), "%s", o.out);
 	cr_assert(strstr(o.out, "unchanged: a b\n"), "%s", o.out);
-	cr_assert_eq(pid_of("a"), a0, "a service was restarted");
+	cr_assert_eq(kc_pid("a"), a0, "a service was restarted");
 	kc_stop(&k);
 }
 
@@ -771,7 +747,7 @@ Test(control, an_invalid_file_on_reload_changes_nothing)
 	struct kc k;
 	struct out o;
 	ct_start(&k, NULL);
-	pid_t a0 = pid_of("a"), b0 = pid_of("b");
+	pid_t a0 = kc_pid("a"), b0 = kc_pid("b");
 	char text[8192];
 	ssize_t n = tl_read_file(k.conf, text, sizeof(text) - 64);
 	cr_assert_gt(n, 0);
@@ -786,8 +762,8 @@ Test(control, an_invalid_file_on_reload_changes_nothing)
 	char want[700];
 	snprintf(want, sizeof(want), "%s:%d: [service e]: unknown key sockt", k.conf, lines + 2);
 	cr_assert(strstr(o.out, want), "want %s in: %s", want, o.out);
-	cr_assert_eq(pid_of("a"), a0);
-	cr_assert_eq(pid_of("b"), b0);
+	cr_assert_eq(kc_pid("a"), a0);
+	cr_assert_eq(kc_pid("b"), b0);
 	cr_assert_eq(kc_rows(), 2);
 	kc_stop(&k);
 }

@@ -698,26 +698,6 @@ Test(kernel, check_healthy_and_not)
 }
 
 /* Collects datagrams on fd until one equals want; all received text goes in log. */
-static bool notify_wait(int fd, const char *want, char *log, size_t loglen)
-{
-	int64_t deadline = clock_mono_us() + (int64_t)WAIT_MS * 1000;
-	for (;;) {
-		struct pollfd p = {fd, POLLIN, 0};
-		int rc = poll(&p, 1, clock_poll_timeout(deadline, clock_mono_us()));
-		if (rc <= 0)
-			return false;
-		char msg[512];
-		ssize_t n = recv(fd, msg, sizeof(msg) - 1, 0);
-		if (n <= 0)
-			continue;
-		msg[n] = '\0';
-		strncat(log, msg, loglen - strlen(log) - 2);
-		strcat(log, "|");
-		if (strcmp(msg, want) == 0)
-			return true;
-	}
-}
-
 static void notify_test(bool abstract)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -739,13 +719,16 @@ static void notify_test(bool abstract)
 	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, len), 0, "bind: %s", strerror(errno));
 	char *extra[] = {env, "WATCHDOG_USEC=400000", NULL};
 	kt_start(&k1, extra);
-	cr_assert(notify_wait(fd, "READY=1", log, sizeof(log)), "no READY=1, got: %s", log);
+	cr_assert(tl_notify_wait(fd, "READY=1", log, sizeof(log), WAIT_MS), "no READY=1, got: %s",
+		  log);
 	cr_assert(strstr(log, "STATUS="), "no STATUS=: %s", log);
 	/* The watchdog is kicked at half the period; the kernel's pid was not named, so
 	 * WATCHDOG_PID unset means "the process systemd started", which is the kernel. */
-	cr_assert(notify_wait(fd, "WATCHDOG=1", log, sizeof(log)), "no WATCHDOG=1, got: %s", log);
+	cr_assert(tl_notify_wait(fd, "WATCHDOG=1", log, sizeof(log), WAIT_MS),
+		  "no WATCHDOG=1, got: %s", log);
 	cr_assert_eq(kill(k1.pid, SIGTERM), 0);
-	cr_assert(notify_wait(fd, "STOPPING=1", log, sizeof(log)), "no STOPPING=1: %s", log);
+	cr_assert(tl_notify_wait(fd, "STOPPING=1", log, sizeof(log), WAIT_MS), "no STOPPING=1: %s",
+		  log);
 	int st;
 	cr_assert(tl_wait_exit(k1.pid, WAIT_MS, &st));
 	close(fd);

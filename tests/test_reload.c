@@ -51,29 +51,6 @@ static int exit_of(const struct out *o)
 	cr_assert(exit_of(&(o)) == (code), "exit %d, want %d\nstdout: %s\nstderr: %s",             \
 		  exit_of(&(o)), code, (o).out, (o).err)
 
-static pid_t pid_of(const char *name)
-{
-	char state[32];
-	pid_t pid = 0;
-	cr_assert(kc_row(name, state, sizeof(state), &pid), "%s not in status.json", name);
-	return pid;
-}
-
-struct want {
-	const char *name, *state;
-};
-
-static bool in_state(void *arg)
-{
-	struct want *w = arg;
-	char state[32];
-	pid_t pid;
-	return kc_row(w->name, state, sizeof(state), &pid) && strcmp(state, w->state) == 0;
-}
-
-#define WAIT_STATE(n, s)                                                                           \
-	cr_assert(tl_wait_for(in_state, &(struct want){n, s}, KC_WAIT_MS), "%s never %s", n, s)
-
 static bool rows_are(void *arg)
 {
 	return kc_rows() == *(int *)arg;
@@ -116,7 +93,7 @@ static int line_of(const struct kc *k, const char *needle)
 static void expect_refused(struct kc *k, const char *key_line, const char *reason)
 {
 	struct out o;
-	pid_t a0 = pid_of("a"), b0 = pid_of("b");
+	pid_t a0 = kc_pid("a"), b0 = kc_pid("b");
 	ctl(k->conf, &o, (char *[]){"reload", NULL});
 	EXIT_IS(o, 1);
 	char where[700];
@@ -124,8 +101,8 @@ static void expect_refused(struct kc *k, const char *key_line, const char *reaso
 	cr_assert(strstr(o.out, where), "want %s in: %s", where, o.out);
 	cr_assert(strstr(o.out, reason), "want %s in: %s", reason, o.out);
 	cr_assert_eq(kc_rows(), 2, "a refused reload changed the table");
-	cr_assert_eq(pid_of("a"), a0);
-	cr_assert_eq(pid_of("b"), b0);
+	cr_assert_eq(kc_pid("a"), a0);
+	cr_assert_eq(kc_pid("b"), b0);
 }
 
 Test(reload, added_service_on_another_kernels_socket_is_refused)
@@ -214,7 +191,7 @@ Test(reload, added_service_of_another_user_gets_its_socket_directory)
 	ctl(k.conf, &o, (char *[]){"reload", NULL});
 	EXIT_IS(o, 0);
 	cr_assert(strstr(o.out, "u: reloaded, pid "), "%s", o.out);
-	WAIT_STATE("u", "healthy");
+	KC_WAIT_STATE("u", "healthy");
 	struct stat st;
 	cr_assert_eq(stat(tl_path("run/u"), &st), 0);
 	cr_assert_eq(st.st_uid, pw->pw_uid, "the socket directory is not nobody's");
@@ -254,7 +231,7 @@ Test(reload, renamed_service_starts_after_the_old_one_is_gone)
 	long gone = kc_pos(&k, "event=removed", "service=old");
 	long started = kc_pos(&k, "event=monitor_started", "service=new");
 	cr_assert(gone >= 0 && started > gone, "new started before old was gone:\n%s", k.r.log);
-	WAIT_STATE("new", "healthy");
+	KC_WAIT_STATE("new", "healthy");
 	kc_stop(&k);
 }
 
@@ -266,7 +243,7 @@ Test(reload, client_waits_for_the_new_process_of_a_changed_service)
 	struct kc k;
 	char b2[700];
 	start_ab(&k, NULL, NULL);
-	pid_t b0 = pid_of("b");
+	pid_t b0 = kc_pid("b");
 	char path[700], text[16384];
 	snprintf(path, sizeof(path), "%s/run/status.json", tl_dir());
 	ssize_t n = tl_read_file(path, text, sizeof(text) - 1);
@@ -336,7 +313,7 @@ Test(reload, twenty_add_remove_cycles_leave_nothing_behind)
 		write_ab(&k, NULL, t);
 		ctl(k.conf, &o, (char *[]){"reload", NULL});
 		EXIT_IS(o, 0);
-		WAIT_STATE("t", "healthy");
+		KC_WAIT_STATE("t", "healthy");
 		if (i == 0)
 			fds0 = count_fds(k.pid);
 		write_ab(&k, NULL, NULL);
@@ -391,7 +368,7 @@ Test(reload, a_setting_that_needs_a_restart_is_said_to_be_kept)
 	struct kc k;
 	char line[4096];
 	start_ab(&k, NULL, NULL);
-	pid_t a0 = pid_of("a");
+	pid_t a0 = kc_pid("a");
 	write_ab(&k, "output_queue_bytes = 65536", NULL);
 	struct out o;
 	ctl(k.conf, &o, (char *[]){"reload", NULL});
@@ -400,7 +377,7 @@ Test(reload, a_setting_that_needs_a_restart_is_said_to_be_kept)
 		  o.out);
 	EXPECT(&k, line, "event=reload_kept", "key=output_queue_bytes",
 	       "reason=\"needs a restart\"");
-	cr_assert_eq(pid_of("a"), a0);
+	cr_assert_eq(kc_pid("a"), a0);
 	kc_stop(&k);
 }
 
@@ -432,7 +409,7 @@ Test(reload, log_files_move_to_a_new_log_dir)
 	kc_start(&k, NULL);
 	EXPECT(&k, line, "event=all_ready");
 	cr_assert(tl_wait_for(kc_all_healthy, NULL, KC_WAIT_MS), "status.json not all healthy");
-	pid_t t0 = pid_of("ticker");
+	pid_t t0 = kc_pid("ticker");
 	char tick[32];
 	snprintf(tick, sizeof(tick), "tick-%d", (int)t0);
 	snprintf(log1, sizeof(log1), "%s/logs1/ticker/current", tl_dir());
@@ -446,27 +423,8 @@ Test(reload, log_files_move_to_a_new_log_dir)
 	cr_assert(strstr(o.out, "unchanged: a b ticker\n"), "%s", o.out);
 	cr_assert(tl_wait_for(file_has, (const char *[]){log2, tick}, KC_WAIT_MS),
 		  "no line of ticker in %s", log2);
-	cr_assert_eq(pid_of("ticker"), t0);
+	cr_assert_eq(kc_pid("ticker"), t0);
 	kc_stop(&k);
-}
-
-static bool notify_wait(int fd, const char *want, char *log, size_t loglen)
-{
-	int64_t deadline = clock_mono_us() + (int64_t)KC_WAIT_MS * 1000;
-	for (;;) {
-		struct pollfd p = {fd, POLLIN, 0};
-		if (poll(&p, 1, clock_poll_timeout(deadline, clock_mono_us())) <= 0)
-			return false;
-		char msg[512];
-		ssize_t n = recv(fd, msg, sizeof(msg) - 1, 0);
-		if (n <= 0)
-			continue;
-		msg[n] = '\0';
-		strncat(log, msg, loglen - strlen(log) - 2);
-		strcat(log, "|");
-		if (strncmp(msg, want, strlen(want)) == 0)
-			return true;
-	}
 }
 
 /* With a config file SIGHUP is a reload, wrapped in systemd's notify-reload sequence. */
@@ -482,16 +440,18 @@ Test(reload, sighup_reloads_the_config_file)
 	snprintf(env, sizeof(env), "NOTIFY_SOCKET=%s", sa.sun_path);
 	write_ab(&k, NULL, NULL);
 	kc_start(&k, (char *[]){env, NULL});
-	cr_assert(notify_wait(fd, "READY=1", log, sizeof(log)), "no READY=1: %s", log);
+	cr_assert(tl_notify_wait(fd, "READY=1", log, sizeof(log), KC_WAIT_MS), "no READY=1: %s",
+		  log);
 	sim_section(c, sizeof(c), "c", NULL);
 	write_ab(&k, NULL, c);
 	cr_assert_eq(kill(k.pid, SIGHUP), 0);
-	cr_assert(notify_wait(fd, "RELOADING=1\nMONOTONIC_USEC=", log, sizeof(log)),
+	cr_assert(tl_notify_wait(fd, "RELOADING=1\nMONOTONIC_USEC=", log, sizeof(log), KC_WAIT_MS),
 		  "no RELOADING=1: %s", log);
-	cr_assert(notify_wait(fd, "READY=1", log, sizeof(log)), "no READY=1 after: %s", log);
+	cr_assert(tl_notify_wait(fd, "READY=1", log, sizeof(log), KC_WAIT_MS),
+		  "no READY=1 after: %s", log);
 	EXPECT(&k, line, "event=sighup", "reason=reload");
 	EXPECT(&k, line, "event=reload", "added=1");
-	WAIT_STATE("c", "healthy");
+	KC_WAIT_STATE("c", "healthy");
 	close(fd);
 	kc_stop(&k);
 }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -538,5 +539,24 @@ void tl_apply_env(char *const env[])
 		} else {
 			putenv(env[i]);
 		}
+	}
+}
+
+bool tl_notify_wait(int fd, const char *want, char *log, size_t loglen, int timeout_ms)
+{
+	int64_t deadline = clock_mono_us() + (int64_t)timeout_ms * 1000;
+	for (;;) {
+		struct pollfd p = {fd, POLLIN, 0};
+		if (poll(&p, 1, clock_poll_timeout(deadline, clock_mono_us())) <= 0)
+			return false;
+		char msg[512];
+		ssize_t n = recv(fd, msg, sizeof(msg) - 1, 0);
+		if (n <= 0)
+			continue;
+		msg[n] = '\0';
+		strncat(log, msg, loglen - strlen(log) - 2);
+		strcat(log, "|");
+		if (strncmp(msg, want, strlen(want)) == 0)
+			return true;
 	}
 }

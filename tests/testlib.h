@@ -32,6 +32,9 @@ bool tl_wait_exit(pid_t pid, int timeout_ms, int *status);
 void tl_forget(pid_t pid);
 /* Polls cond every millisecond until true or timeout_ms passed. */
 bool tl_wait_for(bool (*cond)(void *), void *arg, int timeout_ms);
+/* Waits up to timeout_ms for an sd_notify datagram on fd that starts with want;
+ * every datagram read is appended to log, '|' after each. */
+bool tl_notify_wait(int fd, const char *want, char *log, size_t loglen, int timeout_ms);
 bool tl_pid_alive(pid_t pid);
 
 /* Line reader over a pipe with deadlines. */
