@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,21 @@ static void start_ab(struct kc *k, const char *kernel_keys, const char *more)
 	kc_start(k, NULL);
 	EXPECT(k, line, "event=all_ready");
 	cr_assert(tl_wait_for(kc_all_healthy, NULL, KC_WAIT_MS), "status.json not all healthy");
+}
+
+/* An executable shell script at path (printf-style text). */
+static void write_script(const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void write_script(const char *path, const char *fmt, ...)
+{
+	FILE *f = fopen(path, "w");
+	cr_assert(f, "%s: %s", path, strerror(errno));
+	va_list ap;
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	cr_assert_eq(fclose(f), 0);
+	cr_assert_eq(chmod(path, 0755), 0);
 }
 
 /* The line of the config file that holds needle. */
@@ -206,13 +222,9 @@ Test(reload, renamed_service_starts_after_the_old_one_is_gone)
 	struct kc k;
 	char line[4096], script[700], old[1400], neu[900];
 	snprintf(script, sizeof(script), "%s/slow-cleanup.sh", tl_dir());
-	FILE *f = fopen(script, "w");
-	cr_assert(f);
-	fprintf(f, "#!/bin/sh\n"
-		   "trap 'sleep 0.5; rm -f \"$RON_OLD_SOCK\"; exit 0' TERM\n"
-		   "while :; do sleep 0.05; done\n");
-	cr_assert_eq(fclose(f), 0);
-	cr_assert_eq(chmod(script, 0755), 0);
+	write_script(script, "#!/bin/sh\n"
+			     "trap 'sleep 0.5; rm -f \"$RON_OLD_SOCK\"; exit 0' TERM\n"
+			     "while :; do sleep 0.05; done\n");
 	snprintf(old, sizeof(old),
 		 "[service old]\nbin = %s\nhealth = none\nsocket = %s/run/s.sock\n", script,
 		 tl_dir());
@@ -340,12 +352,8 @@ Test(reload, twenty_add_remove_cycles_leave_nothing_behind)
 	/* What a service started now sees: a's and b's variables, not t's. */
 	snprintf(envfile, sizeof(envfile), "%s/env.txt", tl_dir());
 	snprintf(script, sizeof(script), "%s/env.sh", tl_dir());
-	FILE *f = fopen(script, "w");
-	cr_assert(f);
-	fprintf(f, "#!/bin/sh\nenv > %s.tmp && mv %s.tmp %s\nexec sleep 600\n", envfile, envfile,
-		envfile);
-	cr_assert_eq(fclose(f), 0);
-	cr_assert_eq(chmod(script, 0755), 0);
+	write_script(script, "#!/bin/sh\nenv > %s.tmp && mv %s.tmp %s\nexec sleep 600\n", envfile,
+		     envfile, envfile);
 	snprintf(probe, sizeof(probe), "[service probe]\nbin = %s\nhealth = none\n", script);
 	write_ab(&k, NULL, probe);
 	struct out o;
@@ -398,11 +406,7 @@ Test(reload, log_files_move_to_a_new_log_dir)
 	struct kc k;
 	char line[4096], script[700], ticker[1400], keys[700], log1[700], log2[700];
 	snprintf(script, sizeof(script), "%s/ticker.sh", tl_dir());
-	FILE *f = fopen(script, "w");
-	cr_assert(f);
-	fprintf(f, "#!/bin/sh\nwhile :; do echo tick-$$; sleep 0.05; done\n");
-	cr_assert_eq(fclose(f), 0);
-	cr_assert_eq(chmod(script, 0755), 0);
+	write_script(script, "#!/bin/sh\nwhile :; do echo tick-$$; sleep 0.05; done\n");
 	snprintf(ticker, sizeof(ticker), "[service ticker]\nbin = %s\nhealth = none\n", script);
 	snprintf(keys, sizeof(keys), "log_dir = %s/logs1", tl_dir());
 	write_ab(&k, keys, ticker);
