@@ -1,5 +1,5 @@
 /* One source of truth for settings: every row of cfg_table, as --help prints it, must
- * appear in the README's settings table and in the ENVIRONMENT of the man pages. */
+ * appear in the settings table of docs/settings.md and in the ENVIRONMENT of the man pages. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,7 +95,7 @@ static int row_cells(const char *row, char cells[][CFG_STR_MAX], int max)
 
 Test(settings_doc, readme_table_lists_every_setting_as_help_does)
 {
-	const char *readme = read_src("README.md");
+	const char *readme = read_src("docs/settings.md");
 	for (int k = 0; k < CFG__COUNT; k++) {
 		const struct cfg_setting *s = &cfg_table[k];
 		struct usage u;
@@ -103,32 +103,33 @@ Test(settings_doc, readme_table_lists_every_setting_as_help_does)
 		char prefix[96], want[CFG_STR_MAX + 4];
 		snprintf(prefix, sizeof(prefix), "| `%s` |", s->env);
 		const char *row = line_starting(readme, prefix);
-		cr_assert(row, "README.md: no row for %s in the settings table", s->env);
+		cr_assert(row, "docs/settings.md: no row for %s in the settings table", s->env);
 		char cells[8][CFG_STR_MAX];
 		int n = row_cells(row, cells, 8);
-		cr_assert_geq(n, 6, "README.md: the row of %s has %d cells, not 6", s->env, n);
+		cr_assert_geq(n, 6, "docs/settings.md: the row of %s has %d cells, not 6", s->env,
+			      n);
 		snprintf(want, sizeof(want), "`--%s`", s->flag);
-		cr_expect_str_eq(cells[1], want, "README.md: %s: flag %s, cfg_table says %s",
+		cr_expect_str_eq(cells[1], want, "docs/settings.md: %s: flag %s, cfg_table says %s",
 				 s->env, cells[1], want);
 		if (strcmp(u.def, "empty") == 0)
 			snprintf(want, sizeof(want), "empty");
 		else
 			snprintf(want, sizeof(want), "`%s`", u.def);
-		cr_expect_str_eq(cells[2], want, "README.md: %s: default %s, --help says %s",
+		cr_expect_str_eq(cells[2], want, "docs/settings.md: %s: default %s, --help says %s",
 				 s->env, cells[2], want);
 		cr_expect_str_eq(cells[3], u.acc,
-				 "README.md: %s: accepted \"%s\", --help says \"%s\"", s->env,
-				 cells[3], u.acc);
+				 "docs/settings.md: %s: accepted \"%s\", --help says \"%s\"",
+				 s->env, cells[3], u.acc);
 		const char *who = s->scope & CFG_MONITOR ? "kernel, monitor" : "kernel";
 		cr_expect_str_eq(cells[4], who,
-				 "README.md: %s: read by \"%s\", cfg_table says \"%s\"", s->env,
-				 cells[4], who);
+				 "docs/settings.md: %s: read by \"%s\", cfg_table says \"%s\"",
+				 s->env, cells[4], who);
 	}
 }
 
 Test(settings_doc, readme_table_lists_nothing_else)
 {
-	const char *readme = read_src("README.md");
+	const char *readme = read_src("docs/settings.md");
 	for (const char *p = readme; (p = line_starting(p, "| `RON_")); p++) {
 		char env[96];
 		size_t n = strcspn(p + 3, "`");
@@ -136,7 +137,7 @@ Test(settings_doc, readme_table_lists_nothing_else)
 		bool known = false;
 		for (int k = 0; k < CFG__COUNT; k++)
 			known |= strcmp(cfg_table[k].env, env) == 0;
-		cr_expect(known, "README.md documents %s, which is not in cfg_table", env);
+		cr_expect(known, "docs/settings.md documents %s, which is not in cfg_table", env);
 	}
 }
 
