@@ -363,6 +363,7 @@ struct kernel {
 	struct kernel_notify notify;
 	bool ready_sent;
 	bool release_due; /* a service became ready or quarantined: held ones may start */
+	bool reload_due;  /* SIGHUP with a config file: reload at the end of the loop turn */
 	char last_summary[256];
 	bool dirty; /* status.json is behind the table */
 	struct kernel_outq out;

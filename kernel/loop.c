@@ -140,19 +140,27 @@ static bool shutdown_done(const struct kernel *k)
 	return kernel_contain_empty(k);
 }
 
-/* SIGHUP: with a config file, a reload (systemd's Type=notify-reload sequence around
- * it); without one there is nothing to re-read, and it lifts every quarantine. */
-static void sighup(struct kernel *k, int64_t now_us)
+/* The reload SIGHUP asked for, in systemd's Type=notify-reload sequence; at the end
+ * of a loop turn, as a control request's, since it may reallocate the table and the
+ * poll set the turn works on. */
+static void sighup_reload(struct kernel *k, int64_t now_us)
+{
+	char msg[64];
+	k->reload_due = false;
+	snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%lld", (long long)clock_mono_us());
+	kernel_notify_send(&k->notify, msg);
+	json_object_put(kernel_reload(k, now_us));
+	kernel_notify_send(&k->notify, "READY=1");
+}
+
+/* SIGHUP: with a config file, a reload; without one there is nothing to re-read, and
+ * it lifts every quarantine. */
+static void sighup(struct kernel *k)
 {
 	if (k->tab.path[0]) {
-		char msg[64];
-		snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%lld",
-			 (long long)clock_mono_us());
-		kernel_notify_send(&k->notify, msg);
 		struct kernel_field f[] = {KF_STR("reason", "reload")};
 		kernel_emit(k, KL_INFO, "sighup", f, 1);
-		json_object_put(kernel_reload(k, now_us));
-		kernel_notify_send(&k->notify, "READY=1");
+		k->reload_due = true;
 		return;
 	}
 	int sent = 0;
@@ -193,7 +201,7 @@ static void on_signals(struct kernel *k, int64_t now_us)
 				shutdown_kill(k, now_us);
 			}
 			break;
-		case SIGHUP: sighup(k, now_us); break;
+		case SIGHUP: sighup(k); break;
 		case SIGUSR1: kernel_emit_full(k, now_us); break;
 		}
 	}
@@ -397,6 +405,8 @@ int kernel_run(struct kernel *k)
 		if (nctl && k->dirty)
 			kernel_publish(k, now);
 		kernel_control_events(k, p + 1, nctl, now);
+		if (k->reload_due)
+			sighup_reload(k, now);
 	}
 
 	now = clock_mono_us();
