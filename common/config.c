@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "sockpath.h"
@@ -34,12 +35,14 @@ const struct cfg_setting cfg_table[CFG__COUNT] = {
     [CFG_STORAGE_SOCK] = {"RON_STORAGE_SOCK", "storage-sock", CFG_PATH, "/tmp/ron/svc-storage.sock",
 			  1, SOCKPATH_MAX, NULL, false, CFG_KERNEL,
 			  "svc-storage socket; the service reads this variable too"},
-    [CFG_RUN_DIR] = {"RON_RUN_DIR", "run-dir", CFG_PATH, "/tmp/ron", 1, STR_LEN, NULL, true,
-		     CFG_KERNEL, "run directory: pidfile, status.json"},
+    [CFG_RUN_DIR] =
+	{"RON_RUN_DIR", "run-dir", CFG_PATH, "/run/ron", 1, STR_LEN, NULL, true, CFG_KERNEL,
+	 "run directory (pidfile, status.json); a user's: $XDG_RUNTIME_DIR/ron or /tmp/ron-UID"},
     [CFG_MONITOR_BIN] = {"RON_MONITOR_BIN", "monitor-bin", CFG_STRING, "", 0, STR_LEN, NULL, false,
 			 CFG_KERNEL, "ron-monitor program; empty: the one next to ron-kernel"},
     [CFG_CONFIG] = {"RON_CONFIG", "config", CFG_PATH, "", 0, STR_LEN, NULL, false, CFG_KERNEL,
-		    "config file of services and settings; empty: the three seed services"},
+		    "services and settings; unset: " CFG_DEFAULT_CONFIG
+		    " if it exists; empty: seeds"},
     [CFG_LOG_FORMAT] = {"RON_LOG_FORMAT", "log-format", CFG_ENUM, "text", 0, 1, log_formats, false,
 			CFG_KERNEL, "event and status line format"},
     [CFG_STATUS_INTERVAL_MS] = {"RON_STATUS_INTERVAL_MS", "status-interval-ms", CFG_MS, "5000", 100,
@@ -283,11 +286,32 @@ int config_set(struct config *c, enum cfg_key key, const char *value, enum cfg_s
 	return 0;
 }
 
+/* A user's run directory, as systemd's user services have theirs: $XDG_RUNTIME_DIR/ron
+ * when that names an absolute directory, else /tmp/ron-UID; root's is the table's. */
+static void default_run_dir(struct config *c)
+{
+	if (geteuid() == 0)
+		return;
+	char dir[CFG_STR_MAX];
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	if (xdg && xdg[0] == '/' && strlen(xdg) + 4 < sizeof(dir))
+		snprintf(dir, sizeof(dir), "%s/ron", xdg);
+	else
+		snprintf(dir, sizeof(dir), "/tmp/ron-%u", (unsigned)geteuid());
+	config_set(c, CFG_RUN_DIR, dir, CFG_SRC_DEFAULT, NULL, 0);
+}
+
 void config_defaults(struct config *c)
 {
 	memset(c, 0, sizeof(*c));
 	for (int k = 0; k < CFG__COUNT; k++)
 		config_set(c, k, cfg_table[k].def, CFG_SRC_DEFAULT, NULL, 0);
+	default_run_dir(c);
+}
+
+const char *config_default_file(void)
+{
+	return access(CFG_DEFAULT_CONFIG, F_OK) == 0 ? CFG_DEFAULT_CONFIG : NULL;
 }
 
 int config_from_env(struct config *c, unsigned scope, char *err, size_t errlen)

@@ -67,6 +67,8 @@ enum cfg_type {
 #define CFG_STR_MAX 1024
 /* A size for error buffers that holds every message in full. */
 #define CFG_ERR_MAX 512
+/* The config file read when none is named (RON_CONFIG unset, no --config). */
+#define CFG_DEFAULT_CONFIG "/etc/ron/kernel.conf"
 
 /* RON_LOG_FORMAT values, as config_num() returns them. */
 enum cfg_log_format { CFG_LOG_TEXT, CFG_LOG_JSON };
@@ -111,6 +113,8 @@ struct config {
  * setting is "in scope" when its scope shares a bit with the scope argument. */
 
 void config_defaults(struct config *c);
+/* CFG_DEFAULT_CONFIG if it exists, else NULL. */
+const char *config_default_file(void);
 /* Sets key from text; on error c is left unchanged. */
 int config_set(struct config *c, enum cfg_key key, const char *value, enum cfg_source src,
 	       char *err, size_t errlen);

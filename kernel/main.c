@@ -165,12 +165,19 @@ static int load(struct kernel *k, int *argc, char **argv, char *why, size_t whyl
 	config_defaults(&k->cfg);
 	enum cfg_source src;
 	const char *file = config_peek(CFG_CONFIG, *argc, argv, &src);
+	/* Named nowhere (an empty RON_CONFIG names none): the system's, if there is one. */
+	if (!file && (file = config_default_file()))
+		src = CFG_SRC_DEFAULT;
 	if (file && config_set(&k->cfg, CFG_CONFIG, file, src, why, whylen) < 0)
 		return -1;
 	char label[CFG_STR_MAX + 16];
-	snprintf(label, sizeof(label), "%s%s=%s", src == CFG_SRC_FLAG ? "--" : "",
-		 src == CFG_SRC_FLAG ? cfg_table[CFG_CONFIG].flag : cfg_table[CFG_CONFIG].env,
-		 file ? file : "");
+	if (src == CFG_SRC_DEFAULT)
+		snprintf(label, sizeof(label), "%s", file ? file : "");
+	else
+		snprintf(label, sizeof(label), "%s%s=%s", src == CFG_SRC_FLAG ? "--" : "",
+			 src == CFG_SRC_FLAG ? cfg_table[CFG_CONFIG].flag
+					     : cfg_table[CFG_CONFIG].env,
+			 file ? file : "");
 	if (file && file[0] && svctab_read_file(&k->tab, &k->cfg, file, label, why, whylen) < 0)
 		return -1;
 	if (config_from_env(&k->cfg, CFG_KERNEL, why, whylen) < 0 ||
@@ -246,11 +253,15 @@ static bool ctl_command(int argc, char **argv, int *rc)
 		return false;
 	}
 	strlcpy(run_dir, config_str(&c, CFG_RUN_DIR), sizeof(run_dir));
+	/* The kernel's file, found as the kernel finds it. */
+	enum cfg_source src;
+	const char *file = config_peek(CFG_CONFIG, argc, argv, &src);
+	if (!file)
+		file = config_default_file();
 	/* A file that cannot be read names no run directory: asking the kernel of the
 	 * default one instead could reach another kernel than the one meant. */
-	if (c.src[CFG_RUN_DIR] == CFG_SRC_DEFAULT && config_str(&c, CFG_CONFIG)[0] &&
-	    kernel_ctl_file_run_dir(config_str(&c, CFG_CONFIG), run_dir, sizeof(run_dir), why,
-				    sizeof(why)) < 0)
+	if (c.src[CFG_RUN_DIR] == CFG_SRC_DEFAULT && file && file[0] &&
+	    kernel_ctl_file_run_dir(file, run_dir, sizeof(run_dir), why, sizeof(why)) < 0)
 		errx(KERNEL_EX_CONFIG, "%s", why);
 	*rc = kernel_ctl_main(run_dir, n - 1, v + 1);
 	free(v);

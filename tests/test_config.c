@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "sockpath.h"
@@ -57,6 +58,14 @@ Test(config, table_is_consistent)
 	cr_assert_eq(config_find_flag("--health-failures"), -1);
 }
 
+/* The run directory a fresh configuration has (root's or this user's). */
+static const char *run_dir_default(void)
+{
+	static struct config d;
+	config_defaults(&d);
+	return config_str(&d, CFG_RUN_DIR);
+}
+
 Test(config, defaults)
 {
 	struct config c;
@@ -68,7 +77,8 @@ Test(config, defaults)
 	cr_assert_str_eq(config_str(&c, CFG_INDEX_SOCK), "/tmp/ron/svc-index.sock");
 	cr_assert_str_eq(config_str(&c, CFG_OVERLAY_SOCK), "/tmp/ron/svc-overlay.sock");
 	cr_assert_str_eq(config_str(&c, CFG_STORAGE_SOCK), "/tmp/ron/svc-storage.sock");
-	cr_assert_str_eq(config_str(&c, CFG_RUN_DIR), "/tmp/ron");
+	if (geteuid() == 0)
+		cr_assert_str_eq(config_str(&c, CFG_RUN_DIR), "/run/ron");
 	cr_assert_str_eq(config_str(&c, CFG_MONITOR_BIN), "");
 	cr_assert_eq(config_num(&c, CFG_LOG_FORMAT), CFG_LOG_TEXT);
 	cr_assert_str_eq(config_str(&c, CFG_LOG_FORMAT), "text");
@@ -120,7 +130,7 @@ Test(config, env_of_other_scope_ignored)
 	setenv("RON_STABLE_MS", "42", 1);
 	config_defaults(&c);
 	cr_assert_eq(config_from_env(&c, CFG_MONITOR, err, sizeof(err)), 0, "%s", err);
-	cr_assert_str_eq(config_str(&c, CFG_RUN_DIR), "/tmp/ron");
+	cr_assert_str_eq(config_str(&c, CFG_RUN_DIR), run_dir_default());
 	cr_assert_eq(config_num(&c, CFG_STABLE_MS), 42);
 	cr_assert_eq(config_from_env(&c, CFG_KERNEL, err, sizeof(err)), -1);
 	cr_assert_not_null(strstr(err, "RON_RUN_DIR=relative"), "%s", err);
@@ -173,7 +183,8 @@ Test(config, unknown_args_left_in_argv)
 		     err);
 	cr_assert_eq(config_num(&c, CFG_STABLE_MS), 5);
 	cr_assert_eq(config_num(&c, CFG_HEALTH_FAILURES), 2);
-	cr_assert_str_eq(config_str(&c, CFG_RUN_DIR), "/tmp/ron", "kernel-only flag consumed");
+	cr_assert_str_eq(config_str(&c, CFG_RUN_DIR), run_dir_default(),
+			 "kernel-only flag consumed");
 	const char *want[] = {"ron-monitor",  "--name",		"svc-index", "-v",
 			      "--run-dir=/x", "--stable-msx=1", "--",	     "--stable-ms=9"};
 	cr_assert_eq(argc, 8);
@@ -227,7 +238,8 @@ Test(config, error_messages)
 			      "at most 1023 bytes)");
 	cr_assert_eq(config_set(&c, CFG_HEALTH_FAILURES, "", CFG_SRC_ENV, err, sizeof(err)), -1);
 	cr_assert_str_eq(err, "RON_HEALTH_FAILURES is empty (accepted: 1..100)");
-	cr_assert_str_eq(config_str(&c, CFG_RUN_DIR), "/tmp/ron", "failed set changed the value");
+	cr_assert_str_eq(config_str(&c, CFG_RUN_DIR), run_dir_default(),
+			 "failed set changed the value");
 	cr_assert_eq(config_num(&c, CFG_LOG_FORMAT), CFG_LOG_TEXT);
 }
 
