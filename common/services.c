@@ -254,6 +254,12 @@ static int fill_defaults(struct svc_table *t, struct svc_def *d, const struct co
 	}
 	if (!d->bin || !d->sock)
 		return svc_fail(t, d, 0, err, errlen, "out of memory");
+	/* A variable naming no socket would be exported empty, and tell nothing. */
+	if (d->sock_env[0] && !d->sock[0])
+		return svc_fail(t, d, d->key_line[SK_SOCKET_ENV], err, errlen,
+				"socket_env = %s, but the service has no socket (health = none "
+				"and no socket key): remove socket_env, or set socket",
+				d->sock_env);
 	if (!d->sock_env[0] && d->sock[0]) {
 		if (d->seed_sock != CFG__COUNT)
 			strlcpy(d->sock_env, cfg_table[d->seed_sock].env, sizeof(d->sock_env));

@@ -275,6 +275,16 @@ Test(services, names_of_cgroup_interface_files_are_refused)
 }
 
 /* Exported to every service and monitor, and set in the kernel's own environment. */
+/* A health = none service without a socket has nothing to tell in a variable. */
+Test(services, socket_env_without_a_socket_is_refused)
+{
+	bad("[service a]\nbin = /bin/sleep\nhealth = none\nsocket_env = RON_A_S\n",
+	    "t.conf:4: ", "[service a]: socket_env = RON_A_S, but the service has no socket",
+	    "remove socket_env, or set socket", NULL);
+	good("[service a]\nbin = /bin/sleep\nhealth = none\nsocket_env = RON_A_S\nsocket = "
+	     "/tmp/ron-t/a.sock\n");
+}
+
 Test(services, socket_env_that_processes_rely_on_is_refused)
 {
 	static const char *const vars[] = {"PATH", "HOME", "LD_PRELOAD", "LD_LIBRARY_PATH",
