@@ -29,8 +29,8 @@
 #define CTL_EX_UNAVAILABLE 69
 #define CTL_EX_NOPERM	   77
 
-static const char *const commands[] = {"status", "restart", "stop",   "start",
-				       "lift",	 "signal",  "reload", NULL};
+static const char *const commands[] = {"status", "restart", "stop", "start", "lift",
+				       "signal", "reload",  "logs", NULL};
 
 const char *kernel_ctl_command(int i)
 {
@@ -390,6 +390,10 @@ int kernel_ctl_main(const char *run_dir, int argc, char **argv)
 	const char *sig = NULL;
 	if (!names)
 		return CTL_EX_UNAVAILABLE;
+	if (strcmp(cmd, "logs") == 0) {
+		free(names);
+		return kernel_ctl_logs(run_dir, argc, argv);
+	}
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--no-wait") == 0) {
 			wait = false;

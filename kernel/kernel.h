@@ -488,6 +488,8 @@ const char *kernel_ctl_command(int i);
  * not a regular file. */
 int kernel_ctl_file_run_dir(const char *path, char *buf, size_t cap, char *why, size_t whylen);
 int kernel_ctl_main(const char *run_dir, int argc, char **argv);
+/* logs.c: ron-kernel logs [-n N] [-f] [--since T] [NAME...], from the files alone. */
+int kernel_ctl_logs(const char *run_dir, int argc, char **argv);
 /* One request, one reply; NULL with *rc set and a line on stderr (quiet: none for
  * a kernel that is not running, whose caller says so itself). */
 struct json_object *kernel_ctl_ask(const char *run_dir, struct json_object *req, int *rc,

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -55,6 +56,7 @@ struct svcout_kernel {
 	int width;
 	char buf[SVCLINE_OUT_MAX], plain[SVCLINE_MAX], safe[SVCLINE_MAX * 4];
 	int ndropping; /* (service, kind) pairs with drops not yet told: 0 spares the scans */
+	char run_log[CFG_STR_MAX + 8]; /* RUN_DIR/log: where logs go when log_dir is unset */
 };
 static struct svcout_kernel so_k;
 
@@ -77,6 +79,7 @@ int kernel_svcout_init(struct kernel *k, char *why, size_t whylen)
 	}
 	if (kernel_outq_open(&g->err, STDERR_FILENO) < 0)
 		warn("standard error");
+	snprintf(g->run_log, sizeof(g->run_log), "%s/%s", k->run_dir, SVCOUT_RUN_LOG);
 	return 0;
 }
 
@@ -96,7 +99,23 @@ void kernel_svcout_log_moved(struct kernel_svc *s)
 
 static const char *log_dir_of(const struct kernel *k, const struct kernel_svc *s)
 {
-	return s->def->log_dir ? s->def->log_dir : config_str(&k->cfg, CFG_LOG_DIR);
+	const char *d = s->def->log_dir ? s->def->log_dir : config_str(&k->cfg, CFG_LOG_DIR);
+	return d[0] ? d : so_k.run_log;
+}
+
+/* The run directory's logs are a small budget of their own: files of at most
+ * SVCOUT_RUN_LOG_BYTES (or log_max_bytes if smaller), one rotated file kept. */
+static long long log_max_of(const struct kernel *k, const struct kernel_svc *s)
+{
+	long long m = svc_num(s->def, &k->cfg, CFG_LOG_MAX_BYTES);
+	return log_dir_of(k, s) == so_k.run_log && m > SVCOUT_RUN_LOG_BYTES ? SVCOUT_RUN_LOG_BYTES
+									    : m;
+}
+
+static long long log_keep_of(const struct kernel *k, const struct kernel_svc *s)
+{
+	long long n = svc_num(s->def, &k->cfg, CFG_LOG_KEEP);
+	return log_dir_of(k, s) == so_k.run_log && n > 1 ? 1 : n;
 }
 
 static void log_failed(struct kernel *k, struct kernel_svc *s, const char *why, int64_t now_us)
@@ -120,12 +139,19 @@ static void log_line(struct kernel *k, struct kernel_svc *s, const char *line, s
 		o->log_dropped++;
 		return;
 	}
+	/* Made when first needed, inside the run directory: its owner and 0700 hold. */
+	if (!o->log && log_dir_of(k, s) == so_k.run_log &&
+	    mkdirat(k->run_fd, SVCOUT_RUN_LOG, 0700) < 0 && errno != EEXIST) {
+		snprintf(why, sizeof(why), "mkdir %s: %s", so_k.run_log, strerror(errno));
+		log_failed(k, s, why, now_us);
+		return;
+	}
 	if (!o->log && !(o->log = logfile_open(log_dir_of(k, s), s->name, why, sizeof(why)))) {
 		log_failed(k, s, why, now_us);
 		return;
 	}
-	if (logfile_write(o->log, line, len, svc_num(s->def, &k->cfg, CFG_LOG_MAX_BYTES),
-			  svc_num(s->def, &k->cfg, CFG_LOG_KEEP), wall_ms, why, sizeof(why)) < 0) {
+	if (logfile_write(o->log, line, len, log_max_of(k, s), log_keep_of(k, s), wall_ms, why,
+			  sizeof(why)) < 0) {
 		log_failed(k, s, why, now_us);
 		return;
 	}
@@ -200,11 +226,8 @@ static void on_piece(void *arg, const char *line, size_t len, unsigned part, boo
 		if (g->err.broken || !kernel_outq_push(&g->err, KOUT_EVENT, g->buf, n))
 			dropped(o, DROP_QUEUE, c->now_us);
 	}
-	if (log_dir_of(k, s)[0]) {
-		n = svcline_fmt_file(&m, g->safe, text_escape(plain, plen, g->safe, TEXT_KEEP_TAB),
-				     g->buf);
-		log_line(k, s, g->buf, n, c->now_us, c->wall_ms);
-	}
+	n = svcline_fmt_file(&m, g->safe, text_escape(plain, plen, g->safe, TEXT_KEEP_TAB), g->buf);
+	log_line(k, s, g->buf, n, c->now_us, c->wall_ms);
 }
 
 static void err_flush(bool writable)

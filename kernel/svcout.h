@@ -67,6 +67,11 @@ struct svc_rate {
 };
 bool svc_rate_take(struct svc_rate *r, long long rate, long long burst, int64_t now_us);
 
+/* Without log_dir, each service's log is RUN_DIR/log/NAME: current and one rotated
+ * file of at most this many bytes. */
+#define SVCOUT_RUN_LOG	     "log"
+#define SVCOUT_RUN_LOG_BYTES (1024 * 1024)
+
 /* --- logfile.c: NAME/current in a log directory, rotated by rename --- */
 struct logfile;
 /* Opens (making them 0700 if missing) dir and dir/name; NULL with why. */
