@@ -167,7 +167,8 @@ static void src_read_rotated(struct logsrc *s, struct lines *l)
 		n++;
 	}
 	closedir(d);
-	qsort(names, n, sizeof(*names), name_cmp);
+	if (n > 1)
+		qsort(names, n, sizeof(*names), name_cmp);
 	for (size_t i = 0; i < n; i++) {
 		int fd = openat(s->dirfd, names[i], O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 		if (fd >= 0) {
@@ -336,7 +337,8 @@ static char **logs_known(int root, int *n)
 		(*n)++;
 	}
 	closedir(d);
-	qsort(v, (size_t)*n, sizeof(*v), name_cmp);
+	if (*n > 1)
+		qsort(v, (size_t)*n, sizeof(*v), name_cmp);
 	return v;
 }
 
@@ -371,7 +373,8 @@ static void name_unknown(const char *name, const char *root, char **known, int n
 /* Sorted by time, since dropped, the last n printed (all of them for n < 0). */
 static void lines_flush(struct lines *l, const char *since, long long n)
 {
-	qsort(l->v, l->n, sizeof(*l->v), line_cmp);
+	if (l->n > 1)
+		qsort(l->v, l->n, sizeof(*l->v), line_cmp);
 	size_t from = 0;
 	while (since[0] && from < l->n && strncmp(l->v[from].text, since, LOGS_TS_LEN) < 0)
 		from++;
