@@ -102,7 +102,7 @@ const struct cfg_setting cfg_table[CFG__COUNT] = {
 			  CFG_KERNEL,
 			  "Prometheus text file, replaced every status tick; empty: none"},
     [CFG_HTTP_ADDR] = {"RON_HTTP_ADDR", "http-addr", CFG_STRING, "", 0, 64, NULL, false, CFG_KERNEL,
-		       "HOST:PORT ron-httpd serves /metrics, /status, /healthz on; empty: none"},
+		       "HOST:PORT ron-httpd serves /metrics, /status, /healthz, /readyz, /livez on; empty: none"},
     [CFG_HTTP_PUBLIC] = {"RON_HTTP_PUBLIC", "http-public", CFG_COUNT, "0", 0, 1, NULL, false,
 			 CFG_KERNEL, "1 allows a RON_HTTP_ADDR that is not a loopback address"},
     [CFG_HTTP_USER] = {"RON_HTTP_USER", "http-user", CFG_STRING, "nobody", 1, 64, NULL, false,

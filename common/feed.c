@@ -8,21 +8,22 @@
 
 #include "feed.h"
 
-int feed_encode(int code, const char *healthz, const char *status, const char *metrics, char **out,
-		size_t *outlen)
+int feed_encode(int code, const char *const body[FEED_NBODY], char **out, size_t *outlen)
 {
-	const char *b[3] = {healthz, status, metrics};
-	size_t l[3] = {strlen(healthz), strlen(status), strlen(metrics)};
+	size_t l[FEED_NBODY], total = 0;
+	for (int i = 0; i < FEED_NBODY; i++)
+		total += l[i] = strlen(body[i]);
 	char hdr[FEED_HEADER_MAX];
-	int h = snprintf(hdr, sizeof(hdr), "ronfeed 1 %d %zu %zu %zu\n", code, l[0], l[1], l[2]);
-	size_t total = (size_t)h + l[0] + l[1] + l[2];
+	int h = snprintf(hdr, sizeof(hdr), "ronfeed 2 %d %zu %zu %zu %zu\n", code, l[0], l[1], l[2],
+			 l[3]);
+	total += (size_t)h;
 	char *p = malloc(total);
 	if (!p)
 		return -1;
 	memcpy(p, hdr, (size_t)h);
 	size_t off = (size_t)h;
-	for (int i = 0; i < 3; i++) {
-		memcpy(p + off, b[i], l[i]);
+	for (int i = 0; i < FEED_NBODY; i++) {
+		memcpy(p + off, body[i], l[i]);
 		off += l[i];
 	}
 	*out = p;
@@ -70,9 +71,15 @@ static const char *number(const char *p, const char *end, uint64_t *v, char stop
 	return p + 1;
 }
 
+static void consume(struct feed_reader *r, size_t n)
+{
+	memmove(r->buf, r->buf + n, r->len - n);
+	r->len -= n;
+}
+
 void feed_snap_free(struct feed_snap *s)
 {
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < FEED_NBODY; i++) {
 		free(s->body[i]);
 		s->body[i] = NULL;
 		s->len[i] = 0;
@@ -92,32 +99,39 @@ int feed_reader_next(struct feed_reader *r, struct feed_snap *s, char *why, size
 		}
 		return 0;
 	}
-	static const char magic[] = "ronfeed 1 ";
+	static const char magic[] = "ronfeed 2 ";
 	const char *end = nl + 1, *p = r->buf;
-	uint64_t code, len[3];
+	uint64_t code, len[FEED_NBODY];
 	if (r->len < sizeof(magic) - 1 || memcmp(p, magic, sizeof(magic) - 1) != 0) {
 		snprintf(why, whylen, "header does not start with \"%s\"", magic);
 		return -1;
+	}
+	if ((size_t)(end - p) == sizeof(FEED_BEAT) - 1 && memcmp(p, FEED_BEAT, (size_t)(end - p)) == 0) {
+		consume(r, (size_t)(end - p));
+		return 2;
 	}
 	p += sizeof(magic) - 1;
 	if (!(p = number(p, end, &code, ' ')) || code < 100 || code > 599) {
 		snprintf(why, whylen, "bad status code in the header");
 		return -1;
 	}
-	for (int i = 0; i < 3; i++) {
-		if (!(p = number(p, end, &len[i], i < 2 ? ' ' : '\n')) || len[i] > FEED_BODY_MAX) {
+	for (int i = 0; i < FEED_NBODY; i++) {
+		char stop = i < FEED_NBODY - 1 ? ' ' : '\n';
+		if (!(p = number(p, end, &len[i], stop)) || len[i] > FEED_BODY_MAX) {
 			snprintf(why, whylen, "bad body length %d in the header", i + 1);
 			return -1;
 		}
 	}
 	size_t hlen = (size_t)(end - r->buf);
-	size_t total = hlen + (size_t)(len[0] + len[1] + len[2]);
+	size_t total = hlen;
+	for (int i = 0; i < FEED_NBODY; i++)
+		total += (size_t)len[i];
 	if (r->len < total)
 		return 0;
 	memset(s, 0, sizeof(*s));
 	s->code = (int)code;
 	size_t off = hlen;
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < FEED_NBODY; i++) {
 		s->body[i] = malloc((size_t)len[i] + 1);
 		if (!s->body[i]) {
 			feed_snap_free(s);
@@ -129,7 +143,6 @@ int feed_reader_next(struct feed_reader *r, struct feed_snap *s, char *why, size
 		s->len[i] = (size_t)len[i];
 		off += (size_t)len[i];
 	}
-	memmove(r->buf, r->buf + total, r->len - total);
-	r->len -= total;
+	consume(r, total);
 	return 1;
 }

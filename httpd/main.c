@@ -1,5 +1,5 @@
-/* ron-httpd: serves what ron-kernel feeds it (feed.h) as GET /metrics, /status and
- * /healthz; the only process of ron-kernel that reads from the network, and it
+/* ron-httpd: serves what ron-kernel feeds it (feed.h) as GET /metrics, /status,
+ * /healthz and /readyz, and whether the feed still speaks as /livez; the only process of ron-kernel that reads from the network, and it
  * holds nothing but the latest snapshot.  The kernel binds the socket (fd 3) and
  * writes the pipe (fd 4); we drop root, then answer with libmicrohttpd, in one
  * poll loop, until the pipe closes.
@@ -131,11 +131,22 @@ static unsigned per_ip_limit(long conns)
 	return conns >= 4 ? (unsigned)(conns / 4) : 1;
 }
 
-static const char *const content_type[3] = {
-    "text/plain; charset=utf-8",
-    "application/json",
-    "text/plain; version=0.0.4; charset=utf-8",
+static const char text_type[] = "text/plain; charset=utf-8";
+
+/* What each path serves: a body of the snapshot, or (FEED_NBODY) the liveness of the
+ * kernel's loop, which ron-httpd knows by when the feed last said anything. */
+static const struct route {
+	const char *path, *type;
+	int body;
+} routes[] = {
+    {"/healthz", text_type, FEED_HEALTHZ},
+    {"/readyz", text_type, FEED_READYZ},
+    {"/livez", text_type, FEED_NBODY},
+    {"/status", "application/json", FEED_STATUS},
+    {"/metrics", "text/plain; version=0.0.4; charset=utf-8", FEED_METRICS},
 };
+
+static int64_t fed_us; /* when the last whole frame came, 0 before the first */
 
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char *type,
 			     const char *body, size_t len, bool allow)
@@ -153,31 +164,55 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char
 	return rc;
 }
 
+static const struct route *route_of(const char *url)
+{
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+		if (strcmp(url, routes[i].path) == 0)
+			return &routes[i];
+	return NULL;
+}
+
+/* 200 while the kernel's feed speaks (a snapshot or a beat within FEED_SILENT_MS),
+ * whatever its services do; 503 once it has been silent: its loop is stuck, or it
+ * is stopped. */
+static enum MHD_Result livez(struct MHD_Connection *c)
+{
+	char text[128];
+	int64_t ago_ms = (clock_mono_us() - fed_us) / 1000;
+	bool alive = fed_us && ago_ms < FEED_SILENT_MS;
+	int n = alive ? snprintf(text, sizeof(text), "alive; the kernel spoke %lld ms ago\n",
+				 (long long)ago_ms)
+		      : snprintf(text, sizeof(text),
+				 "not alive: the kernel has been silent for %lld ms (at most %d)\n",
+				 (long long)ago_ms, FEED_SILENT_MS);
+	return reply(c, alive ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, text_type, text,
+		     (size_t)n, false);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version, const char *upload,
 				  size_t *upload_size, void **state)
 {
-	static const char *const paths[3] = {"/healthz", "/status", "/metrics"};
-	int which = -1;
-	for (int i = 0; i < 3; i++)
-		if (strcmp(url, paths[i]) == 0)
-			which = i;
-	static const char nf[] = "not found: try /metrics, /status or /healthz\n";
-	if (which < 0)
-		return reply(c, MHD_HTTP_NOT_FOUND, content_type[0], nf, sizeof(nf) - 1, false);
+	const struct route *r = route_of(url);
+	static const char nf[] =
+	    "not found: try /metrics, /status, /healthz, /readyz or /livez\n";
+	if (!r)
+		return reply(c, MHD_HTTP_NOT_FOUND, text_type, nf, sizeof(nf) - 1, false);
 	/* Answered on the first call, before any body: we never read one. */
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
 		static const char na[] = "method not allowed: only GET and HEAD\n";
-		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, content_type[0], na, sizeof(na) - 1,
-			     true);
+		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, text_type, na, sizeof(na) - 1, true);
 	}
+	if (r->body == FEED_NBODY && fed_us)
+		return livez(c);
 	if (!snap.code) {
 		static const char wait[] = "no data from ron-kernel yet\n";
-		return reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, content_type[0], wait,
-			     sizeof(wait) - 1, false);
+		return reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, text_type, wait, sizeof(wait) - 1,
+			     false);
 	}
-	unsigned code = which == FEED_HEALTHZ ? (unsigned)snap.code : MHD_HTTP_OK;
-	return reply(c, code, content_type[which], snap.body[which], snap.len[which], false);
+	bool verdict = r->body == FEED_HEALTHZ || r->body == FEED_READYZ;
+	unsigned code = verdict ? (unsigned)snap.code : MHD_HTTP_OK;
+	return reply(c, code, r->type, snap.body[r->body], snap.len[r->body], false);
 }
 
 /* Keeps only the newest complete snapshot; false at the end of the feed. */
@@ -200,7 +235,10 @@ static bool feed_read(int fd, struct feed_reader *r)
 	struct feed_snap s;
 	char why[128];
 	int rc;
-	while ((rc = feed_reader_next(r, &s, why, sizeof(why))) == 1) {
+	while ((rc = feed_reader_next(r, &s, why, sizeof(why))) > 0) {
+		fed_us = clock_mono_us();
+		if (rc == 2)
+			continue;
 		feed_snap_free(&snap);
 		snap = s;
 	}

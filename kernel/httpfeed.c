@@ -165,14 +165,47 @@ int kernel_httpd_spawn(struct kernel *k, int64_t now_us)
 	return 0;
 }
 
-/* The snapshot: /healthz (200 only while every service is healthy), status.json
- * and the metrics, all rendered here so that ron-httpd only copies bytes. */
+/* /readyz: the verdict, then each service meant to run that is not healthy, one per
+ * line with its state and reason, however many there are.  NULL if out of memory. */
+static char *readyz(const struct kernel *k, bool ok)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	if (!f)
+		return NULL;
+	int healthy = 0, meant = 0;
+	for (int i = 0; i < k->nsvc; i++) {
+		healthy += k->svc[i].state == ST_HEALTHY;
+		meant += k->svc[i].state != ST_DOWN;
+	}
+	fprintf(f, "%s%s: %d/%d healthy\n", ok ? "ready" : "not ready",
+		k->stopping ? ", stopping" : "", healthy, meant);
+	for (int i = 0; i < k->nsvc; i++) {
+		const struct kernel_svc *s = &k->svc[i];
+		if (s->state == ST_HEALTHY || s->state == ST_DOWN)
+			continue;
+		fprintf(f, "%s %s%s%s\n", s->name,
+			s->reported ? svc_state_name(s->state) : "starting", s->reason[0] ? ": " : "",
+			s->reason);
+	}
+	if (fclose(f) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+/* The snapshot: /healthz and /readyz (200 only while every service meant to run is
+ * healthy), status.json and the metrics, all rendered here so that ron-httpd only
+ * copies bytes. */
 static char *snapshot(struct kernel *k, int64_t now_us, size_t *len)
 {
 	char summary[256], healthz[300];
 	kernel_summary(k->svc, k->nsvc, summary, sizeof(summary));
 	bool ok = !k->stopping && kernel_all_healthy(k->svc, k->nsvc);
 	snprintf(healthz, sizeof(healthz), "%s%s\n", k->stopping ? "stopping; " : "", summary);
+	char *ready = readyz(k, ok);
 	struct kernel_status_meta m = kernel_status_meta(k, k->stopping ? "stopping" : "running");
 	json_object *so = kernel_status_json(&m, k->svc, k->nsvc, now_us);
 	char *status = so ? strdup(json_object_to_json_string_ext(
@@ -181,8 +214,11 @@ static char *snapshot(struct kernel *k, int64_t now_us, size_t *len)
 	json_object_put(so);
 	char *metrics = kernel_obs_render(k, now_us);
 	char *out = NULL;
-	if (status && metrics)
-		feed_encode(ok ? 200 : 503, healthz, status, metrics, &out, len);
+	if (ready && status && metrics) {
+		const char *body[FEED_NBODY] = {healthz, ready, status, metrics};
+		feed_encode(ok ? 200 : 503, body, &out, len);
+	}
+	free(ready);
 	free(status);
 	free(metrics);
 	return out;
@@ -190,10 +226,25 @@ static char *snapshot(struct kernel *k, int64_t now_us, size_t *len)
 
 int64_t kernel_httpd_snapshot_due(const struct kernel_obs *o)
 {
-	if (o->feedfd < 0 || !o->due || o->pending)
+	if (o->feedfd < 0 || o->pending)
 		return -1;
+	if (!o->due)
+		return o->last_frame_us + FEED_BEAT_MS * 1000;
 	/* The first for a new ron-httpd goes at once. */
 	return o->last_snapshot_us ? o->last_snapshot_us + SNAPSHOT_GAP_MS * 1000 : 0;
+}
+
+/* Nothing to say for FEED_BEAT_MS: a beat, so that /livez knows the loop turns.  Shorter
+ * than PIPE_BUF, it goes whole or not at all; a full pipe is ron-httpd's trouble
+ * (HTTPD_STUCK_MS), and the next beat is as good. */
+static void beat(struct kernel_obs *o, int64_t now_us)
+{
+	if (o->pending || o->due || now_us < o->last_frame_us + FEED_BEAT_MS * 1000)
+		return;
+	o->last_frame_us = now_us;
+	ssize_t w;
+	while ((w = write(o->feedfd, FEED_BEAT, sizeof(FEED_BEAT) - 1)) < 0 && errno == EINTR)
+		;
 }
 
 void kernel_httpd_feed(struct kernel *k, int64_t now_us)
@@ -201,9 +252,10 @@ void kernel_httpd_feed(struct kernel *k, int64_t now_us)
 	struct kernel_obs *o = k->obs;
 	if (o->feedfd < 0)
 		return;
+	beat(o, now_us);
 	if (!o->pending && o->due && kernel_httpd_snapshot_due(o) <= now_us) {
 		o->pending = snapshot(k, now_us, &o->plen);
-		o->last_snapshot_us = now_us;
+		o->last_snapshot_us = o->last_frame_us = now_us;
 		if (!o->pending) {
 			warnx("out of memory for a snapshot for ron-httpd");
 			return;

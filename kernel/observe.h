@@ -108,6 +108,7 @@ struct kernel_obs {
 	int64_t pending_since_us;
 	bool due;		  /* the table changed since the last snapshot */
 	int64_t last_snapshot_us; /* when the last one was rendered */
+	int64_t last_frame_us;	  /* when the last snapshot or beat went (feed.h) */
 	/* ron-httpd's stdout and stderr (httpdout.c): a pipe, read end non-blocking. */
 	int outfd[2];
 	struct svcline outline;

@@ -232,6 +232,10 @@ Test(http, endpoints)
 	wait_healthz(200);
 	cr_assert_eq(http_get(k1.port, "GET", "/healthz", resp, sizeof(resp)), 200);
 	cr_assert_str_eq(body_of(resp), "3/3 healthy\n");
+	cr_assert_eq(http_get(k1.port, "GET", "/readyz", resp, sizeof(resp)), 200);
+	cr_assert_str_eq(body_of(resp), "ready: 3/3 healthy\n");
+	cr_assert_eq(http_get(k1.port, "GET", "/livez", resp, sizeof(resp)), 200);
+	cr_assert(strstr(body_of(resp), "alive; the kernel spoke "), "%s", resp);
 
 	cr_assert_eq(http_get(k1.port, "GET", "/metrics", resp, sizeof(resp)), 200);
 	cr_assert(strstr(resp, "Content-Type: text/plain; version=0.0.4"), "%s", resp);
@@ -287,6 +291,55 @@ Test(http, healthz_503_names_what_is_wrong)
 	cr_assert_eq(code, 503, "%s", resp);
 	cr_assert(tl_wait_for(healthz_names_index, NULL, WAIT_MS), "/healthz: %s", resp);
 	cr_assert(strstr(body_of(resp), "2/3 healthy"), "%s", resp);
+	ht_stop(&k1);
+}
+
+struct http_want {
+	const char *path, *has;
+	int code;
+};
+
+static bool probe_is(void *arg)
+{
+	const struct http_want *p = arg;
+	return http_get(k1.port, "GET", p->path, resp, sizeof(resp)) == p->code &&
+	       strstr(body_of(resp), p->has);
+}
+
+static void wait_probe(const char *path, int code, const char *has)
+{
+	struct http_want p = {path, has, code};
+	cr_assert(tl_wait_for(probe_is, &p, WAIT_MS), "%s never answered %d with \"%s\": %s",
+		  path, code, has, resp);
+}
+
+/* A quarantined service: not ready, and the body names it and why; but the kernel is
+ * alive, so a liveness probe must not get the pod killed for it. */
+Test(http, readyz_names_a_quarantined_service_and_livez_stays_200)
+{
+	char *extra[] = {"RON_SVC_INDEX_BIN=/nonexistent/svc-index", NULL};
+	ht_start(&k1, extra);
+	wait_probe("/readyz", 503, "\nsvc-index quarantined: ");
+	const char *b = body_of(resp);
+	cr_assert(strncmp(b, "not ready: 2/3 healthy\n", 23) == 0, "%s", b);
+	cr_assert(strstr(b, "quarantined: 5 restarts within"), "the reason is not given: %s", b);
+	cr_assert_not(strstr(b, "svc-overlay"), "a healthy service is named: %s", b);
+	cr_assert_eq(http_get(k1.port, "GET", "/livez", resp, sizeof(resp)), 200, "%s", resp);
+	cr_assert_eq(http_get(k1.port, "GET", "/healthz", resp, sizeof(resp)), 503, "%s", resp);
+	ht_stop(&k1);
+}
+
+/* A kernel whose loop does not turn (here SIGSTOP; a deadlock looks the same): ron-httpd
+ * still answers, and /livez says the kernel has gone silent, until it speaks again. */
+Test(http, livez_fails_while_the_kernel_is_stopped)
+{
+	ht_start(&k1, NULL);
+	wait_probe("/readyz", 200, "ready: 3/3 healthy");
+	wait_probe("/livez", 200, "alive");
+	cr_assert_eq(kill(k1.pid, SIGSTOP), 0);
+	wait_probe("/livez", 503, "not alive: the kernel has been silent for ");
+	cr_assert_eq(kill(k1.pid, SIGCONT), 0);
+	wait_probe("/livez", 200, "alive; the kernel spoke ");
 	ht_stop(&k1);
 }
 

@@ -253,8 +253,9 @@ Test(metrics, feed_round_trip_byte_by_byte)
 {
 	char *buf;
 	size_t len;
-	cr_assert_eq(
-	    feed_encode(503, "1/3 healthy\n", "{\"v\":1}", "ron_build_info 1\n", &buf, &len), 0);
+	const char *const body[FEED_NBODY] = {"1/3 healthy\n", "not ready: 1/3 healthy\n",
+					      "{\"v\":1}", "ron_build_info 1\n"};
+	cr_assert_eq(feed_encode(503, body, &buf, &len), 0);
 	struct feed_reader r;
 	struct feed_snap s;
 	char why[128];
@@ -267,6 +268,7 @@ Test(metrics, feed_round_trip_byte_by_byte)
 		cr_assert_eq(feed_reader_next(&r, &s, why, sizeof(why)), 1);
 		cr_assert_eq(s.code, 503);
 		cr_assert_str_eq(s.body[FEED_HEALTHZ], "1/3 healthy\n");
+		cr_assert_str_eq(s.body[FEED_READYZ], "not ready: 1/3 healthy\n");
 		cr_assert_str_eq(s.body[FEED_STATUS], "{\"v\":1}");
 		cr_assert_str_eq(s.body[FEED_METRICS], "ron_build_info 1\n");
 		cr_assert_eq(s.len[FEED_METRICS], strlen("ron_build_info 1\n"));
@@ -280,6 +282,16 @@ Test(metrics, feed_round_trip_byte_by_byte)
 	cr_assert_eq(feed_reader_next(&r, &s, why, sizeof(why)), 1);
 	feed_snap_free(&s);
 	cr_assert_eq(feed_reader_next(&r, &s, why, sizeof(why)), 0);
+	/* A beat between two snapshots, split across reads, comes out as a beat. */
+	cr_assert_eq(feed_reader_add(&r, FEED_BEAT, 5), 0);
+	cr_assert_eq(feed_reader_next(&r, &s, why, sizeof(why)), 0);
+	cr_assert_eq(feed_reader_add(&r, FEED_BEAT + 5, strlen(FEED_BEAT) - 5), 0);
+	cr_assert_eq(feed_reader_add(&r, buf, len), 0);
+	cr_assert_eq(feed_reader_next(&r, &s, why, sizeof(why)), 2);
+	cr_assert_eq(feed_reader_next(&r, &s, why, sizeof(why)), 1);
+	cr_assert_str_eq(s.body[FEED_STATUS], "{\"v\":1}");
+	feed_snap_free(&s);
+	cr_assert_eq(r.len, 0);
 	feed_reader_free(&r);
 	free(buf);
 }
@@ -290,11 +302,13 @@ Test(metrics, feed_refuses_what_is_no_feed)
 		const char *in, *why;
 	} bad[] = {
 	    {"GET / HTTP/1.1\r\n", "does not start"},
-	    {"ronfeed 1 99 0 0 0\n", "status code"},
-	    {"ronfeed 1 200 0 0\n", "body length 2"},
-	    {"ronfeed 1 200 0 x 0\n", "body length 2"},
-	    {"ronfeed 1 200 0 0 99999999999\n", "body length 3"},
-	    {"ronfeed 1 200 0 0 67108865\n", "body length 3"},
+	    {"ronfeed 1 200 0 0 0\n", "does not start"},
+	    {"ronfeed 2 99 0 0 0 0\n", "status code"},
+	    {"ronfeed 2 beats\n", "status code"},
+	    {"ronfeed 2 200 0 0 0\n", "body length 3"},
+	    {"ronfeed 2 200 0 x 0 0\n", "body length 2"},
+	    {"ronfeed 2 200 0 0 0 99999999999\n", "body length 4"},
+	    {"ronfeed 2 200 0 0 0 67108865\n", "body length 4"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct feed_reader r;

@@ -32,19 +32,24 @@ static inline void fuzz_feed_one(const uint8_t *data, size_t size)
 		struct feed_snap s;
 		char why[128];
 		why[0] = '\0';
-		while ((rc = feed_reader_next(&r, &s, why, sizeof(why))) == 1) {
+		while ((rc = feed_reader_next(&r, &s, why, sizeof(why))) > 0) {
+			if (rc == 2) {
+				consumed = off - r.len;
+				continue;
+			}
 			FUZZ_CHECK(s.code >= 100 && s.code <= 599, "code %d", s.code);
 			char *enc;
 			size_t len;
-			for (int i = 0; i < 3; i++)
-				FUZZ_CHECK(s.body[i] && s.body[i][s.len[i]] == '\0', "body %d", i);
 			/* Bodies with a NUL inside cannot be re-encoded from C strings. */
-			bool plain = strlen(s.body[0]) == s.len[0] &&
-				     strlen(s.body[1]) == s.len[1] && strlen(s.body[2]) == s.len[2];
+			bool plain = true;
+			for (int i = 0; i < FEED_NBODY; i++) {
+				FUZZ_CHECK(s.body[i] && s.body[i][s.len[i]] == '\0', "body %d", i);
+				plain = plain && strlen(s.body[i]) == s.len[i];
+			}
 			if (plain) {
-				FUZZ_CHECK(feed_encode(s.code, s.body[0], s.body[1], s.body[2],
-						       &enc, &len) == 0,
-					   "encode");
+				const char *const body[FEED_NBODY] = {s.body[0], s.body[1], s.body[2],
+								      s.body[3]};
+				FUZZ_CHECK(feed_encode(s.code, body, &enc, &len) == 0, "encode");
 				FUZZ_CHECK(consumed + len <= off, "snapshot longer than the input");
 				free(enc);
 			}
