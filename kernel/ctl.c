@@ -388,6 +388,7 @@ int kernel_ctl_main(const char *run_dir, int argc, char **argv)
 	char **names = calloc((size_t)argc + 1, sizeof(*names));
 	int n = 0;
 	const char *sig = NULL;
+	bool json = false;
 	if (!names)
 		return CTL_EX_UNAVAILABLE;
 	if (strcmp(cmd, "logs") == 0) {
@@ -403,6 +404,8 @@ int kernel_ctl_main(const char *run_dir, int argc, char **argv)
 			if (*end || end == argv[i] + 10 || s <= 0 || s > 86400)
 				return usage_error("%s: a number of seconds, 0..86400", argv[i]);
 			timeout_ms = (int64_t)(s * 1000);
+		} else if (strcmp(argv[i], "--json") == 0 && strcmp(cmd, "status") == 0) {
+			json = true;
 		} else if (argv[i][0] == '-') {
 			return usage_error("unknown option %s", argv[i]);
 		} else if (strcmp(cmd, "signal") == 0 && !sig) {
@@ -413,7 +416,7 @@ int kernel_ctl_main(const char *run_dir, int argc, char **argv)
 	}
 	int rc = CTL_EX_OK;
 	if (strcmp(cmd, "status") == 0) {
-		rc = kernel_ctl_status(run_dir, names, n);
+		rc = kernel_ctl_status(run_dir, names, n, json);
 		free(names);
 		return rc;
 	}

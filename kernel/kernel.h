@@ -66,6 +66,10 @@ struct kernel_svc {
 	unsigned failures;
 	char reason[REPORT_REASON_MAX];
 	bool ever_healthy;
+	int64_t state_since_us; /* monotonic time the state last changed, 0 before a report */
+	/* The service's last exit as its monitor reported it; exit_at_us 0: none yet. */
+	int exit_code, exit_signal; /* -1 / 0 when it was not a code / a signal */
+	int64_t exit_at_us;
 	/* What a replacement monitor needs (handover.h), from the same reports. */
 	int64_t due_at_us;	  /* the state's running deadline (monotonic), -1 if none */
 	int64_t healthy_since_us; /* -1 if not healthy since it was spawned */
@@ -179,6 +183,11 @@ struct kernel_status_meta {
 	unsigned long long kernel_start;   /* the kernel's start time, /proc/PID/stat field 22 */
 	const char *boot_id;		   /* "" if unknown */
 	unsigned long long output_dropped; /* output lines dropped since start */
+	/* Where each service's processes and output are, for the rows; NULL when the
+	 * caller has none to say (a unit test): the fields are then empty. */
+	const char *cg_base;	     /* cgroup of the services, as in /proc/PID/cgroup */
+	const char *log_dir;	     /* [kernel] log_dir, "" if unset */
+	const char *run_log;	     /* the run directory's log directory */
 };
 struct json_object;
 /* The table as status.json holds it (a new object). */
@@ -490,6 +499,9 @@ int kernel_ctl_file_run_dir(const char *path, char *buf, size_t cap, char *why, 
 int kernel_ctl_main(const char *run_dir, int argc, char **argv);
 /* logs.c: ron-kernel logs [-n N] [-f] [--since T] [NAME...], from the files alone. */
 int kernel_ctl_logs(const char *run_dir, int argc, char **argv);
+/* The last n lines of NAME's log in dir (its dir/NAME/current and the rotated one),
+ * as `logs` prints them; -1 if it has none there. */
+int kernel_logs_tail(const char *dir, const char *name, long long n);
 /* One request, one reply; NULL with *rc set and a line on stderr (quiet: none for
  * a kernel that is not running, whose caller says so itself). */
 struct json_object *kernel_ctl_ask(const char *run_dir, struct json_object *req, int *rc,
@@ -500,7 +512,9 @@ const char *kernel_suggest(const char *arg, bool *flag);
 /* "ron-kernel: unknown argument X; did you mean Y?" and where the usage is. */
 void kernel_unknown_argument(FILE *f, const char *arg);
 /* ctlstatus.c: `ron-kernel status [NAME...]` and `--status`; returns the exit status. */
-int kernel_ctl_status(const char *run_dir, char *const *names, int n);
+int kernel_ctl_status(const char *run_dir, char *const *names, int n, bool json);
+/* statusdetail.c: one row of the status JSON in full, then its last output lines. */
+void kernel_status_detail(FILE *out, struct json_object *row, bool color);
 
 /* reload.c: re-reads the config file and applies the difference. */
 struct json_object *kernel_reload(struct kernel *k, int64_t now_us);

@@ -458,6 +458,22 @@ static int logs_run(int root, const char *rootpath, struct logs_opts *o, char **
 	return LOGS_EX_OK;
 }
 
+int kernel_logs_tail(const char *dir, const char *name, long long n)
+{
+	int root = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct stat st;
+	if (root < 0 || fstatat(root, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode)) {
+		if (root >= 0)
+			close(root);
+		return -1;
+	}
+	char *names[] = {(char *)name};
+	struct logs_opts o = {.n = n, .names = names, .nnames = 1};
+	logs_run(root, dir, &o, names, 1);
+	close(root);
+	return 0;
+}
+
 int kernel_ctl_logs(const char *run_dir, int argc, char **argv)
 {
 	struct logs_opts o = {0};

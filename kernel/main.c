@@ -24,12 +24,12 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: ron-kernel [--config=FILE] [--SETTING=VALUE ...]\n"
 		"       ron-kernel --config=FILE --check-config\n"
-		"       ron-kernel status [NAME...]\n"
+		"       ron-kernel status [--json] [NAME...]\n"
 		"       ron-kernel restart|stop|start|lift [--no-wait] [--timeout=S] NAME...|all\n"
 		"       ron-kernel signal SIG NAME...|all\n"
 		"       ron-kernel reload [--no-wait] [--timeout=S]\n"
 		"       ron-kernel logs [-n N] [-f] [--since T] [NAME...]\n"
-		"       ron-kernel --status | --check [--run-dir=PATH]\n"
+		"       ron-kernel --status [--json] | --check [--run-dir=PATH]\n"
 		"       ron-kernel --help | --version\n"
 		"\n"
 		"Supervises the services of a config file, or without one svc-index,\n"
@@ -42,7 +42,9 @@ static void usage(FILE *f)
 		"\n"
 		"Commands to the running kernel, over $RON_RUN_DIR/control.sock; each waits\n"
 		"(default: the service's stop + start timeouts + 2 s) until it is done:\n"
-		"  status    the status table               restart  stop, then start\n"
+		"  status    the table; with names, each in full (state since, pid, command,\n"
+		"            cgroup, last exit, last 10 lines); --json: status.json's schema\n"
+		"  restart   stop, then start\n"
 		"  stop      stop and keep down             start    start a down service\n"
 		"  lift      end a quarantine               signal   send SIG to services\n"
 		"  reload    re-read the config file and apply the difference\n"
@@ -275,7 +277,7 @@ int main(int argc, char **argv)
 {
 	static struct kernel k = {.epfd = -1}; /* none until the loop opens it */
 	char why[4096];
-	bool want_status = false, want_check = false, want_check_config = false;
+	bool want_status = false, want_check = false, want_check_config = false, json = false;
 
 	/* Before anything opens a file: a closed stdout would make the pidfile fd 1. */
 	if (startup_stdio() < 0)
@@ -308,6 +310,8 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--status") == 0)
 			want_status = true;
+		else if (strcmp(argv[i], "--json") == 0 && want_status)
+			json = true;
 		else if (strcmp(argv[i], "--check") == 0)
 			want_check = true;
 		else if (strcmp(argv[i], "--check-config") == 0)
@@ -321,7 +325,7 @@ int main(int argc, char **argv)
 	if (want_check)
 		return kernel_status_check(k.run_dir, stdout);
 	if (want_status)
-		return kernel_ctl_status(k.run_dir, NULL, 0);
+		return kernel_ctl_status(k.run_dir, NULL, 0, json);
 	if (want_check_config)
 		return check_config(&k);
 

@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "kernel.h"
 #include "observe.h"
+#include "svcout.h"
 #include "proc.h"
 
 void kernel_print(struct kernel *k, const char *line)
@@ -190,6 +191,9 @@ struct kernel_status_meta kernel_status_meta(const struct kernel *k, const char 
 	    .kernel_start = k->start,
 	    .boot_id = k->boot_id,
 	    .output_dropped = k->out.dropped_total,
+	    .cg_base = k->containment == KCONT_CGROUP ? k->cg_base : NULL,
+	    .log_dir = config_str(&k->cfg, CFG_LOG_DIR),
+	    .run_log = kernel_svcout_run_log(),
 	};
 }
 

@@ -46,6 +46,60 @@ static bool add_str(json_object *o, const char *k, const char *v)
 	return add(o, k, json_object_new_string(v));
 }
 
+/* A monotonic time as wall-clock ms, for a reader in another process; 0 for none. */
+static int64_t wall_of(int64_t mono_us, int64_t now_us, int64_t wall_ms)
+{
+	if (mono_us <= 0)
+		return 0;
+	return wall_ms - (now_us > mono_us ? (now_us - mono_us) / 1000 : 0);
+}
+
+static bool add_command(json_object *e, const struct svc_def *d)
+{
+	json_object *a = json_object_new_array();
+	if (!d)
+		return add(e, "command", a);
+	bool ok = a && json_object_array_add(a, json_object_new_string(d->bin)) == 0;
+	for (int i = 0; ok && i < d->nargs; i++)
+		ok = json_object_array_add(a, json_object_new_string(d->args[i])) == 0;
+	if (!ok) {
+		json_object_put(a);
+		return false;
+	}
+	return add(e, "command", a);
+}
+
+/* "code 3", "signal KILL" or "" (none yet). */
+static bool add_exit(json_object *e, const struct kernel_svc *s, int64_t now_us, int64_t wall)
+{
+	char what[48] = "";
+	if (s->exit_at_us && s->exit_signal > 0)
+		snprintf(what, sizeof(what), "signal %s", sigabbrev_np(s->exit_signal)
+								? sigabbrev_np(s->exit_signal)
+								: "?");
+	else if (s->exit_at_us)
+		snprintf(what, sizeof(what), "code %d", s->exit_code);
+	return add_str(e, "last_exit", what) &&
+	       add_int(e, "last_exit_ms", wall_of(s->exit_at_us, now_us, wall));
+}
+
+/* What `status NAME` shows beyond the table: since when, what runs, where. */
+static bool add_detail(json_object *e, const struct kernel_status_meta *m,
+		       const struct kernel_svc *s, int64_t now_us, int64_t wall)
+{
+	const struct svc_def *d = s->def;
+	char cg[CGROUP_PATH_MAX + REPORT_NAME_MAX] = "";
+	if (m->cg_base)
+		snprintf(cg, sizeof(cg), "%s/%s", m->cg_base, s->name);
+	const char *log = d && d->log_dir ? d->log_dir : m->log_dir ? m->log_dir : "";
+	if (!log[0] && m->run_log)
+		log = m->run_log;
+	return add_int(e, "state_since_ms", wall_of(s->state_since_us, now_us, wall)) &&
+	       add_command(e, d) && add_str(e, "user", d && d->user ? d->user : "") &&
+	       add_str(e, "group", d && d->group ? d->group : "") && add_str(e, "cgroup", cg) &&
+	       add_exit(e, s, now_us, wall) && add_str(e, "log_dir", log);
+}
+
 json_object *kernel_status_json(const struct kernel_status_meta *m, const struct kernel_svc *svcs,
 				int n, int64_t now_us)
 {
@@ -87,6 +141,7 @@ json_object *kernel_status_json(const struct kernel_status_meta *m, const struct
 		ok = ok && add_int(e, "monitors_replaced", s->mon_replaced);
 		ok = ok && add(e, "monitor_degraded", json_object_new_boolean(s->mon_degraded));
 		ok = ok && add(e, "untracked", json_object_new_boolean(s->untracked));
+		ok = ok && add_detail(e, m, s, now_us, wall);
 		if (!ok || json_object_array_add(a, e) < 0) {
 			json_object_put(e);
 			ok = false;

@@ -97,6 +97,11 @@ void kernel_svcout_log_moved(struct kernel_svc *s)
 	}
 }
 
+const char *kernel_svcout_run_log(void)
+{
+	return so_k.run_log;
+}
+
 static const char *log_dir_of(const struct kernel *k, const struct kernel_svc *s)
 {
 	const char *d = s->def->log_dir ? s->def->log_dir : config_str(&k->cfg, CFG_LOG_DIR);

@@ -91,6 +91,8 @@ struct pollfd;
  * -1 with why for a directory that cannot be used (a configuration error), -2 when a
  * system call failed. */
 int kernel_svcout_init(struct kernel *k, char *why, size_t whylen);
+/* RUN_DIR/log, where a service's log goes without log_dir ("" before init). */
+const char *kernel_svcout_run_log(void);
 /* Reload: the settings read again (service_output). */
 void kernel_svcout_settings(struct kernel *k);
 /* Reload: a new log directory for the service; its open file is closed. */

@@ -25,6 +25,7 @@ void kernel_svc_init(struct kernel_svc *s, const char *name, const struct svc_de
 	s->restart_at_us = -1;
 	s->due_at_us = -1;
 	s->healthy_since_us = -1;
+	s->exit_code = -1;
 	kernel_lines_init(&s->lines);
 	kernel_lines_init(&s->hblines);
 }
@@ -136,6 +137,14 @@ unsigned kernel_svc_apply(struct kernel_svc *s, const struct report *r, int64_t 
 		ch |= KCH_FIRST_HEALTHY;
 	}
 	s->reported = true;
+	int64_t at = report_time(r, now_us);
+	if (ch & KCH_STATE)
+		s->state_since_us = at;
+	if (r->event == EV_EXITED) {
+		s->exit_code = r->code;
+		s->exit_signal = r->signal;
+		s->exit_at_us = at;
+	}
 	/* No quarantine lasts longer than RON_QUARANTINE_MS can say: a day. */
 	if (r->event == EV_QUARANTINED && r->delay_ms >= 0)
 		s->quarantine_end_us = clock_add_us(now_us, r->delay_ms > HANDOVER_DUE_MAX / 1000
@@ -147,7 +156,6 @@ unsigned kernel_svc_apply(struct kernel_svc *s, const struct report *r, int64_t 
 	s->restarts = r->restarts;
 	/* The uptime is as of the report's writing; no process is older than our
 	 * monotonic clock. */
-	int64_t at = report_time(r, now_us);
 	int64_t uptime_ms = r->uptime_ms < 0 ? 0 : r->uptime_ms;
 	if (uptime_ms > at / 1000)
 		uptime_ms = at / 1000;
