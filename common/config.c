@@ -11,6 +11,7 @@
 
 static const char *const log_formats[] = {"text", "json", NULL};
 static const char *const service_outputs[] = {"prefix", "raw", "none", NULL};
+static const char *const status_lines[] = {"auto", "full", "compact", "summary", "off", NULL};
 static const char *const containments[] = {"auto", "cgroup", "pgroup", NULL};
 
 #define STR_LEN (CFG_STR_MAX - 1)
@@ -50,6 +51,10 @@ const struct cfg_setting cfg_table[CFG__COUNT] = {
     [CFG_STATUS_DETAIL] = {"RON_STATUS_DETAIL", "status-detail", CFG_COUNT, "16", 0, 1024, NULL,
 			   false, CFG_KERNEL,
 			   "services a status line names; beyond it, counts and the unhealthy"},
+    [CFG_STATUS_LINE] = {"RON_STATUS_LINE", "status-line", CFG_ENUM, "auto", 0, 4, status_lines,
+			 false, CFG_KERNEL,
+			 "the periodic status line: auto (compact on a terminal, else full), "
+			 "full (key=value), compact, summary, off"},
     [CFG_HEALTH_INTERVAL_MS] = {"RON_HEALTH_INTERVAL_MS", "health-interval-ms", CFG_MS, "1000", 10,
 				3600000, NULL, false, CFG_BOTH, "time between health checks"},
     [CFG_HEALTH_TIMEOUT_MS] = {"RON_HEALTH_TIMEOUT_MS", "health-timeout-ms", CFG_MS, "500", 1,
@@ -101,8 +106,9 @@ const struct cfg_setting cfg_table[CFG__COUNT] = {
     [CFG_METRICS_FILE] = {"RON_METRICS_FILE", "metrics-file", CFG_PATH, "", 0, STR_LEN, NULL, true,
 			  CFG_KERNEL,
 			  "Prometheus text file, replaced every status tick; empty: none"},
-    [CFG_HTTP_ADDR] = {"RON_HTTP_ADDR", "http-addr", CFG_STRING, "", 0, 64, NULL, false, CFG_KERNEL,
-		       "HOST:PORT ron-httpd serves /metrics, /status, /healthz, /readyz, /livez on; empty: none"},
+    [CFG_HTTP_ADDR] =
+	{"RON_HTTP_ADDR", "http-addr", CFG_STRING, "", 0, 64, NULL, false, CFG_KERNEL,
+	 "HOST:PORT ron-httpd serves /metrics, /status, /healthz, /readyz, /livez on; empty: none"},
     [CFG_HTTP_PUBLIC] = {"RON_HTTP_PUBLIC", "http-public", CFG_COUNT, "0", 0, 1, NULL, false,
 			 CFG_KERNEL, "1 allows a RON_HTTP_ADDR that is not a loopback address"},
     [CFG_HTTP_USER] = {"RON_HTTP_USER", "http-user", CFG_STRING, "nobody", 1, 64, NULL, false,

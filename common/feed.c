@@ -106,7 +106,8 @@ int feed_reader_next(struct feed_reader *r, struct feed_snap *s, char *why, size
 		snprintf(why, whylen, "header does not start with \"%s\"", magic);
 		return -1;
 	}
-	if ((size_t)(end - p) == sizeof(FEED_BEAT) - 1 && memcmp(p, FEED_BEAT, (size_t)(end - p)) == 0) {
+	if ((size_t)(end - p) == sizeof(FEED_BEAT) - 1 &&
+	    memcmp(p, FEED_BEAT, (size_t)(end - p)) == 0) {
 		consume(r, (size_t)(end - p));
 		return 2;
 	}

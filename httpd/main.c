@@ -1,7 +1,7 @@
 /* ron-httpd: serves what ron-kernel feeds it (feed.h) as GET /metrics, /status,
- * /healthz and /readyz, and whether the feed still speaks as /livez; the only process of ron-kernel that reads from the network, and it
- * holds nothing but the latest snapshot.  The kernel binds the socket (fd 3) and
- * writes the pipe (fd 4); we drop root, then answer with libmicrohttpd, in one
+ * /healthz and /readyz, and whether the feed still speaks as /livez; the only process of ron-kernel
+ * that reads from the network, and it holds nothing but the latest snapshot.  The kernel binds the
+ * socket (fd 3) and writes the pipe (fd 4); we drop root, then answer with libmicrohttpd, in one
  * poll loop, until the pipe closes.
  *
  * A client gets --timeout-ms from its accept to send its whole request and take the
@@ -194,8 +194,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 				  size_t *upload_size, void **state)
 {
 	const struct route *r = route_of(url);
-	static const char nf[] =
-	    "not found: try /metrics, /status, /healthz, /readyz or /livez\n";
+	static const char nf[] = "not found: try /metrics, /status, /healthz, /readyz or /livez\n";
 	if (!r)
 		return reply(c, MHD_HTTP_NOT_FOUND, text_type, nf, sizeof(nf) - 1, false);
 	/* Answered on the first call, before any body: we never read one. */

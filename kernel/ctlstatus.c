@@ -133,9 +133,9 @@ static int status_from_file(const char *run_dir, int ask_rc, char *const *names,
 	kernel_fmt_duration(age_ms, age, sizeof(age));
 	int rc = ask_rc;
 	if (json) {
-		rc = !names_known(o, names, n)	 ? CTL_EX_UNKNOWN
-		     : alive			 ? kernel_status_verdict(o, names, n)
-						 : CTL_EX_UNAVAILABLE;
+		rc = !names_known(o, names, n) ? CTL_EX_UNKNOWN
+		     : alive		       ? kernel_status_verdict(o, names, n)
+					       : CTL_EX_UNAVAILABLE;
 		if (rc != CTL_EX_UNKNOWN)
 			show_json(o, names, n, "status.json", !alive);
 		json_object_put(o);

@@ -186,8 +186,8 @@ static char *readyz(const struct kernel *k, bool ok)
 		if (s->state == ST_HEALTHY || s->state == ST_DOWN)
 			continue;
 		fprintf(f, "%s %s%s%s\n", s->name,
-			s->reported ? svc_state_name(s->state) : "starting", s->reason[0] ? ": " : "",
-			s->reason);
+			s->reported ? svc_state_name(s->state) : "starting",
+			s->reason[0] ? ": " : "", s->reason);
 	}
 	if (fclose(f) != 0) {
 		free(text);

@@ -185,9 +185,9 @@ struct kernel_status_meta {
 	unsigned long long output_dropped; /* output lines dropped since start */
 	/* Where each service's processes and output are, for the rows; NULL when the
 	 * caller has none to say (a unit test): the fields are then empty. */
-	const char *cg_base;	     /* cgroup of the services, as in /proc/PID/cgroup */
-	const char *log_dir;	     /* [kernel] log_dir, "" if unset */
-	const char *run_log;	     /* the run directory's log directory */
+	const char *cg_base; /* cgroup of the services, as in /proc/PID/cgroup */
+	const char *log_dir; /* [kernel] log_dir, "" if unset */
+	const char *run_log; /* the run directory's log directory */
 };
 struct json_object;
 /* The table as status.json holds it (a new object). */
@@ -354,6 +354,7 @@ struct kernel {
 	struct config cfg;
 	bool json;
 	bool color; /* stdout is a terminal, NO_COLOR unset, text lines */
+	bool tty;   /* stdout is a terminal */
 	pid_t pid;
 	unsigned long long start;	/* our start time, for status.json */
 	struct svc_rate stray_rate;	/* reaps of strays of no service */
@@ -429,6 +430,11 @@ void kernel_out_drain(struct kernel *k);
 void kernel_emit(struct kernel *k, enum kernel_level level, const char *event,
 		 const struct kernel_field *f, int nf);
 void kernel_emit_status(struct kernel *k, int64_t now_us);
+/* statusline.c: the status line as RON_STATUS_LINE asks, auto resolved. */
+enum cfg_status_line kernel_status_line_mode(const struct kernel *k);
+int kernel_fmt_status_line(enum cfg_status_line mode, bool json, bool color, int64_t wall_ms,
+			   const struct kernel_svc *svcs, int n, int detail, int64_t now_us,
+			   char *buf, size_t cap);
 /* SIGUSR1: the status line and one line per service with every field. */
 void kernel_emit_full(struct kernel *k, int64_t now_us);
 void kernel_publish(struct kernel *k, int64_t now_us);

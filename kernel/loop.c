@@ -239,7 +239,8 @@ static void tick(struct kernel *k, int64_t now_us)
 		int64_t iv = clock_ms_to_us(config_num(&k->cfg, CFG_STATUS_INTERVAL_MS));
 		/* The quiet checks since the last tick, for the line and status.json. */
 		kernel_mon_heartbeats(k, NULL, now_us);
-		kernel_emit_status(k, now_us);
+		if (kernel_status_line_mode(k) != CFG_STLINE_OFF)
+			kernel_emit_status(k, now_us);
 		/* The tick's own write is due now: a settle delay would cost a wake-up. */
 		k->dirty = true;
 		k->publish_at_us = now_us;

@@ -337,7 +337,8 @@ int main(int argc, char **argv)
 		k.boot_id[0] = '\0';
 	k.json = config_num(&k.cfg, CFG_LOG_FORMAT) == CFG_LOG_JSON;
 	const char *no_color = getenv("NO_COLOR");
-	k.color = !k.json && isatty(STDOUT_FILENO) && !(no_color && no_color[0]);
+	k.tty = isatty(STDOUT_FILENO);
+	k.color = !k.json && k.tty && !(no_color && no_color[0]);
 	if (kernel_outq_init(&k.out, (size_t)config_num(&k.cfg, CFG_OUTPUT_QUEUE_BYTES)) < 0)
 		err(71, "allocate the output queue (RON_OUTPUT_QUEUE_BYTES=%s)",
 		    config_str(&k.cfg, CFG_OUTPUT_QUEUE_BYTES));

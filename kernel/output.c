@@ -132,13 +132,18 @@ static void emit_kind(struct kernel *k, enum kernel_out_kind kind, enum kernel_l
 	    kernel_fmt_line(k->json, clock_wall_ms(), level, event, f, nf, line, sizeof(line)));
 }
 
+/* The status line in the form asked for; asked for by hand (SIGUSR1) when the
+ * periodic one is off, the full one. */
 void kernel_emit_status(struct kernel *k, int64_t now_us)
 {
 	char line[KERNEL_LINE_MAX];
+	enum cfg_status_line mode = kernel_status_line_mode(k);
+	if (mode == CFG_STLINE_OFF)
+		mode = CFG_STLINE_FULL;
 	kernel_out_line(k, KOUT_STATUS, line,
-			kernel_fmt_status(k->json, clock_wall_ms(), k->svc, k->nsvc,
-					  (int)config_num(&k->cfg, CFG_STATUS_DETAIL), now_us, line,
-					  sizeof(line)));
+			kernel_fmt_status_line(mode, k->json, k->color, clock_wall_ms(), k->svc,
+					       k->nsvc, (int)config_num(&k->cfg, CFG_STATUS_DETAIL),
+					       now_us, line, sizeof(line)));
 }
 
 void kernel_emit_full(struct kernel *k, int64_t now_us)

@@ -92,7 +92,8 @@ static void print_history(FILE *out, json_object *e)
 		fprintf(out, "%12s: answered in %lld.%03lld ms; %lld failed in a row\n", "Health",
 			rtt / 1000, rtt % 1000, fails);
 	else
-		fprintf(out, "%12s: no answer measured yet; %lld failed in a row\n", "Health", fails);
+		fprintf(out, "%12s: no answer measured yet; %lld failed in a row\n", "Health",
+			fails);
 	long long mpid = int_of(e, "mpid", 0);
 	fprintf(out, "%12s: %s", "Monitor", str_of(e, "monitor"));
 	if (mpid > 0)

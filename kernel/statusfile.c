@@ -74,9 +74,8 @@ static bool add_exit(json_object *e, const struct kernel_svc *s, int64_t now_us,
 {
 	char what[48] = "";
 	if (s->exit_at_us && s->exit_signal > 0)
-		snprintf(what, sizeof(what), "signal %s", sigabbrev_np(s->exit_signal)
-								? sigabbrev_np(s->exit_signal)
-								: "?");
+		snprintf(what, sizeof(what), "signal %s",
+			 sigabbrev_np(s->exit_signal) ? sigabbrev_np(s->exit_signal) : "?");
 	else if (s->exit_at_us)
 		snprintf(what, sizeof(what), "code %d", s->exit_code);
 	return add_str(e, "last_exit", what) &&

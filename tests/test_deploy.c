@@ -210,7 +210,8 @@ static int check_as_nobody(const char *vol, char *err, size_t errlen)
 {
 	static char env[8][700];
 	const char *fmt[] = {"RON_RUN_DIR=%s/kernel", "RON_INDEX_SOCK=%s/kernel/i.sock",
-			     "RON_OVERLAY_SOCK=%s/kernel/o.sock", "RON_STORAGE_SOCK=%s/kernel/s.sock"};
+			     "RON_OVERLAY_SOCK=%s/kernel/o.sock",
+			     "RON_STORAGE_SOCK=%s/kernel/s.sock"};
 	char *envp[10];
 	int n = 0;
 	for (; n < 4; n++) {
@@ -223,8 +224,13 @@ static int check_as_nobody(const char *vol, char *err, size_t errlen)
 	envp[n++] = "RON_SVC_STORAGE_BIN=" RON_BUILD_DIR "/sim/svc-storage";
 	envp[n++] = "PATH=/usr/bin:/bin";
 	envp[n] = NULL;
-	char *argv[] = {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-			RON_BUILD_DIR "/ron-kernel", "--check-config", NULL};
+	char *argv[] = {"/usr/bin/setpriv",
+			"--reuid=65534",
+			"--regid=65534",
+			"--clear-groups",
+			RON_BUILD_DIR "/ron-kernel",
+			"--check-config",
+			NULL};
 	char out[16384];
 	int st = tl_run(argv, envp, out, sizeof(out), err, errlen, 30000);
 	cr_assert(WIFEXITED(st), "ron-kernel --check-config: status %#x", st);

@@ -309,8 +309,8 @@ static bool probe_is(void *arg)
 static void wait_probe(const char *path, int code, const char *has)
 {
 	struct http_want p = {path, has, code};
-	cr_assert(tl_wait_for(probe_is, &p, WAIT_MS), "%s never answered %d with \"%s\": %s",
-		  path, code, has, resp);
+	cr_assert(tl_wait_for(probe_is, &p, WAIT_MS), "%s never answered %d with \"%s\": %s", path,
+		  code, has, resp);
 }
 
 /* A quarantined service: not ready, and the body names it and why; but the kernel is

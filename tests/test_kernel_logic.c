@@ -387,3 +387,90 @@ Test(kernel_logic, loop_lateness_and_pause)
 	cr_assert(kernel_loop_paused(limit / 2 + 1, limit));
 	cr_assert(kernel_loop_paused(10000000, limit));
 }
+
+static void three(struct kernel_svc *s)
+{
+	const char *names[] = {"svc-index", "svc-overlay", "svc-storage"};
+	for (int i = 0; i < 3; i++) {
+		kernel_svc_init(&s[i], names[i], NULL);
+		s[i].reported = true;
+		s[i].state = ST_HEALTHY;
+		s[i].pid = 100 + i;
+		s[i].rtt_us = 250;
+	}
+	s[2].state = ST_BACKOFF;
+	s[2].pid = 0;
+	s[2].restarts = 2;
+}
+
+/* For a person: the summary, then "name state uptime" per service, restarts once
+ * there are any; no key=value. */
+Test(kernel_logic, compact_status_line_is_one_short_group_per_service)
+{
+	struct kernel_svc s[3];
+	three(s);
+	char buf[KERNEL_LINE_MAX];
+	kernel_fmt_status_line(CFG_STLINE_COMPACT, false, false, 0, s, 3, 16, 192000000, buf,
+			       sizeof(buf));
+	cr_assert_str_eq(buf, "1970-01-01T00:00:00.000Z warn event=status 2/3 healthy"
+			      " | svc-index healthy 3m12s | svc-overlay healthy 3m12s"
+			      " | svc-storage backoff restarts 2\n");
+	/* Past status_detail the healthy ones are counted, not named. */
+	kernel_fmt_status_line(CFG_STLINE_COMPACT, false, false, 0, s, 3, 1, 192000000, buf,
+			       sizeof(buf));
+	cr_assert(strstr(buf, "2/3 healthy | svc-storage backoff restarts 2 | 2 more healthy\n"),
+		  "%s", buf);
+	/* Coloured on a colour terminal, the state word only. */
+	kernel_fmt_status_line(CFG_STLINE_COMPACT, false, true, 0, s, 3, 16, 192000000, buf,
+			       sizeof(buf));
+	cr_assert(strstr(buf, " | svc-index \033[32mhealthy\033[0m 3m12s"), "%s", buf);
+	/* JSON is for machines: compact is the full object there. */
+	kernel_fmt_status_line(CFG_STLINE_COMPACT, true, false, 0, s, 3, 16, 192000000, buf,
+			       sizeof(buf));
+	json_object *o = json_tokener_parse(buf), *a;
+	cr_assert(o && json_object_object_get_ex(o, "services", &a), "%s", buf);
+	json_object_put(o);
+}
+
+Test(kernel_logic, summary_status_line_is_the_summary_alone)
+{
+	struct kernel_svc s[3];
+	three(s);
+	char buf[KERNEL_LINE_MAX];
+	kernel_fmt_status_line(CFG_STLINE_SUMMARY, false, false, 0, s, 3, 16, 1000000, buf,
+			       sizeof(buf));
+	cr_assert_str_eq(buf, "1970-01-01T00:00:00.000Z warn event=status "
+			      "summary=\"2/3 healthy; svc-storage backoff\"\n");
+	kernel_fmt_status_line(CFG_STLINE_SUMMARY, true, false, 0, s, 3, 16, 1000000, buf,
+			       sizeof(buf));
+	json_object *o = json_tokener_parse(buf), *v;
+	cr_assert(o, "%s", buf);
+	cr_assert_not(json_object_object_get_ex(o, "services", &v), "%s", buf);
+	cr_assert_str_eq(json_object_get_string(json_object_object_get(o, "summary")),
+			 "2/3 healthy; svc-storage backoff");
+	json_object_put(o);
+}
+
+/* auto: compact on a terminal with text lines, full on a pipe or with JSON. */
+Test(kernel_logic, status_line_auto_is_compact_only_on_a_text_terminal)
+{
+	static struct kernel k;
+	config_defaults(&k.cfg);
+	const struct {
+		bool tty, json;
+		enum cfg_status_line want;
+	} c[] = {{true, false, CFG_STLINE_COMPACT},
+		 {false, false, CFG_STLINE_FULL},
+		 {true, true, CFG_STLINE_FULL}};
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		k.tty = c[i].tty;
+		k.json = c[i].json;
+		cr_assert_eq(kernel_status_line_mode(&k), c[i].want, "case %zu", i);
+	}
+	char why[CFG_ERR_MAX];
+	cr_assert_eq(config_set(&k.cfg, CFG_STATUS_LINE, "off", CFG_SRC_ENV, why, sizeof(why)), 0,
+		     "%s", why);
+	k.tty = true;
+	k.json = false;
+	cr_assert_eq(kernel_status_line_mode(&k), CFG_STLINE_OFF);
+}

@@ -61,8 +61,7 @@ static bool a_restarted(void *arg)
 	       pid > 0 && pid != r->old;
 }
 
-#define HAS(o, text)                                                                               \
-	cr_assert(strstr((o).out, text), "no \"%s\" in:\n%s", text, (o).out)
+#define HAS(o, text) cr_assert(strstr((o).out, text), "no \"%s\" in:\n%s", text, (o).out)
 
 Test(statusview, status_name_shows_the_service_in_full)
 {
@@ -84,8 +83,7 @@ Test(statusview, status_name_shows_the_service_in_full)
 	snprintf(want, sizeof(want), "Command: %s/sim/svc-sim --name a\n", RON_BUILD_DIR);
 	HAS(o, want);
 	HAS(o, "User: the kernel's");
-	cr_assert(strstr(o.out, "CGroup: ") || strstr(o.out, "Group: process group "), "%s",
-		  o.out);
+	cr_assert(strstr(o.out, "CGroup: ") || strstr(o.out, "Group: process group "), "%s", o.out);
 	HAS(o, " (1 process)");
 	HAS(o, "Restarts: 1; last exit signal KILL, ");
 	HAS(o, "Health: answered in ");
@@ -177,7 +175,8 @@ static void check_schema(json_object *o, const struct field *f, int n, const cha
 		bool documented = false;
 		for (int i = 0; i < n && !documented; i++)
 			documented = strcmp(key, f[i].name) == 0;
-		cr_assert(documented, "%s has %s, which docs/output.md does not document", what, key);
+		cr_assert(documented, "%s has %s, which docs/output.md does not document", what,
+			  key);
 	}
 }
 
@@ -245,4 +244,55 @@ Test(statusview, status_json_is_the_documented_schema)
 			 "status.json");
 	cr_assert(json_object_get_boolean(json_object_object_get(j, "stale")));
 	json_object_put(j);
+}
+
+static bool status_rewritten(void *arg)
+{
+	long long *seen = arg;
+	char path[700];
+	snprintf(path, sizeof(path), "%s/run/status.json", tl_dir());
+	json_object *o = json_object_from_file(path), *v;
+	long long mono = o && json_object_object_get_ex(o, "mono_ms", &v)
+			     ? (long long)json_object_get_int64(v)
+			     : 0;
+	json_object_put(o);
+	if (mono && mono != seen[1]) {
+		seen[1] = mono;
+		seen[0]++;
+	}
+	return seen[0] >= 4;
+}
+
+/* off: no status line on the tick (the tick still runs: status.json is rewritten), but
+ * one asked for with SIGUSR1 is printed, in full. */
+Test(statusview, status_line_off_prints_none_until_asked)
+{
+	struct kc k;
+	char line[4096];
+	sim_section(line, sizeof(line), "a", NULL);
+	kc_write(&k, "%s", line);
+	kc_start(&k, (char *[]){"RON_STATUS_LINE=off", NULL});
+	EXPECT(&k, line, "event=all_ready");
+	long long seen[2] = {0, 0};
+	cr_assert(tl_wait_for(status_rewritten, seen, KC_WAIT_MS), "status.json not rewritten");
+	/* Whatever the kernel has printed by now. */
+	while (tl_next_line(&k.r, line, sizeof(line), 0))
+		;
+	cr_assert_null(strstr(k.r.log, "event=status"), "a status line with off:\n%s", k.r.log);
+	cr_assert_eq(kill(k.pid, SIGUSR1), 0);
+	EXPECT(&k, line, "event=status", "a.state=healthy");
+	kc_stop(&k);
+}
+
+Test(statusview, status_line_summary_is_the_summary_alone)
+{
+	struct kc k;
+	char line[4096];
+	sim_section(line, sizeof(line), "a", NULL);
+	kc_write(&k, "%s", line);
+	kc_start(&k, (char *[]){"RON_STATUS_LINE=summary", NULL});
+	EXPECT(&k, line, "event=status", "summary=\"1/1 healthy\"");
+	cr_assert(strstr(line, "event=status summary=\"1/1 healthy\"") && !strstr(line, "a.state"),
+		  "%s", line);
+	kc_stop(&k);
 }

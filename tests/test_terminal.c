@@ -25,7 +25,7 @@ TestSuite(terminal, .init = tl_setup, .fini = tl_teardown, .timeout = 120);
 
 /* The kernel as a login shell would start it: a session of its own whose controlling
  * terminal is a fresh pty, all three standard descriptors on it.  Returns the master. */
-static int kernel_on_pty(struct kc *k, pid_t *pid)
+static int kernel_on_pty_with(struct kc *k, pid_t *pid, const char *more_env)
 {
 	int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
 	cr_assert_geq(m, 0);
@@ -33,7 +33,7 @@ static int kernel_on_pty(struct kc *k, pid_t *pid)
 	cr_assert_eq(unlockpt(m), 0);
 	const char *sname = ptsname(m);
 	cr_assert(sname);
-	char *extra[] = {"NO_COLOR=", NULL}; /* colour on: the terminal test needs it */
+	char *extra[] = {"NO_COLOR=", (char *)more_env, NULL}; /* colour on: tests need it */
 	char **env = kc_env(extra);
 	*pid = fork();
 	cr_assert_geq(*pid, 0);
@@ -52,6 +52,11 @@ static int kernel_on_pty(struct kc *k, pid_t *pid)
 		_exit(98);
 	}
 	return m;
+}
+
+static int kernel_on_pty(struct kc *k, pid_t *pid)
+{
+	return kernel_on_pty_with(k, pid, NULL);
 }
 
 /* What the service wrote to its file, the pty drained meanwhile so the kernel's own
@@ -170,4 +175,49 @@ Test(terminal, only_colour_reaches_the_terminal)
 			   "\\x1b[5;5H x\\x0dforged end-of-paint\r\n";
 	cr_assert(strncmp(l, want, strlen(want)) == 0, "the terminal got: %.*s", (int)strlen(want),
 		  l);
+}
+
+static bool log_has(void *arg)
+{
+	struct probe *p = arg;
+	probe_done(p);
+	return strstr(p->log, p->got) != NULL;
+}
+
+/* Runs a kernel on a pty with a service a and env (or none), until its terminal shows
+ * want; the terminal's text into log. */
+static bool terminal_shows(const char *env, const char *want, char *log, size_t cap)
+{
+	struct kc k;
+	static struct probe p;
+	memset(&p, 0, sizeof(p));
+	snprintf(p.path, sizeof(p.path), "%s/none", tl_dir());
+	snprintf(p.got, sizeof(p.got), "%s", want);
+	char a[512];
+	sim_section(a, sizeof(a), "a", NULL);
+	kc_write(&k, "%s", a);
+	pid_t kpid;
+	p.master = kernel_on_pty_with(&k, &kpid, env);
+	bool shown = tl_wait_for(log_has, &p, WAIT_MS);
+	kill(kpid, SIGTERM);
+	int st;
+	if (!tl_wait_exit(kpid, WAIT_MS, &st))
+		kill(kpid, SIGKILL);
+	close(p.master);
+	snprintf(log, cap, "%s", p.log);
+	return shown;
+}
+
+/* On a terminal the status line is for a person: the summary, then one short group
+ * per service; RON_STATUS_LINE=full brings back the key=value line. */
+Test(terminal, the_status_line_is_compact_on_a_terminal)
+{
+	static char log[16384];
+	cr_assert(terminal_shows(NULL, "event=status 1/1 healthy | a \033[32mhealthy\033[0m ", log,
+				 sizeof(log)),
+		  "no compact status line on the terminal:\n%s", log);
+	cr_assert_null(strstr(log, "a.state="), "a key=value status line:\n%s", log);
+	cr_assert(terminal_shows("RON_STATUS_LINE=full",
+				 "a.state=\033[32mhealthy\033[0m a.pid=", log, sizeof(log)),
+		  "RON_STATUS_LINE=full gave no key=value status line:\n%s", log);
 }
