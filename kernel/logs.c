@@ -2,6 +2,7 @@
  * straight from the disk, printed as the live stream prints them ("NAME[PID]: line"),
  * several services merged by the time each line carries; -f follows like tail -F. */
 #include <dirent.h>
+#include <json.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -45,6 +46,17 @@ struct logline {
 struct lines {
 	struct logline *v;
 	size_t n, cap;
+};
+
+/* A service whose log is elsewhere than the default root: its own log_dir, learnt
+ * from status.json (only the kernel reads the config file's sections). */
+struct logwhere {
+	char *name, *dir;
+};
+
+struct logmap {
+	struct logwhere *v;
+	int n;
 };
 
 static int usage(const char *fmt, const char *arg)
@@ -411,7 +423,27 @@ static void logs_follow(struct logsrc *src, int ns, struct lines *l, const char 
 		close(in);
 }
 
-static int logs_run(int root, const char *rootpath, struct logs_opts *o, char **known, int nk)
+static const char *dir_of(const struct logmap *m, const char *name, const char *rootpath)
+{
+	for (int i = 0; m && i < m->n; i++)
+		if (strcmp(m->v[i].name, name) == 0)
+			return m->v[i].dir;
+	return rootpath;
+}
+
+/* NAME's log directory: below its own log_dir when it has one, else below root. */
+static int src_open(int root, const char *rootpath, const struct logmap *m, const char *name)
+{
+	const char *dir = dir_of(m, name, rootpath);
+	if (dir == rootpath)
+		return openat(root, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	char path[CFG_STR_MAX + REPORT_NAME_MAX + 2];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+static int logs_run(int root, const char *rootpath, const struct logmap *m, struct logs_opts *o,
+		    char **known, int nk)
 {
 	char **names = o->nnames ? o->names : known;
 	int ns = o->nnames ? o->nnames : nk;
@@ -431,11 +463,10 @@ static int logs_run(int root, const char *rootpath, struct logs_opts *o, char **
 	for (int i = 0; i < ns; i++) {
 		src[i].name = names[i];
 		src[i].fd = -1;
-		src[i].dirfd =
-		    openat(root, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		src[i].dirfd = src_open(root, rootpath, m, names[i]);
 		if (src[i].dirfd < 0) {
-			fprintf(stderr, "ron-kernel: open %s/%s: %s\n", rootpath, names[i],
-				strerror(errno));
+			fprintf(stderr, "ron-kernel: open %s/%s: %s\n", dir_of(m, names[i], rootpath),
+				names[i], strerror(errno));
 			continue;
 		}
 		src_read_rotated(&src[i], &l);
@@ -458,6 +489,51 @@ static int logs_run(int root, const char *rootpath, struct logs_opts *o, char **
 	return LOGS_EX_OK;
 }
 
+/* The services status.json says log elsewhere than rootpath, into m, and added to the
+ * known names when their directory is there.  Without a status.json, none. */
+static void logs_elsewhere(const char *run_dir, const char *rootpath, struct logmap *m,
+			   char ***known, int *nk)
+{
+	bool alive;
+	long long age;
+	char why[CFG_STR_MAX + 128];
+	json_object *o = kernel_status_load(run_dir, &alive, &age, why, sizeof(why)), *a, *v;
+	if (!o || !json_object_object_get_ex(o, "services", &a)) {
+		json_object_put(o);
+		return;
+	}
+	for (size_t i = 0; i < json_object_array_length(a); i++) {
+		json_object *e = json_object_array_get_idx(a, i);
+		const char *name = json_object_object_get_ex(e, "service", &v)
+				       ? json_object_get_string(v)
+				       : NULL;
+		const char *dir = json_object_object_get_ex(e, "log_dir", &v)
+				      ? json_object_get_string(v)
+				      : NULL;
+		if (!name || !dir || !dir[0] || strcmp(dir, rootpath) == 0)
+			continue;
+		struct logwhere *w = realloc(m->v, (size_t)(m->n + 1) * sizeof(*w));
+		char **k = realloc(*known, (size_t)(*nk + 1) * sizeof(**known));
+		if (w)
+			m->v = w;
+		if (k)
+			*known = k;
+		if (!w || !k || !(w[m->n].name = strdup(name)))
+			break;
+		if (!(w[m->n].dir = strdup(dir))) {
+			free(w[m->n].name);
+			break;
+		}
+		m->n++;
+		char path[CFG_STR_MAX + REPORT_NAME_MAX + 2];
+		snprintf(path, sizeof(path), "%s/%s", dir, name);
+		if (!name_known(name, *known, *nk) && access(path, F_OK) == 0 &&
+		    (k[*nk] = strdup(name)))
+			(*nk)++;
+	}
+	json_object_put(o);
+}
+
 int kernel_logs_tail(const char *dir, const char *name, long long n)
 {
 	int root = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -469,7 +545,7 @@ int kernel_logs_tail(const char *dir, const char *name, long long n)
 	}
 	char *names[] = {(char *)name};
 	struct logs_opts o = {.n = n, .names = names, .nnames = 1};
-	logs_run(root, dir, &o, names, 1);
+	logs_run(root, dir, NULL, &o, names, 1);
 	close(root);
 	return 0;
 }
@@ -495,10 +571,17 @@ int kernel_ctl_logs(const char *run_dir, int argc, char **argv)
 	}
 	int nk;
 	char **known = logs_known(root, &nk);
-	rc = logs_run(root, rootpath, &o, known, nk);
+	struct logmap m = {0};
+	logs_elsewhere(run_dir, rootpath, &m, &known, &nk);
+	rc = logs_run(root, rootpath, &m, &o, known, nk);
 	for (int i = 0; i < nk; i++)
 		free(known[i]);
 	free(known);
+	for (int i = 0; i < m.n; i++) {
+		free(m.v[i].name);
+		free(m.v[i].dir);
+	}
+	free(m.v);
 	free(o.names);
 	if (root >= 0)
 		close(root);

@@ -225,3 +225,28 @@ Test(logs, no_logs_yet_is_said)
 	cr_assert_eq(logs_run(&k, &r, NULL, NULL, NULL), 0, "%s", r.err);
 	cr_assert(strstr(r.out, "no logs yet"), "%s", r.out);
 }
+
+/* A log_dir in the config file alone (a service's own here): the client, which reads
+ * no [service] section, learns it from status.json and reads the logs there. */
+Test(logs, a_services_own_log_dir_from_the_config_file_is_found)
+{
+	static struct kc k;
+	static struct run r;
+	char a[1024], b[1024], dir[700], want[800];
+	snprintf(dir, sizeof(dir), "%s/own", tl_dir());
+	cr_assert_eq(mkdir(dir, 0700), 0);
+	sh_section(a, sizeof(a), "apart", "echo from-apart; exec sleep 1000");
+	sh_section(b, sizeof(b), "usual", "echo from-usual; exec sleep 1000");
+	kc_write(&k, "service_output = none\n\n%slog_dir = %s\n\n%s", a, dir, b);
+	kc_start(&k, NULL);
+	cr_assert(tl_wait_for(has_logged, &(struct logged){&k, "apart", "from-apart"}, WAIT_MS),
+		  "the service's own log_dir was not read");
+	snprintf(want, sizeof(want), "%s/apart/current", dir);
+	struct stat st;
+	cr_assert_eq(stat(want, &st), 0, "the kernel did not log to %s", want);
+	cr_assert(tl_wait_for(has_logged, &(struct logged){&k, NULL, "from-usual"}, WAIT_MS));
+	cr_assert_eq(logs_run(&k, &r, "-n", "100", NULL), 0, "%s", r.err);
+	snprintf(want, sizeof(want), "apart[%d]: from-apart\n", (int)kc_pid("apart"));
+	cr_assert(strstr(r.out, want), "logs of all lacks %s:\n%s", want, r.out);
+	kc_stop(&k);
+}
