@@ -69,11 +69,22 @@ $(BUILD)/ron-monitor: $(BUILD)/obj/monitor/main.o $(MONITOR_OBJ) $(BUILD)/libcom
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(STATIC_LIBS)
 
 # libmicrohttpd is linked into ron-httpd only: the kernel never touches the network.
+HTTPD_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard httpd/*.c))
 $(BUILD)/obj/httpd/%.o: httpd/%.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags libmicrohttpd) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -I$(BUILD)/gen $(shell pkg-config --cflags libmicrohttpd) -c -o $@ $<
 
-$(BUILD)/ron-httpd: $(BUILD)/obj/httpd/main.o $(BUILD)/libcommon.a
+# The status page's script and style as C strings, compiled into ron-httpd.
+$(BUILD)/gen/page_assets.h: httpd/page.js httpd/page.css
+	@mkdir -p $(@D)
+	{ for f in js css; do \
+		printf 'static const char page_%s[] =\n' $$f; \
+		sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/\t"/' -e 's/$$/\\n"/' httpd/page.$$f; \
+		printf ';\n'; \
+	done; } > $@.tmp && mv $@.tmp $@
+$(BUILD)/obj/httpd/assets.o: $(BUILD)/gen/page_assets.h
+
+$(BUILD)/ron-httpd: $(HTTPD_OBJ) $(BUILD)/libcommon.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs libmicrohttpd)
 
 $(BUILD)/ron-kernel: $(BUILD)/obj/kernel/main.o $(KERNEL_OBJ) $(BUILD)/libcommon.a

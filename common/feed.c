@@ -14,8 +14,8 @@ int feed_encode(int code, const char *const body[FEED_NBODY], char **out, size_t
 	for (int i = 0; i < FEED_NBODY; i++)
 		total += l[i] = strlen(body[i]);
 	char hdr[FEED_HEADER_MAX];
-	int h = snprintf(hdr, sizeof(hdr), "ronfeed 2 %d %zu %zu %zu %zu\n", code, l[0], l[1], l[2],
-			 l[3]);
+	int h = snprintf(hdr, sizeof(hdr), "ronfeed 2 %d %zu %zu %zu %zu %zu\n", code, l[0], l[1],
+			 l[2], l[3], l[4]);
 	total += (size_t)h;
 	char *p = malloc(total);
 	if (!p)

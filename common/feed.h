@@ -1,6 +1,7 @@
 /* The kernel -> ron-httpd pipe: a stream of frames.  A snapshot is a header line
- * "ronfeed 2 CODE HLEN RLEN SLEN MLEN\n" and then four bodies: the /healthz and
- * /readyz texts (both served with CODE), status.json and the metrics text.  A beat,
+ * "ronfeed 2 CODE HLEN RLEN SLEN MLEN PLEN\n" and then five bodies: the /healthz
+ * and /readyz texts (both served with CODE), status.json, the metrics text and the
+ * status page's HTML.  A beat,
  * "ronfeed 2 beat\n", says only that the kernel's loop is turning: the kernel sends
  * one each FEED_BEAT_MS it has sent nothing else, and ron-httpd's /livez fails when
  * none has come for FEED_SILENT_MS.  The newest complete snapshot is what ron-httpd
@@ -15,7 +16,7 @@
 #define FEED_BEAT_MS	1000
 #define FEED_SILENT_MS	5000
 
-enum { FEED_HEALTHZ, FEED_READYZ, FEED_STATUS, FEED_METRICS, FEED_NBODY };
+enum { FEED_HEALTHZ, FEED_READYZ, FEED_STATUS, FEED_METRICS, FEED_PAGE, FEED_NBODY };
 
 struct feed_snap {
 	int code; /* 200 or 503 */

@@ -1,5 +1,6 @@
-/* ron-httpd: serves what ron-kernel feeds it (feed.h) as GET /metrics, /status,
- * /healthz and /readyz, and whether the feed still speaks as /livez; the only process of ron-kernel
+/* ron-httpd: serves what ron-kernel feeds it (feed.h) as GET / (the status page, with
+ * its /page.js and /page.css), /metrics, /status, /healthz and /readyz, and whether
+ * the feed still speaks as /livez; the only process of ron-kernel
  * that reads from the network, and it holds nothing but the latest snapshot.  The kernel binds the
  * socket (fd 3) and writes the pipe (fd 4); we drop root, then answer with libmicrohttpd, in one
  * poll loop, until the pipe closes.
@@ -27,6 +28,7 @@
 
 #include <microhttpd.h>
 
+#include "assets.h"
 #include "clock.h"
 #include "feed.h"
 
@@ -139,6 +141,7 @@ static const struct route {
 	const char *path, *type;
 	int body;
 } routes[] = {
+    {"/", "text/html; charset=utf-8", FEED_PAGE},
     {"/healthz", text_type, FEED_HEALTHZ},
     {"/readyz", text_type, FEED_READYZ},
     {"/livez", text_type, FEED_NBODY},
@@ -146,22 +149,56 @@ static const struct route {
     {"/metrics", "text/plain; version=0.0.4; charset=utf-8", FEED_METRICS},
 };
 
-static int64_t fed_us; /* when the last whole frame came, 0 before the first */
+static int64_t fed_us;	/* when the last whole frame came, 0 before the first */
+static int64_t snap_us; /* when the snapshot served came */
 
-static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char *type,
-			     const char *body, size_t len, bool allow)
+/* The status page and its files: only what comes from here runs or styles it, it
+ * cannot be framed, and nothing is guessed from content. */
+static const char page_policy[] = "default-src 'self'; script-src 'self'; style-src 'self'; "
+				  "img-src 'self'; object-src 'none'; base-uri 'none'; "
+				  "form-action 'none'; frame-ancestors 'none'";
+
+static void page_headers(struct MHD_Response *r)
 {
-	struct MHD_Response *r =
-	    MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+	MHD_add_response_header(r, "Content-Security-Policy", page_policy);
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(r, "X-Frame-Options", "DENY");
+}
+
+/* A reply; static ones (the page's script and style, the same for the life of this
+ * ron-httpd) may be cached and are revalidated, the rest never. */
+static enum MHD_Result reply_full(struct MHD_Connection *c, unsigned code, const char *type,
+				  const char *body, size_t len, bool allow, bool page,
+				  bool is_static)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(
+	    len, (void *)body, is_static ? MHD_RESPMEM_PERSISTENT : MHD_RESPMEM_MUST_COPY);
 	if (!r)
 		return MHD_NO;
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
+				is_static ? "public, max-age=300" : "no-store");
+	if (page)
+		page_headers(r);
+	/* A snapshot is rendered when the table changes, not each second: its age lets a
+	 * reader (page.js) bring the uptimes in it up to now. */
+	if (!is_static && snap_us) {
+		char age[24];
+		snprintf(age, sizeof(age), "%lld", (long long)((clock_mono_us() - snap_us) / 1000));
+		MHD_add_response_header(r, "X-Snapshot-Age-Ms", age);
+	}
 	if (allow)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
 	enum MHD_Result rc = MHD_queue_response(c, code, r);
 	MHD_destroy_response(r);
 	return rc;
+}
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char *type,
+			     const char *body, size_t len, bool allow)
+{
+	return reply_full(c, code, type, body, len, allow, false, false);
 }
 
 static const struct route *route_of(const char *url)
@@ -194,14 +231,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 				  size_t *upload_size, void **state)
 {
 	const struct route *r = route_of(url);
-	static const char nf[] = "not found: try /metrics, /status, /healthz, /readyz or /livez\n";
-	if (!r)
+	const struct asset *a = r ? NULL : asset_of(url);
+	static const char nf[] =
+	    "not found: try /, /metrics, /status, /healthz, /readyz or /livez\n";
+	if (!r && !a)
 		return reply(c, MHD_HTTP_NOT_FOUND, text_type, nf, sizeof(nf) - 1, false);
 	/* Answered on the first call, before any body: we never read one. */
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
 		static const char na[] = "method not allowed: only GET and HEAD\n";
 		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, text_type, na, sizeof(na) - 1, true);
 	}
+	if (a)
+		return reply_full(c, MHD_HTTP_OK, a->type, a->body, a->len, false, true, true);
 	if (r->body == FEED_NBODY && fed_us)
 		return livez(c);
 	if (!snap.code) {
@@ -211,7 +252,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	}
 	bool verdict = r->body == FEED_HEALTHZ || r->body == FEED_READYZ;
 	unsigned code = verdict ? (unsigned)snap.code : MHD_HTTP_OK;
-	return reply(c, code, r->type, snap.body[r->body], snap.len[r->body], false);
+	return reply_full(c, code, r->type, snap.body[r->body], snap.len[r->body], false,
+			  r->body == FEED_PAGE, false);
 }
 
 /* Keeps only the newest complete snapshot; false at the end of the feed. */
@@ -240,6 +282,7 @@ static bool feed_read(int fd, struct feed_reader *r)
 			continue;
 		feed_snap_free(&snap);
 		snap = s;
+		snap_us = fed_us;
 	}
 	if (rc < 0)
 		errx(1, "bad feed from ron-kernel: %s", why);

@@ -197,7 +197,7 @@ static char *readyz(const struct kernel *k, bool ok)
 }
 
 /* The snapshot: /healthz and /readyz (200 only while every service meant to run is
- * healthy), status.json and the metrics, all rendered here so that ron-httpd only
+ * healthy), status.json, the metrics and the status page, all rendered here so that ron-httpd only
  * copies bytes. */
 static char *snapshot(struct kernel *k, int64_t now_us, size_t *len)
 {
@@ -213,11 +213,13 @@ static char *snapshot(struct kernel *k, int64_t now_us, size_t *len)
 			  : NULL;
 	json_object_put(so);
 	char *metrics = kernel_obs_render(k, now_us);
+	char *page = kernel_page_render(k, now_us);
 	char *out = NULL;
-	if (ready && status && metrics) {
-		const char *body[FEED_NBODY] = {healthz, ready, status, metrics};
+	if (ready && status && metrics && page) {
+		const char *body[FEED_NBODY] = {healthz, ready, status, metrics, page};
 		feed_encode(ok ? 200 : 503, body, &out, len);
 	}
+	free(page);
 	free(ready);
 	free(status);
 	free(metrics);

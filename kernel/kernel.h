@@ -49,6 +49,9 @@ enum kernel_mon_phase {
 	KMON_HELD,    /* not started yet: waiting for the services it is `after` */
 };
 
+#define KERNEL_RECENT_MAX 16
+#define KERNEL_RECENT_MS  3600000 /* the timeline's hour */
+
 struct kernel_svc {
 	char name[REPORT_NAME_MAX]; /* "svc-index" */
 	const struct svc_def *def;  /* its record in the service table */
@@ -70,6 +73,10 @@ struct kernel_svc {
 	/* The service's last exit as its monitor reported it; exit_at_us 0: none yet. */
 	int exit_code, exit_signal; /* -1 / 0 when it was not a code / a signal */
 	int64_t exit_at_us;
+	/* Its last KERNEL_RECENT_MAX restarts (monotonic), oldest first: the status page's
+	 * timeline of the last hour. */
+	int64_t recent_us[KERNEL_RECENT_MAX];
+	unsigned nrecent;
 	/* What a replacement monitor needs (handover.h), from the same reports. */
 	int64_t due_at_us;	  /* the state's running deadline (monotonic), -1 if none */
 	int64_t healthy_since_us; /* -1 if not healthy since it was spawned */
@@ -519,6 +526,8 @@ const char *kernel_suggest(const char *arg, bool *flag);
 void kernel_unknown_argument(FILE *f, const char *arg);
 /* ctlstatus.c: `ron-kernel status [NAME...]` and `--status`; returns the exit status. */
 int kernel_ctl_status(const char *run_dir, char *const *names, int n, bool json);
+/* page.c: the status page's HTML (a new string), NULL if out of memory. */
+char *kernel_page_render(const struct kernel *k, int64_t now_us);
 /* statusdetail.c: one row of the status JSON in full, then its last output lines. */
 void kernel_status_detail(FILE *out, struct json_object *row, bool color);
 

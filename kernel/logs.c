@@ -465,8 +465,8 @@ static int logs_run(int root, const char *rootpath, const struct logmap *m, stru
 		src[i].fd = -1;
 		src[i].dirfd = src_open(root, rootpath, m, names[i]);
 		if (src[i].dirfd < 0) {
-			fprintf(stderr, "ron-kernel: open %s/%s: %s\n", dir_of(m, names[i], rootpath),
-				names[i], strerror(errno));
+			fprintf(stderr, "ron-kernel: open %s/%s: %s\n",
+				dir_of(m, names[i], rootpath), names[i], strerror(errno));
 			continue;
 		}
 		src_read_rotated(&src[i], &l);
@@ -504,12 +504,10 @@ static void logs_elsewhere(const char *run_dir, const char *rootpath, struct log
 	}
 	for (size_t i = 0; i < json_object_array_length(a); i++) {
 		json_object *e = json_object_array_get_idx(a, i);
-		const char *name = json_object_object_get_ex(e, "service", &v)
-				       ? json_object_get_string(v)
-				       : NULL;
-		const char *dir = json_object_object_get_ex(e, "log_dir", &v)
-				      ? json_object_get_string(v)
-				      : NULL;
+		const char *name =
+		    json_object_object_get_ex(e, "service", &v) ? json_object_get_string(v) : NULL;
+		const char *dir =
+		    json_object_object_get_ex(e, "log_dir", &v) ? json_object_get_string(v) : NULL;
 		if (!name || !dir || !dir[0] || strcmp(dir, rootpath) == 0)
 			continue;
 		struct logwhere *w = realloc(m->v, (size_t)(m->n + 1) * sizeof(*w));

@@ -82,6 +82,22 @@ static bool add_exit(json_object *e, const struct kernel_svc *s, int64_t now_us,
 	       add_int(e, "last_exit_ms", wall_of(s->exit_at_us, now_us, wall));
 }
 
+/* The restarts of the last hour, wall-clock ms, oldest first. */
+static bool add_recent(json_object *e, const struct kernel_svc *s, int64_t now_us, int64_t wall)
+{
+	json_object *a = json_object_new_array();
+	bool ok = a != NULL;
+	for (unsigned i = 0; ok && i < s->nrecent; i++)
+		if (now_us - s->recent_us[i] <= (int64_t)KERNEL_RECENT_MS * 1000)
+			ok = json_object_array_add(a, json_object_new_int64(wall_of(
+							  s->recent_us[i], now_us, wall))) == 0;
+	if (!ok) {
+		json_object_put(a);
+		return false;
+	}
+	return add(e, "restart_times_ms", a);
+}
+
 /* What `status NAME` shows beyond the table: since when, what runs, where. */
 static bool add_detail(json_object *e, const struct kernel_status_meta *m,
 		       const struct kernel_svc *s, int64_t now_us, int64_t wall)
@@ -96,7 +112,8 @@ static bool add_detail(json_object *e, const struct kernel_status_meta *m,
 	return add_int(e, "state_since_ms", wall_of(s->state_since_us, now_us, wall)) &&
 	       add_command(e, d) && add_str(e, "user", d && d->user ? d->user : "") &&
 	       add_str(e, "group", d && d->group ? d->group : "") && add_str(e, "cgroup", cg) &&
-	       add_exit(e, s, now_us, wall) && add_str(e, "log_dir", log);
+	       add_exit(e, s, now_us, wall) && add_str(e, "log_dir", log) &&
+	       add_recent(e, s, now_us, wall);
 }
 
 json_object *kernel_status_json(const struct kernel_status_meta *m, const struct kernel_svc *svcs,

@@ -125,6 +125,16 @@ void kernel_handover_build(struct kernel_svc *s, int64_t now_us, struct handover
 	h->want_down = s->want_down;
 }
 
+static void recent_add(struct kernel_svc *s, int64_t at)
+{
+	if (s->nrecent == KERNEL_RECENT_MAX) {
+		memmove(s->recent_us, s->recent_us + 1,
+			sizeof(s->recent_us[0]) * (KERNEL_RECENT_MAX - 1));
+		s->nrecent--;
+	}
+	s->recent_us[s->nrecent++] = at;
+}
+
 unsigned kernel_svc_apply(struct kernel_svc *s, const struct report *r, int64_t now_us)
 {
 	unsigned ch = 0;
@@ -136,8 +146,10 @@ unsigned kernel_svc_apply(struct kernel_svc *s, const struct report *r, int64_t 
 		s->ever_healthy = true;
 		ch |= KCH_FIRST_HEALTHY;
 	}
-	s->reported = true;
 	int64_t at = report_time(r, now_us);
+	if (s->reported && r->restarts > s->restarts)
+		recent_add(s, at);
+	s->reported = true;
 	if (ch & KCH_STATE)
 		s->state_since_us = at;
 	if (r->event == EV_EXITED) {

@@ -264,13 +264,34 @@ Test(http, endpoints)
 	cr_assert_eq(json_object_array_length(a), 3);
 	json_object_put(o);
 
+	/* The status page and its files: a strict policy, no sniffing, no framing. */
+	cr_assert_eq(http_get(k1.port, "GET", "/", resp, sizeof(resp)), 200);
+	cr_assert(strstr(resp, "Content-Type: text/html; charset=utf-8"), "%s", resp);
+	cr_assert(strstr(resp, "Content-Security-Policy: default-src 'self'; script-src 'self'; "
+			       "style-src 'self';"),
+		  "%s", resp);
+	cr_assert(strstr(resp, "frame-ancestors 'none'"), "%s", resp);
+	cr_assert(strstr(resp, "X-Content-Type-Options: nosniff"), "%s", resp);
+	cr_assert(strstr(resp, "Cache-Control: no-store"), "%s", resp);
+	cr_assert(strstr(resp, "X-Snapshot-Age-Ms: "), "%s", resp);
+	cr_assert(strstr(body_of(resp), "<title>3/3 healthy \xc2\xb7 ron-kernel</title>"), "%s",
+		  resp);
+	cr_assert(strstr(body_of(resp), "<tr data-service=\"svc-overlay\">"), "%s", resp);
+	cr_assert_null(strstr(body_of(resp), "<script>"), "an inline script: %s", resp);
+	cr_assert_eq(http_get(k1.port, "GET", "/page.js", resp, sizeof(resp)), 200);
+	cr_assert(strstr(resp, "Content-Type: text/javascript"), "%s", resp);
+	cr_assert(strstr(resp, "Cache-Control: public, max-age=300"), "%s", resp);
+	cr_assert(strstr(body_of(resp), "window.ronPage"), "%.200s", resp);
+	cr_assert_eq(http_get(k1.port, "GET", "/page.css", resp, sizeof(resp)), 200);
+	cr_assert(strstr(resp, "Content-Type: text/css"), "%s", resp);
+	cr_assert(strstr(body_of(resp), "prefers-color-scheme: dark"), "%.200s", resp);
+
 	/* HEAD: the headers only. */
 	cr_assert_eq(http_get(k1.port, "HEAD", "/metrics", resp, sizeof(resp)), 200);
 	cr_assert_str_eq(body_of(resp), "");
 	cr_assert_eq(http_get(k1.port, "POST", "/metrics", resp, sizeof(resp)), 405);
 	cr_assert(strstr(resp, "Allow: GET, HEAD"), "%s", resp);
 	cr_assert_eq(http_get(k1.port, "DELETE", "/healthz", resp, sizeof(resp)), 405);
-	cr_assert_eq(http_get(k1.port, "GET", "/", resp, sizeof(resp)), 404);
 	cr_assert_eq(http_get(k1.port, "GET", "/metrics/x", resp, sizeof(resp)), 404);
 	cr_assert_eq(http_get(k1.port, "POST", "/nowhere", resp, sizeof(resp)), 404);
 	ht_stop(&k1);

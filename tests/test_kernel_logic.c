@@ -474,3 +474,32 @@ Test(kernel_logic, status_line_auto_is_compact_only_on_a_text_terminal)
 	k.json = false;
 	cr_assert_eq(kernel_status_line_mode(&k), CFG_STLINE_OFF);
 }
+
+/* The status page as the kernel renders it: what came from a service (its reason
+ * here, markup and quotes) is escaped, so it is text on the page. */
+Test(kernel_logic, the_status_page_escapes_what_a_service_says)
+{
+	static struct kernel k;
+	struct kernel_svc s[1];
+	kernel_svc_init(&s[0], "a", NULL);
+	s[0].reported = true;
+	s[0].state = ST_DEGRADED;
+	s[0].pid = 42;
+	snprintf(s[0].reason, sizeof(s[0].reason), "%s",
+		 "<script>alert(\"x\")</script><img src=x onerror='y'>&");
+	k.svc = s;
+	k.nsvc = 1;
+	char *html = kernel_page_render(&k, 5000000);
+	cr_assert(html);
+	cr_assert(strstr(html, "<td class=reason>&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"
+			       "&lt;img src=x onerror=&#39;y&#39;&gt;&amp;</td>"),
+		  "%s", html);
+	cr_assert_null(strstr(html, "<script>alert"), "%s", html);
+	cr_assert_null(strstr(html, "<img"), "%s", html);
+	/* The state first, as a word and a class; the summary in the title. */
+	cr_assert(strstr(html, "<td class=state><span class=\"badge st-degraded\">degraded</span>"),
+		  "%s", html);
+	cr_assert(strstr(html, "<title>0/1 healthy; a degraded \xc2\xb7 ron-kernel</title>"), "%s",
+		  html);
+	free(html);
+}

@@ -254,7 +254,7 @@ Test(metrics, feed_round_trip_byte_by_byte)
 	char *buf;
 	size_t len;
 	const char *const body[FEED_NBODY] = {"1/3 healthy\n", "not ready: 1/3 healthy\n",
-					      "{\"v\":1}", "ron_build_info 1\n"};
+					      "{\"v\":1}", "ron_build_info 1\n", "<p>page</p>"};
 	cr_assert_eq(feed_encode(503, body, &buf, &len), 0);
 	struct feed_reader r;
 	struct feed_snap s;
@@ -269,6 +269,7 @@ Test(metrics, feed_round_trip_byte_by_byte)
 		cr_assert_eq(s.code, 503);
 		cr_assert_str_eq(s.body[FEED_HEALTHZ], "1/3 healthy\n");
 		cr_assert_str_eq(s.body[FEED_READYZ], "not ready: 1/3 healthy\n");
+		cr_assert_str_eq(s.body[FEED_PAGE], "<p>page</p>");
 		cr_assert_str_eq(s.body[FEED_STATUS], "{\"v\":1}");
 		cr_assert_str_eq(s.body[FEED_METRICS], "ron_build_info 1\n");
 		cr_assert_eq(s.len[FEED_METRICS], strlen("ron_build_info 1\n"));
@@ -303,12 +304,12 @@ Test(metrics, feed_refuses_what_is_no_feed)
 	} bad[] = {
 	    {"GET / HTTP/1.1\r\n", "does not start"},
 	    {"ronfeed 1 200 0 0 0\n", "does not start"},
-	    {"ronfeed 2 99 0 0 0 0\n", "status code"},
+	    {"ronfeed 2 99 0 0 0 0 0\n", "status code"},
 	    {"ronfeed 2 beats\n", "status code"},
-	    {"ronfeed 2 200 0 0 0\n", "body length 3"},
-	    {"ronfeed 2 200 0 x 0 0\n", "body length 2"},
-	    {"ronfeed 2 200 0 0 0 99999999999\n", "body length 4"},
-	    {"ronfeed 2 200 0 0 0 67108865\n", "body length 4"},
+	    {"ronfeed 2 200 0 0 0 0\n", "body length 4"},
+	    {"ronfeed 2 200 0 x 0 0 0\n", "body length 2"},
+	    {"ronfeed 2 200 0 0 0 0 99999999999\n", "body length 5"},
+	    {"ronfeed 2 200 0 0 0 0 67108865\n", "body length 5"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct feed_reader r;
