@@ -31,13 +31,16 @@
 #define KERNEL_EX_MONITOR_SETUP 71
 
 /* A pipe's bytes cut into lines; a line longer than the buffer is dropped whole. */
+#define KERNEL_LINES_CAP (REPORT_LINE_MAX * 2)
 struct kernel_lines {
-	char buf[REPORT_LINE_MAX * 2];
+	char *buf; /* KERNEL_LINES_CAP bytes while a line cut by a read waits, else NULL */
 	size_t len;
 	bool skipping; /* inside an overlong line, dropping bytes up to its newline */
 };
 typedef void kernel_line_fn(void *arg, const char *line, size_t len, bool overlong);
 void kernel_lines_init(struct kernel_lines *lb);
+/* Drops a waiting line and its buffer: before a new monitor's pipe, or at the end. */
+void kernel_lines_reset(struct kernel_lines *lb);
 /* Calls fn once per complete line in data (after what earlier calls left over). */
 void kernel_lines_feed(struct kernel_lines *lb, const char *data, size_t n, kernel_line_fn *fn,
 		       void *arg);
@@ -82,8 +85,10 @@ struct kernel_svc {
 	int64_t healthy_since_us; /* -1 if not healthy since it was spawned */
 	unsigned streak, recorded;
 	bool probation;
-	unsigned ntimes;
-	int64_t restart_times_us[HANDOVER_TIMES_MAX]; /* the policy's restart times, oldest first */
+	/* The policy's restart times, oldest first: ntimes of times_cap, grown as restarts
+	 * are recorded (up to HANDOVER_TIMES_MAX) and freed when the history is cleared. */
+	unsigned ntimes, times_cap;
+	int64_t *restart_times_us;
 	int pidfd;			/* opened and checked against pid + start; -1 if none */
 	pid_t orphan_pid;		/* outlived its monitor: reparented to us, ours to reap */
 	unsigned long long strays_held; /* reaps of its strays not reported (its budget) */
@@ -126,6 +131,8 @@ struct kernel_svc {
 
 /* table.c: the status table (pure). */
 void kernel_svc_init(struct kernel_svc *s, const char *name, const struct svc_def *def);
+/* What the row holds besides itself: its restart times and a waiting line's buffers. */
+void kernel_svc_free(struct kernel_svc *s);
 #define KCH_STATE	  1u /* state changed */
 #define KCH_PID		  2u /* a different service process (pid or start) */
 #define KCH_FIRST_HEALTHY 4u /* healthy for the first time */

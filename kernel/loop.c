@@ -413,6 +413,8 @@ int kernel_run(struct kernel *k)
 	now = clock_mono_us();
 	k->stopping = true;
 	kernel_svcout_finish(k);
+	for (int i = 0; i < k->nsvc; i++)
+		kernel_svc_free(&k->svc[i]);
 	kernel_control_close(k);
 	/* The final table: what the next kernel will find, with no one left to stop. */
 	struct kernel_status_meta m = kernel_status_meta(k, "stopped");

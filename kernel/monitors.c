@@ -359,7 +359,7 @@ int kernel_mon_start(struct kernel *k, struct kernel_svc *s, int64_t now_us)
 	close(hb[1]);
 	s->cmdfd = c[1];
 	s->hbfd = hb[0];
-	kernel_lines_init(&s->hblines);
+	kernel_lines_reset(&s->hblines);
 	s->last_mono_us = 0;
 	s->mpid = pid;
 	/* Without it the monitor is still ours to signal by pid: our unreaped child. */
@@ -370,7 +370,7 @@ int kernel_mon_start(struct kernel *k, struct kernel_svc *s, int64_t now_us)
 		s->mstart = 0;
 	s->pipefd = p[0];
 	kernel_ev_watch(k, s, s->pipefd, KEV_STATUS);
-	kernel_lines_init(&s->lines);
+	kernel_lines_reset(&s->lines);
 	s->last_seq = 0;
 	s->mon = KMON_RUNNING;
 	s->mon_started_us = s->last_report_us = now_us;
@@ -481,7 +481,7 @@ static void on_line(void *arg, const char *line, size_t len, bool overlong)
 	struct kernel_svc *s = c->s;
 	if (overlong) {
 		warnx("monitor %d of %s: report longer than %zu bytes skipped", (int)s->mpid,
-		      s->name, sizeof(s->lines.buf));
+		      s->name, (size_t)KERNEL_LINES_CAP);
 		return;
 	}
 	struct report r;

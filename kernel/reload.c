@@ -194,6 +194,7 @@ static void svc_remove(struct kernel *k, struct kernel_svc *s, int64_t now_us)
 	if (heir)
 		strlcpy(heir_name, heir->name, sizeof(heir_name));
 	kernel_svcout_free(k, s);
+	kernel_svc_free(s);
 	if (s->pidfd >= 0)
 		close(s->pidfd);
 	int i = (int)(s - k->svc);

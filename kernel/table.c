@@ -2,6 +2,7 @@
  * updates one row, and the caller learns what changed so it prints only that. */
 #include <bsd/string.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
@@ -42,6 +43,44 @@ static int64_t report_time(const struct report *r, int64_t now_us)
 		   : now_us;
 }
 
+static void times_clear(struct kernel_svc *s)
+{
+	free(s->restart_times_us);
+	s->restart_times_us = NULL;
+	s->ntimes = s->times_cap = 0;
+}
+
+/* Room for one more, doubling up to HANDOVER_TIMES_MAX; full (or out of memory), the
+ * oldest goes.  Without any room the time is not kept: the hand-over record then
+ * counts fewer restarts, and the new monitor's policy is the more lenient. */
+static void times_add(struct kernel_svc *s, int64_t at)
+{
+	if (s->ntimes == s->times_cap && s->times_cap < HANDOVER_TIMES_MAX) {
+		unsigned cap = s->times_cap ? s->times_cap * 2 : 4;
+		cap = cap > HANDOVER_TIMES_MAX ? HANDOVER_TIMES_MAX : cap;
+		int64_t *v = realloc(s->restart_times_us, sizeof(*v) * cap);
+		if (v) {
+			s->restart_times_us = v;
+			s->times_cap = cap;
+		}
+	}
+	if (s->times_cap == 0)
+		return;
+	if (s->ntimes == s->times_cap) {
+		memmove(s->restart_times_us, s->restart_times_us + 1,
+			sizeof(s->restart_times_us[0]) * (s->times_cap - 1));
+		s->ntimes--;
+	}
+	s->restart_times_us[s->ntimes++] = at;
+}
+
+void kernel_svc_free(struct kernel_svc *s)
+{
+	times_clear(s);
+	kernel_lines_reset(&s->lines);
+	kernel_lines_reset(&s->hblines);
+}
+
 /* The hand-over part of a report, whose times count from at (report_time()). */
 static void apply_handover(struct kernel_svc *s, const struct report *r, int64_t at)
 {
@@ -55,16 +94,11 @@ static void apply_handover(struct kernel_svc *s, const struct report *r, int64_t
 	s->probation = r->probation;
 	/* The policy's history cleared, or restarts recorded: each at its report's time. */
 	if (r->recorded < s->recorded) {
-		s->ntimes = 0;
+		times_clear(s);
 		s->recorded = 0;
 	}
 	for (unsigned n = 0; s->recorded < r->recorded && n < HANDOVER_TIMES_MAX; n++) {
-		if (s->ntimes == HANDOVER_TIMES_MAX) {
-			memmove(s->restart_times_us, s->restart_times_us + 1,
-				sizeof(s->restart_times_us[0]) * (HANDOVER_TIMES_MAX - 1));
-			s->ntimes--;
-		}
-		s->restart_times_us[s->ntimes++] = at;
+		times_add(s, at);
 		s->recorded++;
 	}
 	s->recorded = r->recorded;
@@ -110,8 +144,9 @@ void kernel_handover_build(struct kernel_svc *s, int64_t now_us, struct handover
 	unsigned drop = 0;
 	while (drop < s->ntimes && now_us - s->restart_times_us[drop] > HANDOVER_AGE_MAX * 1000)
 		drop++;
-	memmove(s->restart_times_us, s->restart_times_us + drop,
-		sizeof(s->restart_times_us[0]) * (s->ntimes - drop));
+	if (drop) /* none: maybe no array at all */
+		memmove(s->restart_times_us, s->restart_times_us + drop,
+			sizeof(s->restart_times_us[0]) * (s->ntimes - drop));
 	s->ntimes -= drop;
 	h->ntimes = s->ntimes;
 	for (unsigned i = 0; i < s->ntimes; i++) {

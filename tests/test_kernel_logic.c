@@ -37,9 +37,15 @@ Test(kernel_logic, lines_join_partial_reads)
 	cr_assert_str_eq(g.lines[0], "abc");
 	cr_assert_str_eq(g.lines[1], "de");
 	cr_assert_str_eq(g.lines[2], "");
+	cr_assert_not_null(lb.buf, "a cut line waits in a buffer");
 	kernel_lines_feed(&lb, "g\n", 2, collect, &g);
 	cr_assert_eq(g.n, 4);
 	cr_assert_str_eq(g.lines[3], "fg");
+	/* Whole lines need no buffer: an idle monitor's costs nothing. */
+	cr_assert_null(lb.buf);
+	kernel_lines_feed(&lb, "h\ni\n", 4, collect, &g);
+	cr_assert_eq(g.n, 6);
+	cr_assert_null(lb.buf);
 }
 
 Test(kernel_logic, lines_drop_overlong_whole)
