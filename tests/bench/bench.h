@@ -16,7 +16,7 @@
 
 #define BENCH_NSVC 3
 /* Sizes of the scale scenario in one run (100 and 500, or BENCH_SCALE alone). */
-#define BENCH_SCALES  2
+#define BENCH_SCALES  3
 #define BENCH_WHY_MAX 1024
 /* The service output scenario writes lines of this many bytes, newline included. */
 #define OUTPUT_LINE_BYTES 100
@@ -53,6 +53,8 @@ enum scale_fig {
 	SC_KEVENT,
 	SC_PSS,
 	SC_PSS_PER,
+	SC_KPSS,
+	SC_KPSS_PER,
 	SC_REC,
 	SC_TICK,
 	SC_ADOPT,
@@ -73,6 +75,8 @@ enum fig_id {
 	F_HANG_UNHEALTHY,
 	F_HANG_RESPAWN,
 	F_HANG_READY,
+	F_START_FIRST,
+	F_START_SPAWNED,
 	F_START_READY,
 	F_START_ANSWER,
 	F_STOP,

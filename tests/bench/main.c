@@ -74,7 +74,7 @@ static void plan_make(struct bench_plan *p, bool quick, char *defaults, size_t l
 	    .crash_reps = quick ? 1 : 3,
 	    .idle_s = quick ? 5 : 30,
 	    .idle_warmup_ms = quick ? 1000 : 2000,
-	    .scale_n = {quick ? 100 : 100, quick ? 0 : 500},
+	    .scale_n = {100, quick ? 0 : 300, quick ? 0 : 500},
 	    .scale_kills = quick ? 5 : 20,
 	    .scale_idle_s = quick ? 5 : 15,
 	    .output_runs = quick ? 2 : 5,
@@ -93,7 +93,7 @@ static void plan_make(struct bench_plan *p, bool quick, char *defaults, size_t l
 		if (*end || n < 1 || n > 1024)
 			errx(2, "BENCH_SCALE=%s: not a number of services in 1..1024", scale);
 		p->scale_n[0] = (int)n;
-		p->scale_n[1] = 0;
+		p->scale_n[1] = p->scale_n[2] = 0;
 	}
 	size_t off = 0;
 	defaults[0] = '\0';

@@ -12,6 +12,20 @@
  * needs both of a 2-core machine's: the sockets are polled every millisecond instead. */
 #define START_POLL_US BENCH_CLIENT_US
 
+/* Where the start-up went: to the kernel's first line (loading, settings, the run
+ * directory, containment), and on to the last service spawned (the monitors). */
+static void phases(const struct kern *k)
+{
+	struct kmatch first = {"start", -1, 0, 0}, spawned = {"spawned", -1, 0, 0};
+	long i = kern_find(k, 0, &first), last = -1;
+	if (i >= 0)
+		fig_add(F_START_FIRST, (double)(k->ev[i].t_us - k->t_exec) / 1000);
+	for (long j = 0; (j = kern_find(k, (size_t)j, &spawned)) >= 0; j++)
+		last = j;
+	if (last >= 0)
+		fig_add(F_START_SPAWNED, (double)(k->ev[last].t_us - k->t_exec) / 1000);
+}
+
 static int start_once(struct kern *k, char *why, size_t whylen)
 {
 	int64_t answered[BENCH_NSVC] = {0}, deadline;
@@ -50,6 +64,7 @@ static int start_once(struct kern *k, char *why, size_t whylen)
 		last = answered[i] > last ? answered[i] : last;
 	fig_add(F_START_ANSWER, (double)(last - k->t_exec) / 1000);
 	fig_add(F_START_READY, (double)(k->ev[all_ready].t_us - k->t_exec) / 1000);
+	phases(k);
 	return 0;
 }
 

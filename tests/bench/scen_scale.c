@@ -40,6 +40,8 @@ void scale_figures_init(const struct bench_plan *p)
 	    [SC_KEVENT] = {"idle: kernel CPU per wake-up (event cost)", "us", false},
 	    [SC_PSS] = {"memory: PSS of kernel + all monitors", "kB", false},
 	    [SC_PSS_PER] = {"memory: PSS per service (its monitor)", "kB", false},
+	    [SC_KPSS] = {"memory: kernel PSS", "kB", false},
+	    [SC_KPSS_PER] = {"memory: kernel PSS per service", "kB", false},
 	    [SC_REC] = {"recovery: SIGKILL -> a new pid answers", "ms", true},
 	    [SC_TICK] = {"status tick: kernel CPU", "us", false},
 	    [SC_ADOPT] = {"monitor SIGKILL -> adopted", "ms", true},
@@ -212,6 +214,9 @@ static int scale_idle(struct kern *k, const struct bench_plan *p, int slot, int 
 		total += figures[sfig(slot, SC_PSS_PER)].v[i];
 	fig_add(sfig(slot, SC_PSS), total);
 	fig_note(sfig(slot, SC_PSS), "kernel %ld kB (%ld kB private dirty)", kpss, kdirty);
+	fig_add(sfig(slot, SC_KPSS), (double)kpss);
+	fig_add(sfig(slot, SC_KPSS_PER), (double)kpss / n);
+	fig_note(sfig(slot, SC_KPSS_PER), "the kernel's PSS over its %d services", n);
 	rc = 0;
 out:
 	free(slice);
