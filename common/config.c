@@ -69,7 +69,7 @@ const struct cfg_setting cfg_table[CFG__COUNT] = {
     [CFG_STOP_TIMEOUT_MS] = {"RON_STOP_TIMEOUT_MS", "stop-timeout-ms", CFG_MS, "5000", 10, 600000,
 			     NULL, false, CFG_BOTH,
 			     "time from SIGTERM to SIGKILL when stopping a service"},
-    [CFG_BACKOFF_MIN_MS] = {"RON_BACKOFF_MIN_MS", "backoff-min-ms", CFG_MS, "100", 0, 3600000, NULL,
+    [CFG_BACKOFF_MIN_MS] = {"RON_BACKOFF_MIN_MS", "backoff-min-ms", CFG_MS, "250", 0, 3600000, NULL,
 			    false, CFG_BOTH,
 			    "first delay of a restart streak; at most the maximum"},
     [CFG_BACKOFF_MAX_MS] = {"RON_BACKOFF_MAX_MS", "backoff-max-ms", CFG_MS, "30000", 0, 3600000,

@@ -88,7 +88,7 @@ Test(config, defaults)
 	cr_assert_eq(config_num(&c, CFG_HEALTH_FAILURES), 3);
 	cr_assert_eq(config_num(&c, CFG_START_TIMEOUT_MS), 10000);
 	cr_assert_eq(config_num(&c, CFG_STOP_TIMEOUT_MS), 5000);
-	cr_assert_eq(config_num(&c, CFG_BACKOFF_MIN_MS), 100);
+	cr_assert_eq(config_num(&c, CFG_BACKOFF_MIN_MS), 250);
 	cr_assert_eq(config_num(&c, CFG_BACKOFF_MAX_MS), 30000);
 	cr_assert_eq(config_num(&c, CFG_RESTART_CAP), 5);
 	cr_assert_eq(config_num(&c, CFG_RESTART_WINDOW_MS), 60000);
