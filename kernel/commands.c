@@ -194,6 +194,8 @@ static json_object *do_services(struct kernel *k, const struct ctl_req *req, int
 
 static json_object *do_status(struct kernel *k, int64_t now_us)
 {
+	/* Someone is looking: every count as of now, not as of each service's last event. */
+	kernel_contain_count(k, true);
 	struct kernel_status_meta m = kernel_status_meta(k, k->stopping ? "stopping" : "running");
 	json_object *o = kernel_status_json(&m, k->svc, k->nsvc, now_us), *a;
 	if (!o)

@@ -320,16 +320,27 @@ const struct kernel_svc *kernel_contain_owner(const struct kernel *k, pid_t pid)
 	return NULL;
 }
 
-void kernel_contain_count(struct kernel *k)
+void kernel_contain_count(struct kernel *k, bool all)
 {
+	bool any = all;
+	for (int i = 0; i < k->nsvc && !any; i++)
+		any = k->svc[i].procs_stale;
+	if (!any)
+		return;
 	if (k->containment == KCONT_CGROUP) {
-		for (int i = 0; i < k->nsvc; i++)
-			k->svc[i].procs = kernel_contain_procs(k, &k->svc[i]);
+		for (int i = 0; i < k->nsvc; i++) {
+			struct kernel_svc *s = &k->svc[i];
+			if (all || s->procs_stale)
+				s->procs = kernel_contain_procs(k, s);
+			s->procs_stale = false;
+		}
 		return;
 	}
 	/* Process groups: one pass over /proc counts the members of every leader's group. */
-	for (int i = 0; i < k->nsvc; i++)
+	for (int i = 0; i < k->nsvc; i++) {
 		k->svc[i].procs = kernel_svc_alive(&k->svc[i]) ? 0 : -1;
+		k->svc[i].procs_stale = false;
+	}
 	DIR *d = opendir("/proc");
 	if (!d)
 		return;

@@ -14,7 +14,40 @@
 int kernel_ev_open(struct kernel *k)
 {
 	k->epfd = epoll_create1(EPOLL_CLOEXEC);
-	return k->epfd < 0 ? -1 : 0;
+	k->hb_epfd = epoll_create1(EPOLL_CLOEXEC);
+	return k->epfd < 0 || k->hb_epfd < 0 ? -1 : 0;
+}
+
+/* The heartbeat pipes have a set of their own, never waited on: the status tick asks
+ * it which have something, and reads only those. */
+static void hb_ctl(struct kernel *k, int op, struct kernel_svc *s)
+{
+	struct epoll_event e = {.events = EPOLLIN, .data.u64 = (uint64_t)(s - k->svc)};
+	if (s->hbfd < 0 || k->hb_epfd < 0)
+		return;
+	if (epoll_ctl(k->hb_epfd, op, s->hbfd, &e) < 0)
+		warn("epoll_ctl %d of the heartbeat pipe of %s", op, s->name);
+}
+
+void kernel_hb_watch(struct kernel *k, struct kernel_svc *s)
+{
+	hb_ctl(k, EPOLL_CTL_ADD, s);
+}
+
+void kernel_hb_rewatch(struct kernel *k, struct kernel_svc *s)
+{
+	hb_ctl(k, EPOLL_CTL_MOD, s);
+}
+
+int kernel_hb_ready(struct kernel *k, int *idx, int max)
+{
+	if (k->hb_epfd < 0)
+		return -1;
+	struct epoll_event ev[64];
+	int n = epoll_wait(k->hb_epfd, ev, max < 64 ? max : 64, 0);
+	for (int i = 0; i < n; i++)
+		idx[i] = (int)ev[i].data.u64;
+	return n;
 }
 
 static void ev_ctl(struct kernel *k, int op, int fd, int idx, int kind)

@@ -53,6 +53,9 @@ enum kernel_mon_phase {
 };
 
 #define KERNEL_RECENT_MAX 16
+/* Every this many status ticks each service's processes are counted again (30 s at the
+ * default interval); between, only those with an event of their own are. */
+#define KERNEL_PROCS_EVERY_TICKS 6
 #define KERNEL_RECENT_MS  3600000 /* the timeline's hour */
 
 struct kernel_svc {
@@ -126,7 +129,8 @@ struct kernel_svc {
 	bool mon_frozen;       /* killed by us for silence */
 	struct svcout *out;    /* its stdout/stderr pipes and their lines (svcout.h) */
 	int64_t dl_queued;     /* its deadline in the kernel's heap (evset.c), 0 if none */
-	int procs; /* processes in its cgroup (or group) at the last publish; -1 unknown */
+	int procs;	  /* processes in its cgroup (or group) when last counted; -1 unknown */
+	bool procs_stale; /* counted again at the next publish: it started, ended or changed */
 };
 
 /* table.c: the status table (pure). */
@@ -369,6 +373,7 @@ struct kernel {
 	bool json;
 	bool color; /* stdout is a terminal, NO_COLOR unset, text lines */
 	bool tty;   /* stdout is a terminal */
+	unsigned ticks; /* status ticks so far */
 	pid_t pid;
 	unsigned long long start;	/* our start time, for status.json */
 	struct svc_rate stray_rate;	/* reaps of strays of no service */
@@ -412,6 +417,7 @@ struct kernel {
 	struct kernel_obs *obs; /* metrics and ron-httpd (observe.h) */
 	/* evset.c: the services' pipes and deadlines, found without a scan. */
 	int epfd;
+	int hb_epfd; /* the monitors' heartbeat pipes (evset.c), -1 until the loop */
 	struct kernel_dl {
 		int64_t t;
 		int idx;
@@ -608,8 +614,9 @@ bool kernel_contain_empty(const struct kernel *k);
 bool kernel_contain_inside(const struct kernel *k, pid_t pid);
 /* The service pid is a process of (its cgroup, or its leader's process group), or NULL. */
 const struct kernel_svc *kernel_contain_owner(const struct kernel *k, pid_t pid);
-/* Sets every service's procs: in its cgroup, or in its leader's process group. */
-void kernel_contain_count(struct kernel *k);
+/* Counts the processes of each service (in its cgroup, or its leader's process group)
+ * whose count is stale since an event of its own; of every one with all. */
+void kernel_contain_count(struct kernel *k, bool all);
 /* Back into the cgroup we started in, and ours removed. */
 void kernel_contain_fini(struct kernel *k);
 
@@ -626,6 +633,12 @@ int kernel_ev_open(struct kernel *k);
 void kernel_ev_watch(struct kernel *k, struct kernel_svc *s, int fd, int kind);
 void kernel_ev_rewatch(struct kernel *k, struct kernel_svc *s, int fd, int kind);
 void kernel_ev_unwatch(struct kernel *k, int fd);
+/* s's heartbeat pipe into the heartbeat set (its closing takes it out), or again under
+ * its index after the table moved; kernel_hb_ready puts up to max indexes of services
+ * whose pipe has something into idx, and returns how many (-1: no set). */
+void kernel_hb_watch(struct kernel *k, struct kernel_svc *s);
+void kernel_hb_rewatch(struct kernel *k, struct kernel_svc *s);
+int kernel_hb_ready(struct kernel *k, int *idx, int max);
 /* Queues s at its deadline unless an earlier or equal one is queued already. */
 void kernel_dl_note(struct kernel *k, struct kernel_svc *s);
 void kernel_dl_rebuild(struct kernel *k);

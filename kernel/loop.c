@@ -241,6 +241,11 @@ static void tick(struct kernel *k, int64_t now_us)
 		kernel_mon_heartbeats(k, NULL, now_us);
 		if (kernel_status_line_mode(k) != CFG_STLINE_OFF)
 			kernel_emit_status(k, now_us);
+		/* Processes a service starts or ends on its own make no event: counted again
+		 * every few ticks, not on every one (kernel_contain_count). */
+		if (++k->ticks % KERNEL_PROCS_EVERY_TICKS == 0)
+			for (int i = 0; i < k->nsvc; i++)
+				k->svc[i].procs_stale = true;
 		/* The tick's own write is due now: a settle delay would cost a wake-up. */
 		k->dirty = true;
 		k->publish_at_us = now_us;
@@ -316,10 +321,12 @@ int kernel_run(struct kernel *k)
 			k->ev_stale = false;
 			kernel_dl_rebuild(k);
 			kernel_svcout_rewatch(k);
-			for (int i = 0; i < k->nsvc; i++)
+			for (int i = 0; i < k->nsvc; i++) {
 				if (k->svc[i].pipefd >= 0)
 					kernel_ev_rewatch(k, &k->svc[i], k->svc[i].pipefd,
 							  KEV_STATUS);
+				kernel_hb_rewatch(k, &k->svc[i]);
+			}
 		}
 		tick(k, now);
 		kernel_mon_timers(k, now);

@@ -275,7 +275,7 @@ static bool ctl_command(int argc, char **argv, int *rc)
 
 int main(int argc, char **argv)
 {
-	static struct kernel k = {.epfd = -1}; /* none until the loop opens it */
+	static struct kernel k = {.epfd = -1, .hb_epfd = -1}; /* none until the loop opens them */
 	char why[4096];
 	bool want_status = false, want_check = false, want_check_config = false, json = false;
 

@@ -359,6 +359,7 @@ int kernel_mon_start(struct kernel *k, struct kernel_svc *s, int64_t now_us)
 	close(hb[1]);
 	s->cmdfd = c[1];
 	s->hbfd = hb[0];
+	kernel_hb_watch(k, s);
 	kernel_lines_reset(&s->hblines);
 	s->last_mono_us = 0;
 	s->mpid = pid;
@@ -607,8 +608,19 @@ void kernel_mon_heartbeats(struct kernel *k, struct kernel_svc *s, int64_t now_u
 		heartbeats_read(k, s, now_us);
 		return;
 	}
-	for (int i = 0; i < k->nsvc; i++)
-		heartbeats_read(k, &k->svc[i], now_us);
+	/* Only the pipes with something in them: one call, however many services. */
+	int idx[64], n;
+	bool all = k->hb_epfd < 0;
+	while (!all && (n = kernel_hb_ready(k, idx, 64)) > 0) {
+		for (int i = 0; i < n; i++)
+			if (idx[i] >= 0 && idx[i] < k->nsvc)
+				heartbeats_read(k, &k->svc[idx[i]], now_us);
+		if (n < 64)
+			break;
+	}
+	if (all || n < 0)
+		for (int i = 0; i < k->nsvc; i++)
+			heartbeats_read(k, &k->svc[i], now_us);
 }
 
 /* Whether an untracked service is still the process reported, now reparented to us;
@@ -733,6 +745,8 @@ static void stray_reaped(struct kernel *k, pid_t pid, int wstatus, struct kernel
 	char sig[32];
 	int nf = 0;
 	unsigned long long *held = owner ? &owner->strays_held : &k->strays_held;
+	if (owner)
+		owner->procs_stale = true; /* one fewer in its cgroup */
 	bool ok = owner ? kernel_svcout_take(k, owner, now_us)
 			: svc_rate_take(&k->stray_rate, config_num(&k->cfg, CFG_OUTPUT_RATE),
 					config_num(&k->cfg, CFG_OUTPUT_BURST), now_us);

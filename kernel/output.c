@@ -220,7 +220,7 @@ void kernel_publish(struct kernel *k, int64_t now_us)
 	char why[CFG_STR_MAX + 64], summary[256];
 	int64_t c0 = cpu_us();
 	struct kernel_status_meta m = kernel_status_meta(k, k->stopping ? "stopping" : "running");
-	kernel_contain_count(k);
+	kernel_contain_count(k, false);
 	if (kernel_status_write(k->run_fd, k->run_dir, &m, k->svc, k->nsvc, now_us, why,
 				sizeof(why)) < 0) {
 		if (errno == ENOMEM) {

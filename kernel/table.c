@@ -19,6 +19,7 @@ void kernel_svc_init(struct kernel_svc *s, const char *name, const struct svc_de
 	s->lockfd = -1;
 	s->next_lockfd = -1;
 	s->procs = -1;
+	s->procs_stale = true;
 	s->mpidfd = -1;
 	s->pipefd = -1;
 	s->hbfd = -1;

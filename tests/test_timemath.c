@@ -125,6 +125,7 @@ static void check_row(const struct report *r, const char *line)
 	kernel_metrics_report(&m, r);
 	kernel_metrics_report(&m, r);
 	cr_assert_geq(m.sum_us, 0, "round-trip sum %lld from %s", (long long)m.sum_us, line);
+	kernel_svc_free(&s);
 }
 
 Test(timemath, every_report_field_at_the_extremes)

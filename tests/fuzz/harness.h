@@ -222,7 +222,7 @@ static inline void fuzz_on_line(void *arg, const char *line, size_t len, bool ov
 	k->lines++;
 	if (overlong)
 		return;
-	FUZZ_CHECK(len < sizeof(k->svc[0].lines.buf) + 1, "line of %zu bytes", len);
+	FUZZ_CHECK(len <= KERNEL_LINES_CAP, "line of %zu bytes", len);
 	why[0] = '\0';
 	if (report_decode(line, len, &r, why, sizeof(why)) < 0) {
 		FUZZ_CHECK(why[0] != '\0' && memchr(why, '\0', sizeof(why)), "no reason");
@@ -279,7 +279,8 @@ static inline void fuzz_reports_one(const uint8_t *data, size_t size)
 			piece = size - off;
 		kernel_lines_feed(&k.svc[0].lines, (const char *)data + off, piece, fuzz_on_line,
 				  &k);
-		FUZZ_CHECK(k.svc[0].lines.len <= sizeof(k.svc[0].lines.buf), "line buffer overrun");
+		FUZZ_CHECK(k.svc[0].lines.len <= KERNEL_LINES_CAP, "line buffer overrun");
+		FUZZ_CHECK(k.svc[0].lines.len == 0 || k.svc[0].lines.buf, "a waiting line, no buffer");
 		off += piece;
 	}
 
@@ -294,6 +295,8 @@ static inline void fuzz_reports_one(const uint8_t *data, size_t size)
 	kernel_summary(k.svc, FUZZ_NSVC, summary, sizeof(summary));
 	FUZZ_TERMINATED(summary);
 	FUZZ_CHECK(k.decoded <= k.lines && k.applied <= k.decoded, "counts");
+	for (int i = 0; i < FUZZ_NSVC; i++)
+		kernel_svc_free(&k.svc[i]);
 }
 
 /* --- config files ------------------------------------------------------------------------ */
