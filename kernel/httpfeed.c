@@ -207,11 +207,7 @@ static char *snapshot(struct kernel *k, int64_t now_us, size_t *len)
 	snprintf(healthz, sizeof(healthz), "%s%s\n", k->stopping ? "stopping; " : "", summary);
 	char *ready = readyz(k, ok);
 	struct kernel_status_meta m = kernel_status_meta(k, k->stopping ? "stopping" : "running");
-	json_object *so = kernel_status_json(&m, k->svc, k->nsvc, now_us);
-	char *status = so ? strdup(json_object_to_json_string_ext(
-				so, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE))
-			  : NULL;
-	json_object_put(so);
+	char *status = kernel_status_text(&m, k->svc, k->nsvc, now_us, NULL);
 	char *metrics = kernel_obs_render(k, now_us);
 	char *page = kernel_page_render(k, now_us);
 	char *out = NULL;

@@ -56,7 +56,7 @@ enum kernel_mon_phase {
 /* Every this many status ticks each service's processes are counted again (30 s at the
  * default interval); between, only those with an event of their own are. */
 #define KERNEL_PROCS_EVERY_TICKS 6
-#define KERNEL_RECENT_MS  3600000 /* the timeline's hour */
+#define KERNEL_RECENT_MS	 3600000 /* the timeline's hour */
 
 struct kernel_svc {
 	char name[REPORT_NAME_MAX]; /* "svc-index" */
@@ -208,7 +208,11 @@ struct kernel_status_meta {
 	const char *run_log; /* the run directory's log directory */
 };
 struct json_object;
-/* The table as status.json holds it (a new object). */
+/* statustext.c: the table as status.json holds it, as text (malloc'd; its length into
+ * *len when len is not NULL), NULL if out of memory. */
+char *kernel_status_text(const struct kernel_status_meta *m, const struct kernel_svc *svcs, int n,
+			 int64_t now_us, size_t *len);
+/* The same, parsed (a new object). */
 struct json_object *kernel_status_json(const struct kernel_status_meta *m,
 				       const struct kernel_svc *svcs, int n, int64_t now_us);
 /* Written in the run directory open as dirfd; run_dir names it in messages. */
@@ -371,8 +375,8 @@ struct pollfd;
 struct kernel {
 	struct config cfg;
 	bool json;
-	bool color; /* stdout is a terminal, NO_COLOR unset, text lines */
-	bool tty;   /* stdout is a terminal */
+	bool color;	/* stdout is a terminal, NO_COLOR unset, text lines */
+	bool tty;	/* stdout is a terminal */
 	unsigned ticks; /* status ticks so far */
 	pid_t pid;
 	unsigned long long start;	/* our start time, for status.json */

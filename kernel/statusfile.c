@@ -14,163 +14,14 @@
 #include "kernel.h"
 #include "proc.h"
 
-#define JSON_FLAGS (JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE)
-
-static const char *mon_phase_name(enum kernel_mon_phase p)
-{
-	switch (p) {
-	case KMON_RUNNING: return "running";
-	case KMON_WAITING: return "restarting";
-	case KMON_HELD: return "held";
-	default: return "down";
-	}
-}
-
-/* Adds v (owned) under k; false if v or the adding failed for want of memory. */
-static bool add(json_object *o, const char *k, json_object *v)
-{
-	if (!o || !v || json_object_object_add(o, k, v) < 0) {
-		json_object_put(v);
-		return false;
-	}
-	return true;
-}
-
-static bool add_int(json_object *o, const char *k, int64_t v)
-{
-	return add(o, k, json_object_new_int64(v));
-}
-
-static bool add_str(json_object *o, const char *k, const char *v)
-{
-	return add(o, k, json_object_new_string(v));
-}
-
-/* A monotonic time as wall-clock ms, for a reader in another process; 0 for none. */
-static int64_t wall_of(int64_t mono_us, int64_t now_us, int64_t wall_ms)
-{
-	if (mono_us <= 0)
-		return 0;
-	return wall_ms - (now_us > mono_us ? (now_us - mono_us) / 1000 : 0);
-}
-
-static bool add_command(json_object *e, const struct svc_def *d)
-{
-	json_object *a = json_object_new_array();
-	if (!d)
-		return add(e, "command", a);
-	bool ok = a && json_object_array_add(a, json_object_new_string(d->bin)) == 0;
-	for (int i = 0; ok && i < d->nargs; i++)
-		ok = json_object_array_add(a, json_object_new_string(d->args[i])) == 0;
-	if (!ok) {
-		json_object_put(a);
-		return false;
-	}
-	return add(e, "command", a);
-}
-
-/* "code 3", "signal KILL" or "" (none yet). */
-static bool add_exit(json_object *e, const struct kernel_svc *s, int64_t now_us, int64_t wall)
-{
-	char what[48] = "";
-	if (s->exit_at_us && s->exit_signal > 0)
-		snprintf(what, sizeof(what), "signal %s",
-			 sigabbrev_np(s->exit_signal) ? sigabbrev_np(s->exit_signal) : "?");
-	else if (s->exit_at_us)
-		snprintf(what, sizeof(what), "code %d", s->exit_code);
-	return add_str(e, "last_exit", what) &&
-	       add_int(e, "last_exit_ms", wall_of(s->exit_at_us, now_us, wall));
-}
-
-/* The restarts of the last hour, wall-clock ms, oldest first. */
-static bool add_recent(json_object *e, const struct kernel_svc *s, int64_t now_us, int64_t wall)
-{
-	json_object *a = json_object_new_array();
-	bool ok = a != NULL;
-	for (unsigned i = 0; ok && i < s->nrecent; i++)
-		if (now_us - s->recent_us[i] <= (int64_t)KERNEL_RECENT_MS * 1000)
-			ok = json_object_array_add(a, json_object_new_int64(wall_of(
-							  s->recent_us[i], now_us, wall))) == 0;
-	if (!ok) {
-		json_object_put(a);
-		return false;
-	}
-	return add(e, "restart_times_ms", a);
-}
-
-/* What `status NAME` shows beyond the table: since when, what runs, where. */
-static bool add_detail(json_object *e, const struct kernel_status_meta *m,
-		       const struct kernel_svc *s, int64_t now_us, int64_t wall)
-{
-	const struct svc_def *d = s->def;
-	char cg[CGROUP_PATH_MAX + REPORT_NAME_MAX] = "";
-	if (m->cg_base)
-		snprintf(cg, sizeof(cg), "%s/%s", m->cg_base, s->name);
-	const char *log = d && d->log_dir ? d->log_dir : m->log_dir ? m->log_dir : "";
-	if (!log[0] && m->run_log)
-		log = m->run_log;
-	return add_int(e, "state_since_ms", wall_of(s->state_since_us, now_us, wall)) &&
-	       add_command(e, d) && add_str(e, "user", d && d->user ? d->user : "") &&
-	       add_str(e, "group", d && d->group ? d->group : "") && add_str(e, "cgroup", cg) &&
-	       add_exit(e, s, now_us, wall) && add_str(e, "log_dir", log) &&
-	       add_recent(e, s, now_us, wall);
-}
-
 json_object *kernel_status_json(const struct kernel_status_meta *m, const struct kernel_svc *svcs,
 				int n, int64_t now_us)
 {
-	json_object *o = json_object_new_object();
-	char ts[40], summary[256];
-	int64_t wall = clock_wall_ms();
-	clock_iso8601(wall, ts, sizeof(ts));
-	kernel_summary(svcs, n, summary, sizeof(summary));
-	bool ok = add_int(o, "v", 1);
-	ok = ok && add_int(o, "kernel_pid", m->kernel_pid);
-	ok = ok && add_int(o, "kernel_start", (int64_t)m->kernel_start);
-	ok = ok && add_str(o, "boot_id", m->boot_id ? m->boot_id : "");
-	ok = ok && add_str(o, "state", m->state);
-	ok = ok && add_str(o, "updated", ts);
-	ok = ok && add_int(o, "updated_ms", wall);
-	/* The heartbeat --check judges by: a clock step moves updated_ms, never this. */
-	ok = ok && add_int(o, "mono_ms", clock_mono_us() / 1000);
-	ok = ok && add_int(o, "status_interval_ms", m->status_interval_ms);
-	ok = ok && add_int(o, "output_dropped", (int64_t)m->output_dropped);
-	ok = ok && add_str(o, "summary", summary);
-	json_object *a = json_object_new_array();
-	for (int i = 0; ok && a && i < n; i++) {
-		const struct kernel_svc *s = &svcs[i];
-		json_object *e = json_object_new_object();
-		ok = add_str(e, "service", s->name);
-		ok = ok && add_str(e, "state", svc_state_name(s->state));
-		ok = ok && add_int(e, "pid", s->pid);
-		ok = ok && add_int(e, "start", (int64_t)s->start);
-		ok = ok && add_int(e, "uptime_ms", kernel_svc_uptime_ms(s, now_us));
-		ok = ok && add_int(e, "restarts", s->restarts);
-		ok = ok && add_int(e, "rtt_us", s->rtt_us);
-		ok = ok && add_int(e, "failures", s->failures);
-		ok = ok && add_int(e, "procs", s->procs);
-		ok = ok && add_str(e, "reason", s->reason);
-		ok = ok && add_str(e, "monitor", mon_phase_name(s->mon));
-		ok = ok && add(e, "want_down", json_object_new_boolean(s->want_down));
-		ok = ok && add_int(e, "mpid", s->mon == KMON_RUNNING ? s->mpid : 0);
-		ok = ok && add_int(e, "mstart", s->mon == KMON_RUNNING ? (int64_t)s->mstart : 0);
-		ok = ok && add_int(e, "monitors_replaced", s->mon_replaced);
-		ok = ok && add(e, "monitor_degraded", json_object_new_boolean(s->mon_degraded));
-		ok = ok && add(e, "untracked", json_object_new_boolean(s->untracked));
-		ok = ok && add_detail(e, m, s, now_us, wall);
-		if (!ok || json_object_array_add(a, e) < 0) {
-			json_object_put(e);
-			ok = false;
-		}
-	}
-	if (!ok || !add(o, "services", a)) {
-		if (ok)
-			a = NULL; /* add() released it */
-		json_object_put(a);
-		json_object_put(o);
+	char *text = kernel_status_text(m, svcs, n, now_us, NULL);
+	json_object *o = text ? json_tokener_parse(text) : NULL;
+	free(text);
+	if (!o)
 		errno = ENOMEM;
-		return NULL;
-	}
 	return o;
 }
 
@@ -178,20 +29,19 @@ int kernel_status_write(int dirfd, const char *run_dir, const struct kernel_stat
 			const struct kernel_svc *svcs, int n, int64_t now_us, char *why,
 			size_t whylen)
 {
-	json_object *o = kernel_status_json(m, svcs, n, now_us);
-	const char *text = o ? json_object_to_json_string_ext(o, JSON_FLAGS) : NULL;
+	size_t len;
+	char *text = kernel_status_text(m, svcs, n, now_us, &len);
 	if (!text) {
 		snprintf(why, whylen, "out of memory");
-		json_object_put(o);
 		errno = ENOMEM;
 		return -1;
 	}
 	/* The text, then its newline.  A new file every time (freshfile.c says what
 	 * that costs): a reader that holds status.json keeps the table it opened. */
-	struct iovec iov[2] = {{(void *)text, strlen(text)}, {"\n", 1}};
+	struct iovec iov[2] = {{text, len}, {"\n", 1}};
 	int rc = freshfile_write(dirfd, run_dir, "status.json", ".status.json.next", iov, 2, 0644,
 				 why, whylen);
-	json_object_put(o);
+	free(text);
 	return rc;
 }
 

@@ -280,7 +280,8 @@ static inline void fuzz_reports_one(const uint8_t *data, size_t size)
 		kernel_lines_feed(&k.svc[0].lines, (const char *)data + off, piece, fuzz_on_line,
 				  &k);
 		FUZZ_CHECK(k.svc[0].lines.len <= KERNEL_LINES_CAP, "line buffer overrun");
-		FUZZ_CHECK(k.svc[0].lines.len == 0 || k.svc[0].lines.buf, "a waiting line, no buffer");
+		FUZZ_CHECK(k.svc[0].lines.len == 0 || k.svc[0].lines.buf,
+			   "a waiting line, no buffer");
 		off += piece;
 	}
 
