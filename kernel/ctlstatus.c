@@ -13,13 +13,6 @@
 #define CTL_EX_UNKNOWN	   4 /* systemctl's "no such unit" */
 #define CTL_EX_UNAVAILABLE 69
 
-static const char *str_of(json_object *o, const char *key)
-{
-	json_object *v;
-	const char *s = json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : NULL;
-	return s ? s : "";
-}
-
 /* The colours of a terminal: only there, and never with NO_COLOR. */
 static bool use_color(void)
 {
@@ -40,7 +33,7 @@ static bool names_known(json_object *o, char *const *names, int n)
 		const char *best = NULL;
 		int bestd = 3;
 		for (size_t j = 0; a && j < json_object_array_length(a); j++) {
-			const char *s = str_of(json_object_array_get_idx(a, j), "service");
+			const char *s = kernel_row_str(json_object_array_get_idx(a, j), "service");
 			int d = svc_distance(names[i], s);
 			if (d < bestd) {
 				bestd = d;
@@ -85,7 +78,7 @@ static void show_json(json_object *o, char *const *names, int n, const char *sou
 			json_object *e = json_object_array_get_idx(a, j);
 			bool named = all;
 			for (int i = 0; i < n && !named; i++)
-				named = strcmp(names[i], str_of(e, "service")) == 0;
+				named = strcmp(names[i], kernel_row_str(e, "service")) == 0;
 			/* The kernel's answer has what the commands wait by besides. */
 			json_object_object_del(e, "start_timeout_ms");
 			json_object_object_del(e, "stop_timeout_ms");
@@ -114,7 +107,7 @@ static int status_live(json_object *o, char *const *names, int n, bool json)
 	}
 	printf("ron-kernel pid %lld: %s; %s\n",
 	       (long long)json_object_get_int64(json_object_object_get(o, "kernel_pid")),
-	       str_of(o, "state"), str_of(o, "summary"));
+	       kernel_row_str(o, "state"), kernel_row_str(o, "summary"));
 	show(o, names, n);
 	return rc;
 }
@@ -145,11 +138,11 @@ static int status_from_file(const char *run_dir, int ask_rc, char *const *names,
 		/* Running, but not ours to ask (or not answering): its file is near-live. */
 		printf("ron-kernel pid %lld: %s; %s; from status.json, updated %s ago\n",
 		       (long long)json_object_get_int64(json_object_object_get(o, "kernel_pid")),
-		       str_of(o, "state"), str_of(o, "summary"), age);
+		       kernel_row_str(o, "state"), kernel_row_str(o, "summary"), age);
 		rc = names_known(o, names, n) ? kernel_status_verdict(o, names, n) : CTL_EX_UNKNOWN;
 	} else {
 		printf("%s\nstale: the last status.json, written %s ago (%s; %s):\n", why, age,
-		       str_of(o, "state"), str_of(o, "summary"));
+		       kernel_row_str(o, "state"), kernel_row_str(o, "summary"));
 		(void)names_known(o, names, n);
 		rc = CTL_EX_UNAVAILABLE;
 	}

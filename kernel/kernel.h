@@ -238,6 +238,9 @@ int kernel_status_check(const char *run_dir, FILE *out);
 #define KERNEL_STATUS_NOT_FINE 3 /* systemctl's "not running" */
 void kernel_fmt_duration(long long ms, char *buf, size_t cap);
 struct json_object *kernel_status_row(struct json_object *o, const char *name);
+/* A field of a row (or of the status): its text, "" if absent; its number, or dflt. */
+const char *kernel_row_str(struct json_object *o, const char *key);
+long long kernel_row_int(struct json_object *o, const char *key, long long dflt);
 /* The rows named (none: all; "all": all), with a header line of column names. */
 void kernel_status_table(FILE *out, struct json_object *o, char *const *names, int n, bool color);
 /* 0 if every named service that should run is healthy, else KERNEL_STATUS_NOT_FINE. */

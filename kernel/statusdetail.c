@@ -13,19 +13,6 @@
 
 #define DETAIL_LOG_LINES 10
 
-static const char *str_of(json_object *o, const char *key)
-{
-	json_object *v;
-	const char *s = json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : NULL;
-	return s ? s : "";
-}
-
-static long long int_of(json_object *o, const char *key, long long dflt)
-{
-	json_object *v;
-	return json_object_object_get_ex(o, key, &v) ? (long long)json_object_get_int64(v) : dflt;
-}
-
 /* "2026-12-07 22:40:01 UTC; 3m12s ago" in local time; "" for 0 (not known). */
 static void when(long long wall_ms, char *buf, size_t cap)
 {
@@ -57,20 +44,20 @@ static void print_command(FILE *out, json_object *e)
 
 static void print_what_runs(FILE *out, json_object *e)
 {
-	long long pid = int_of(e, "pid", 0), procs = int_of(e, "procs", -1);
+	long long pid = kernel_row_int(e, "pid", 0), procs = kernel_row_int(e, "procs", -1);
 	if (pid > 0)
 		fprintf(out, "%12s: %lld\n", "Main PID", pid);
 	else
 		fprintf(out, "%12s: none running\n", "Main PID");
 	print_command(out, e);
-	const char *user = str_of(e, "user"), *group = str_of(e, "group");
+	const char *user = kernel_row_str(e, "user"), *group = kernel_row_str(e, "group");
 	fprintf(out, "%12s: %s%s%s\n", "User", user[0] ? user : "the kernel's",
 		group[0] ? ", group " : "", group);
 	char n[48] = "";
 	if (procs >= 0)
 		snprintf(n, sizeof(n), " (%lld process%s)", procs, procs == 1 ? "" : "es");
-	if (str_of(e, "cgroup")[0])
-		fprintf(out, "%12s: %s%s\n", "CGroup", str_of(e, "cgroup"), n);
+	if (kernel_row_str(e, "cgroup")[0])
+		fprintf(out, "%12s: %s%s\n", "CGroup", kernel_row_str(e, "cgroup"), n);
 	else if (pid > 0)
 		fprintf(out, "%12s: process group %lld%s\n", "Group", pid, n);
 }
@@ -78,15 +65,15 @@ static void print_what_runs(FILE *out, json_object *e)
 static void print_history(FILE *out, json_object *e)
 {
 	char at[96];
-	when(int_of(e, "last_exit_ms", 0), at, sizeof(at));
-	fprintf(out, "%12s: %lld", "Restarts", int_of(e, "restarts", 0));
-	if (str_of(e, "last_exit")[0])
-		fprintf(out, "; last exit %s, %s", str_of(e, "last_exit"), at);
+	when(kernel_row_int(e, "last_exit_ms", 0), at, sizeof(at));
+	fprintf(out, "%12s: %lld", "Restarts", kernel_row_int(e, "restarts", 0));
+	if (kernel_row_str(e, "last_exit")[0])
+		fprintf(out, "; last exit %s, %s", kernel_row_str(e, "last_exit"), at);
 	fputc('\n', out);
-	if (str_of(e, "reason")[0])
-		fprintf(out, "%12s: %s\n", "Reason", str_of(e, "reason"));
-	long long rtt = int_of(e, "rtt_us", -1), fails = int_of(e, "failures", 0);
-	if (int_of(e, "pid", 0) <= 0)
+	if (kernel_row_str(e, "reason")[0])
+		fprintf(out, "%12s: %s\n", "Reason", kernel_row_str(e, "reason"));
+	long long rtt = kernel_row_int(e, "rtt_us", -1), fails = kernel_row_int(e, "failures", 0);
+	if (kernel_row_int(e, "pid", 0) <= 0)
 		fprintf(out, "%12s: not checked: not running\n", "Health");
 	else if (rtt > 0)
 		fprintf(out, "%12s: answered in %lld.%03lld ms; %lld failed in a row\n", "Health",
@@ -94,30 +81,30 @@ static void print_history(FILE *out, json_object *e)
 	else
 		fprintf(out, "%12s: no answer measured yet; %lld failed in a row\n", "Health",
 			fails);
-	long long mpid = int_of(e, "mpid", 0);
-	fprintf(out, "%12s: %s", "Monitor", str_of(e, "monitor"));
+	long long mpid = kernel_row_int(e, "mpid", 0);
+	fprintf(out, "%12s: %s", "Monitor", kernel_row_str(e, "monitor"));
 	if (mpid > 0)
 		fprintf(out, ", pid %lld", mpid);
-	if (int_of(e, "monitors_replaced", 0) > 0)
-		fprintf(out, ", replaced %lld times", int_of(e, "monitors_replaced", 0));
+	if (kernel_row_int(e, "monitors_replaced", 0) > 0)
+		fprintf(out, ", replaced %lld times", kernel_row_int(e, "monitors_replaced", 0));
 	fputc('\n', out);
 }
 
 void kernel_status_detail(FILE *out, json_object *e, bool color)
 {
 	char state[64], since[96];
-	const char *st = str_of(e, "state");
+	const char *st = kernel_row_str(e, "state");
 	kernel_color_state(st, color, state, sizeof(state));
-	when(int_of(e, "state_since_ms", 0), since, sizeof(since));
-	fprintf(out, "%s %s: %s%s%s\n", color ? "\u25cf" : "*", str_of(e, "service"), state,
+	when(kernel_row_int(e, "state_since_ms", 0), since, sizeof(since));
+	fprintf(out, "%s %s: %s%s%s\n", color ? "\u25cf" : "*", kernel_row_str(e, "service"), state,
 		since[0] ? " since " : "", since);
 	print_what_runs(out, e);
 	print_history(out, e);
-	const char *dir = str_of(e, "log_dir");
+	const char *dir = kernel_row_str(e, "log_dir");
 	if (dir[0])
-		fprintf(out, "%12s: %s/%s/current\n", "Log", dir, str_of(e, "service"));
+		fprintf(out, "%12s: %s/%s/current\n", "Log", dir, kernel_row_str(e, "service"));
 	fputc('\n', out);
 	fflush(out);
-	if (!dir[0] || kernel_logs_tail(dir, str_of(e, "service"), DETAIL_LOG_LINES) < 0)
+	if (!dir[0] || kernel_logs_tail(dir, kernel_row_str(e, "service"), DETAIL_LOG_LINES) < 0)
 		fprintf(out, "no output kept%s%s\n", dir[0] ? " in " : "", dir);
 }

@@ -8,14 +8,14 @@
 
 #define STATE_W 12
 
-static const char *row_str(json_object *o, const char *key)
+const char *kernel_row_str(json_object *o, const char *key)
 {
 	json_object *v;
 	const char *s = json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : NULL;
 	return s ? s : "";
 }
 
-static long long row_int(json_object *o, const char *key, long long dflt)
+long long kernel_row_int(json_object *o, const char *key, long long dflt)
 {
 	json_object *v;
 	return json_object_object_get_ex(o, key, &v) ? (long long)json_object_get_int64(v) : dflt;
@@ -47,8 +47,8 @@ static bool row_named(json_object *e, char *const *names, int n)
 {
 	bool named = n == 0;
 	for (int i = 0; i < n && !named; i++)
-		named =
-		    strcmp(names[i], "all") == 0 || strcmp(names[i], row_str(e, "service")) == 0;
+		named = strcmp(names[i], "all") == 0 ||
+			strcmp(names[i], kernel_row_str(e, "service")) == 0;
 	return named;
 }
 
@@ -57,7 +57,7 @@ json_object *kernel_status_row(json_object *o, const char *name)
 	json_object *a = rows_of(o);
 	for (size_t i = 0; a && i < json_object_array_length(a); i++) {
 		json_object *e = json_object_array_get_idx(a, i);
-		if (strcmp(row_str(e, "service"), name) == 0)
+		if (strcmp(kernel_row_str(e, "service"), name) == 0)
 			return e;
 	}
 	return NULL;
@@ -67,9 +67,9 @@ json_object *kernel_status_row(json_object *o, const char *name)
  * (or checked by liveness only) no round trip. */
 static void row_cells(json_object *e, char *up, char *rtt, char *procs, char *mon, size_t cap)
 {
-	long long pid = row_int(e, "pid", 0), r = row_int(e, "rtt_us", -1);
-	long long p = row_int(e, "procs", -1), mpid = row_int(e, "mpid", 0);
-	kernel_fmt_duration(pid > 0 ? row_int(e, "uptime_ms", -1) : -1, up, cap);
+	long long pid = kernel_row_int(e, "pid", 0), r = kernel_row_int(e, "rtt_us", -1);
+	long long p = kernel_row_int(e, "procs", -1), mpid = kernel_row_int(e, "mpid", 0);
+	kernel_fmt_duration(pid > 0 ? kernel_row_int(e, "uptime_ms", -1) : -1, up, cap);
 	snprintf(rtt, cap, "-");
 	if (pid > 0 && r > 0)
 		snprintf(rtt, cap, "%lld.%03lldms", r / 1000, r % 1000);
@@ -84,16 +84,16 @@ static void row_cells(json_object *e, char *up, char *rtt, char *procs, char *mo
 static void row_print(FILE *out, json_object *e, int w, bool color)
 {
 	char up[32], rtt[32], procs[32], mon[32], state[64], pid[32] = "-";
-	const char *st = row_str(e, "state");
+	const char *st = kernel_row_str(e, "state");
 	row_cells(e, up, rtt, procs, mon, sizeof(up));
-	if (row_int(e, "pid", 0) > 0)
-		snprintf(pid, sizeof(pid), "%lld", row_int(e, "pid", 0));
+	if (kernel_row_int(e, "pid", 0) > 0)
+		snprintf(pid, sizeof(pid), "%lld", kernel_row_int(e, "pid", 0));
 	kernel_color_state(st, color, state, sizeof(state));
 	/* The padding counts what shows, not the colour's escape bytes. */
 	int pad = STATE_W - (int)strlen(st);
-	fprintf(out, "%-*s %s%*s %8s %5s %9s %8lld %10s %8s  %s\n", w, row_str(e, "service"), state,
-		pad > 0 ? pad : 0, "", pid, procs, up, row_int(e, "restarts", 0), rtt, mon,
-		row_str(e, "reason"));
+	fprintf(out, "%-*s %s%*s %8s %5s %9s %8lld %10s %8s  %s\n", w, kernel_row_str(e, "service"),
+		state, pad > 0 ? pad : 0, "", pid, procs, up, kernel_row_int(e, "restarts", 0), rtt,
+		mon, kernel_row_str(e, "reason"));
 }
 
 void kernel_status_table(FILE *out, json_object *o, char *const *names, int n, bool color)
@@ -101,7 +101,7 @@ void kernel_status_table(FILE *out, json_object *o, char *const *names, int n, b
 	json_object *a = rows_of(o);
 	int w = 12; /* the SERVICE column fits the longest name */
 	for (size_t i = 0; a && i < json_object_array_length(a); i++) {
-		int len = (int)strlen(row_str(json_object_array_get_idx(a, i), "service"));
+		int len = (int)strlen(kernel_row_str(json_object_array_get_idx(a, i), "service"));
 		w = len > w ? len : w;
 	}
 	fprintf(out, "%-*s %-*s %8s %5s %9s %8s %10s %8s  %s\n", w, "SERVICE", STATE_W, "STATE",
@@ -117,7 +117,7 @@ void kernel_status_table(FILE *out, json_object *o, char *const *names, int n, b
  * from before the field: down was then only ever asked for). */
 static bool row_fine(json_object *e)
 {
-	const char *st = row_str(e, "state");
+	const char *st = kernel_row_str(e, "state");
 	if (strcmp(st, "healthy") == 0)
 		return true;
 	json_object *v;

@@ -173,3 +173,14 @@ bool kc_all_healthy(void *arg)
 	json_object_put(o);
 	return all;
 }
+
+void kc_ctl_at(const char *conf, struct kc_out *o, char *const args[])
+{
+	char *argv[24] = {RON_BUILD_DIR "/ron-kernel", "--config", (char *)conf};
+	int n = 3;
+	for (int i = 0; args[i] && n < 23; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	o->status =
+	    tl_run(argv, kc_env(NULL), o->out, sizeof(o->out), o->err, sizeof(o->err), KC_WAIT_MS);
+}

@@ -48,6 +48,18 @@ long kc_pos(struct kc *k, const char *a, const char *b);
 /* "[service NAME]" running svc-sim as NAME, then the extra lines. */
 void sim_section(char *buf, size_t cap, const char *name, const char *extra);
 
+/* ron-kernel --config CONF ARGS... (a command to the kernel running on it): its
+ * exit status and output. */
+struct kc_out {
+	int status;
+	char out[32768], err[4096];
+};
+void kc_ctl_at(const char *conf, struct kc_out *o, char *const args[]);
+#define KC_EXIT_IS(o, code)                                                                        \
+	cr_assert(WIFEXITED((o).status) && WEXITSTATUS((o).status) == (code),                      \
+		  "exit %d, want %d\nstdout: %s\nstderr: %s",                                      \
+		  WIFEXITED((o).status) ? WEXITSTATUS((o).status) : -1, code, (o).out, (o).err)
+
 /* Waits for a line of the kernel holding every needle. */
 #define EXPECT(k, line, ...)                                                                       \
 	cr_assert(tl_expect(&(k)->r, line, sizeof(line), KC_WAIT_MS, __VA_ARGS__, NULL),           \

@@ -28,27 +28,11 @@
 
 TestSuite(control, .init = tl_setup, .fini = tl_teardown, .timeout = 120);
 
-struct out {
-	int status;
-	char out[16384], err[4096];
-};
-
 /* ron-kernel ARGS... against this test's kernel (its config file names the run dir). */
-static void ctl(struct kc *k, struct out *o, char *const args[])
+static void ctl(struct kc *k, struct kc_out *o, char *const args[])
 {
-	char *argv[24] = {RON_BUILD_DIR "/ron-kernel", "--config", k->conf};
-	int n = 3;
-	for (int i = 0; args[i]; i++)
-		argv[n++] = args[i];
-	argv[n] = NULL;
-	o->status =
-	    tl_run(argv, kc_env(NULL), o->out, sizeof(o->out), o->err, sizeof(o->err), KC_WAIT_MS);
+	kc_ctl_at(k->conf, o, args);
 }
-
-#define EXIT_IS(o, code)                                                                           \
-	cr_assert(WIFEXITED((o).status) && WEXITSTATUS((o).status) == (code),                      \
-		  "exit %d, want %d\nstdout: %s\nstderr: %s",                                      \
-		  WIFEXITED((o).status) ? WEXITSTATUS((o).status) : -1, code, (o).out, (o).err)
 
 /* Two svc-sim services, a and b, plus what the test adds. */
 static void ct_start(struct kc *k, const char *more)
@@ -73,11 +57,11 @@ static const char *state_of(const char *name)
 Test(control, restart_gives_a_new_healthy_process_and_leaves_the_rest)
 {
 	struct kc k;
-	struct out o;
+	struct kc_out o;
 	ct_start(&k, NULL);
 	pid_t a0 = kc_pid("a"), b0 = kc_pid("b");
 	ctl(&k, &o, (char *[]){"restart", "a", NULL});
-	EXIT_IS(o, 0);
+	KC_EXIT_IS(o, 0);
 	cr_assert(strstr(o.out, "a: restarted, pid "), "%s", o.out);
 	cr_assert(strstr(o.out, "healthy"), "%s", o.out);
 	pid_t a1 = kc_pid("a");
@@ -91,14 +75,14 @@ Test(control, restart_gives_a_new_healthy_process_and_leaves_the_rest)
 Test(control, lift_or_start_of_a_healthy_service_says_there_was_nothing_to_do)
 {
 	struct kc k;
-	struct out o;
+	struct kc_out o;
 	ct_start(&k, NULL);
 	pid_t a0 = kc_pid("a");
 	ctl(&k, &o, (char *[]){"lift", "a", NULL});
-	EXIT_IS(o, 0);
+	KC_EXIT_IS(o, 0);
 	cr_assert_str_eq(o.out, "a: already healthy, nothing to lift\n");
 	ctl(&k, &o, (char *[]){"start", "a", NULL});
-	EXIT_IS(o, 0);
+	KC_EXIT_IS(o, 0);
 	cr_assert_str_eq(o.out, "a: already running\n");
 	cr_assert_eq(kc_pid("a"), a0, "a was restarted");
 	kc_stop(&k);
@@ -107,26 +91,26 @@ Test(control, lift_or_start_of_a_healthy_service_says_there_was_nothing_to_do)
 Test(control, stop_keeps_down_check_passes_start_brings_it_back)
 {
 	struct kc k;
-	struct out o;
+	struct kc_out o;
 	char line[4096];
 	ct_start(&k, NULL);
 	pid_t a0 = kc_pid("a");
 	ctl(&k, &o, (char *[]){"stop", "a", NULL});
-	EXIT_IS(o, 0);
+	KC_EXIT_IS(o, 0);
 	cr_assert(strstr(o.out, "a: down"), "%s", o.out);
 	cr_assert_not(tl_pid_alive(a0));
 	EXPECT(&k, line, "event=down", "service=a");
 	KC_WAIT_STATE("a", "down");
 	/* Not meant to run, so not a failure. */
 	ctl(&k, &o, (char *[]){"--check", NULL});
-	EXIT_IS(o, 0);
+	KC_EXIT_IS(o, 0);
 	ctl(&k, &o, (char *[]){"status", NULL});
-	EXIT_IS(o, 0);
+	KC_EXIT_IS(o, 0);
 	cr_assert(strstr(o.out, "1/1 healthy; a down"), "%s", o.out);
 	cr_assert(strstr(o.out, "\na            down "), "service first: %s", o.out);
 	/* A kill of its monitor does not bring it back. */
 	ctl(&k, &o, (char *[]){"start", "a", NULL});
-	EXIT_IS(o, 0);
+	KC_EXIT_IS(o, 0);
 	cr_assert(strstr(o.out, "a: started, pid "), "%s", o.out);
 	KC_WAIT_STATE("a", "healthy");
 	kc_stop(&k);
@@ -135,11 +119,11 @@ Test(control, stop_keeps_down_check_passes_start_brings_it_back)
 Test(control, a_down_service_stays_down_under_a_replaced_monitor)
 {
 	struct kc k;
-	struct out o;
+	struct kc_out o;
 	char line[4096];
 	ct_start(&k, NULL);
 	ctl(&k, &o, (char *[]){"stop", "a", NULL});
-	EXIT_IS(o, 0);
+	KC_EXIT_IS(o, 0);
 	char state[32];
 	pid_t pid;
 	cr_assert(kc_row("a", state, sizeof(state), &pid));
@@ -179,13 +163,13 @@ static pid_t mkc_pid(const char *name)
 Test(control, a_stop_sent_to_a_frozen_monitor_is_carried_out_by_its_replacement)
 {
 	struct kc k;
-	struct out o;
+	struct kc_out o;
 	char line[4096];
 	ct_start(&k, NULL);
 	pid_t a0 = kc_pid("a");
 	cr_assert_eq(kill(mkc_pid("a"), SIGSTOP), 0);
 	ctl(&k, &o, (char *[]){"stop", "--timeout=20", "a", NULL});
-	EXIT_IS(o, 0);
+	KC_EXIT_IS(o, 0);
 	cr_assert(strstr(o.out, "a: down"), "%s", o.out);
 	cr_assert_not(tl_pid_alive(a0));
 	EXPECT(&k, line, "event=monitor_frozen", "service=a");
@@ -229,24 +213,24 @@ Test(control, a_stop_whose_monitor_is_killed_midway_ends_down)
 Test(control, unknown_names_get_a_suggestion_and_exit_64)
 {
 	struct kc k;
-	struct out o;
+	struct kc_out o;
 	char more[1024];
 	snprintf(more, sizeof(more),
 		 "[service svc-index]\nbin = %s/sim/svc-index\nsocket = %s/ix.sock\n",
 		 RON_BUILD_DIR, tl_dir());
 	ct_start(&k, more);
 	ctl(&k, &o, (char *[]){"restart", "svc-indx", NULL});
-	EXIT_IS(o, 64);
+	KC_EXIT_IS(o, 64);
 	cr_assert(strstr(o.err, "no service named svc-indx; did you mean svc-index?"), "%s", o.err);
 	ctl(&k, &o, (char *[]){"stop", "a", "nope", NULL});
-	EXIT_IS(o, 64);
+	KC_EXIT_IS(o, 64);
 	cr_assert_str_eq(state_of("a"), "healthy", "a was stopped although a name was bad");
 	ctl(&k, &o, (char *[]){"status", "nope", NULL});
-	EXIT_IS(o, 4);
+	KC_EXIT_IS(o, 4);
 	ctl(&k, &o, (char *[]){"restart", NULL});
-	EXIT_IS(o, 64);
+	KC_EXIT_IS(o, 64);
 	ctl(&k, &o, (char *[]){"signal", "NOSUCH", "a", NULL});
-	EXIT_IS(o, 64);
+	KC_EXIT_IS(o, 64);
 	cr_assert(strstr(o.err, "not a signal"), "%s", o.err);
 	kc_stop(&k);
 }
@@ -254,18 +238,18 @@ Test(control, unknown_names_get_a_suggestion_and_exit_64)
 Test(control, signal_reaches_the_service_and_not_a_down_one)
 {
 	struct kc k;
-	struct out o;
+	struct kc_out o;
 	char line[4096];
 	ct_start(&k, NULL);
 	/* svc-sim hangs on SIGUSR1: its checks start failing. */
 	ctl(&k, &o, (char *[]){"signal", "USR1", "a", NULL});
-	EXIT_IS(o, 0);
+	KC_EXIT_IS(o, 0);
 	cr_assert(strstr(o.out, "a: signalled"), "%s", o.out);
 	EXPECT(&k, line, "event=degraded", "service=a");
 	ctl(&k, &o, (char *[]){"stop", "b", NULL});
-	EXIT_IS(o, 0);
+	KC_EXIT_IS(o, 0);
 	ctl(&k, &o, (char *[]){"signal", "HUP", "b", NULL});
-	EXIT_IS(o, 1);
+	KC_EXIT_IS(o, 1);
 	cr_assert(strstr(o.out, "b: not running (down)"), "%s", o.out);
 	kc_stop(&k);
 }
@@ -273,7 +257,7 @@ Test(control, signal_reaches_the_service_and_not_a_down_one)
 Test(control, a_restart_that_never_becomes_healthy_says_where_it_stands)
 {
 	struct kc k;
-	struct out o;
+	struct kc_out o;
 	char slow[512];
 	sim_section(slow, sizeof(slow), "slow", "env = SIM_START_DELAY_MS=20000");
 	char a[512], line[4096];
@@ -282,13 +266,13 @@ Test(control, a_restart_that_never_becomes_healthy_says_where_it_stands)
 	kc_start(&k, NULL);
 	EXPECT(&k, line, "event=ready", "service=a");
 	ctl(&k, &o, (char *[]){"restart", "--timeout=0.5", "slow", NULL});
-	EXIT_IS(o, 1);
+	KC_EXIT_IS(o, 1);
 	/* One verdict, not "restarted" and "not healthy" at once. */
 	cr_assert(strstr(o.out, "slow: not healthy after 0.5 s: starting, pid "), "%s", o.out);
 	cr_assert_null(strstr(o.out, "restarted"), "%s", o.out);
 	/* --no-wait returns once the kernel has it. */
 	ctl(&k, &o, (char *[]){"restart", "--no-wait", "slow", NULL});
-	EXIT_IS(o, 0);
+	KC_EXIT_IS(o, 0);
 	cr_assert(strstr(o.out, "slow: accepted"), "%s", o.out);
 	kc_stop(&k);
 }
@@ -296,7 +280,7 @@ Test(control, a_restart_that_never_becomes_healthy_says_where_it_stands)
 Test(control, lift_ends_a_quarantine_now)
 {
 	struct kc k;
-	struct out o;
+	struct kc_out o;
 	char more[1024], line[4096], flag[600];
 	snprintf(flag, sizeof(flag), "%s/flag", tl_dir());
 	/* Crashes until the flag exists: quarantined after one restart. */
@@ -312,20 +296,20 @@ Test(control, lift_ends_a_quarantine_now)
 	EXPECT(&k, line, "event=quarantined", "service=flaky");
 	/* Like systemctl: 3 while a service that should run is not healthy. */
 	ctl(&k, &o, (char *[]){"status", NULL});
-	EXIT_IS(o, 3);
+	KC_EXIT_IS(o, 3);
 	cr_assert(strstr(o.out, "quarantined"), "%s", o.out);
 	ctl(&k, &o, (char *[]){"status", "a", NULL});
-	EXIT_IS(o, 0);
+	KC_EXIT_IS(o, 0);
 	ctl(&k, &o, (char *[]){"--status", NULL});
-	EXIT_IS(o, 3);
+	KC_EXIT_IS(o, 3);
 	ctl(&k, &o, (char *[]){"lift", "--timeout=1", "flaky", NULL});
-	EXIT_IS(o, 1); /* still crashing */
+	KC_EXIT_IS(o, 1); /* still crashing */
 	EXPECT(&k, line, "event=quarantined", "service=flaky");
 	int fd = open(flag, O_CREAT | O_WRONLY, 0600);
 	cr_assert_geq(fd, 0);
 	close(fd);
 	ctl(&k, &o, (char *[]){"lift", "flaky", NULL});
-	EXIT_IS(o, 0);
+	KC_EXIT_IS(o, 0);
 	cr_assert(strstr(o.out, "flaky: lifted, pid "), "%s", o.out);
 	KC_WAIT_STATE("flaky", "healthy");
 	kc_stop(&k);
@@ -342,18 +326,18 @@ static const char *table_of(const char *out)
 Test(control, status_and_dash_status_print_one_table)
 {
 	struct kc k;
-	struct out o;
+	struct kc_out o;
 	char live[16384];
 	ct_start(&k, NULL);
 	ctl(&k, &o, (char *[]){"stop", "a", NULL});
-	EXIT_IS(o, 0);
+	KC_EXIT_IS(o, 0);
 	KC_WAIT_STATE("a", "down");
 	/* A service stopped by the operator is not one that should run. */
 	ctl(&k, &o, (char *[]){"status", NULL});
-	EXIT_IS(o, 0);
+	KC_EXIT_IS(o, 0);
 	snprintf(live, sizeof(live), "%s", table_of(o.out));
 	ctl(&k, &o, (char *[]){"--status", NULL});
-	EXIT_IS(o, 0);
+	KC_EXIT_IS(o, 0);
 	const char *file = table_of(o.out);
 	/* Same header; the same row for a (down: nothing in it moves). */
 	cr_assert_eq(strcspn(live, "\n"), strcspn(file, "\n"));
@@ -368,34 +352,34 @@ Test(control, status_and_dash_status_print_one_table)
 Test(control, status_of_a_dead_kernel_is_stale_and_exits_69)
 {
 	struct kc k;
-	struct out o;
+	struct kc_out o;
 	int st;
 	ct_start(&k, NULL);
 	cr_assert_eq(kill(k.pid, SIGKILL), 0);
 	cr_assert(tl_wait_exit(k.pid, KC_WAIT_MS, &st));
 	ctl(&k, &o, (char *[]){"--status", NULL});
-	EXIT_IS(o, 69);
+	KC_EXIT_IS(o, 69);
 	cr_assert(strstr(o.out, "ron-kernel is not running"), "%s", o.out);
 	cr_assert(strstr(o.out, "stale: the last status.json, written "), "%s", o.out);
 	table_of(o.out);
 	ctl(&k, &o, (char *[]){"status", NULL});
-	EXIT_IS(o, 69);
+	KC_EXIT_IS(o, 69);
 	cr_assert(strstr(o.out, "stale: "), "%s", o.out);
 }
 
 Test(control, not_running_exits_69)
 {
 	struct kc k;
-	struct out o;
+	struct kc_out o;
 	kc_write(&k, "[service a]\nbin = /bin/true\nhealth = none\n");
 	ctl(&k, &o, (char *[]){"status", NULL});
-	EXIT_IS(o, 69);
+	KC_EXIT_IS(o, 69);
 	cr_assert(strstr(o.err, "not running"), "%s", o.err);
 	ctl(&k, &o, (char *[]){"restart", "a", NULL});
-	EXIT_IS(o, 69);
+	KC_EXIT_IS(o, 69);
 	/* A usage error is one whether a kernel runs or not. */
 	ctl(&k, &o, (char *[]){"signal", "FOO", "a", NULL});
-	EXIT_IS(o, 64);
+	KC_EXIT_IS(o, 64);
 	cr_assert(strstr(o.err, "signal FOO: not a signal to send"), "%s", o.err);
 }
 
@@ -530,7 +514,7 @@ Test(control, uptime_is_the_process_age_whatever_the_status_interval)
 Test(control, a_10_mib_request_is_refused_and_the_kernel_carries_on)
 {
 	struct kc k;
-	struct out o;
+	struct kc_out o;
 	ct_start(&k, NULL);
 	int fd = ct_connect(&k);
 	size_t big = 10u << 20;
@@ -557,20 +541,20 @@ Test(control, a_10_mib_request_is_refused_and_the_kernel_carries_on)
 	close(fd);
 	cr_assert(strstr(reply, "request longer than 65536 bytes"), "%s", reply);
 	ctl(&k, &o, (char *[]){"status", NULL});
-	EXIT_IS(o, 0);
+	KC_EXIT_IS(o, 0);
 	kc_stop(&k);
 }
 
 Test(control, a_client_that_says_nothing_is_closed_and_blocks_nobody)
 {
 	struct kc k;
-	struct out o;
+	struct kc_out o;
 	ct_start(&k, NULL);
 	int fd = ct_connect(&k);
 	int64_t t0 = clock_mono_us();
 	/* Others are served meanwhile. */
 	ctl(&k, &o, (char *[]){"status", NULL});
-	EXIT_IS(o, 0);
+	KC_EXIT_IS(o, 0);
 	char reply[4096];
 	cr_assert_geq(ct_read_all(fd, reply, sizeof(reply), KC_WAIT_MS), 0, "never closed");
 	int64_t ms = (clock_mono_us() - t0) / 1000;
@@ -583,7 +567,7 @@ Test(control, a_client_that_says_nothing_is_closed_and_blocks_nobody)
 Test(control, a_hundred_parallel_clients_each_get_an_answer)
 {
 	struct kc k;
-	struct out o;
+	struct kc_out o;
 	ct_start(&k, NULL);
 	enum { N = 100 };
 	int fds[N];
@@ -609,7 +593,7 @@ Test(control, a_hundred_parallel_clients_each_get_an_answer)
 	cr_assert_eq(served + busy, N);
 	cr_assert_geq(served, 32, "served %d", served);
 	ctl(&k, &o, (char *[]){"status", NULL});
-	EXIT_IS(o, 0);
+	KC_EXIT_IS(o, 0);
 	kc_stop(&k);
 }
 
@@ -683,7 +667,7 @@ static void write_conf_file(const char *path, const char *text)
 Test(control, reload_applies_only_the_difference)
 {
 	struct kc k;
-	struct out o;
+	struct kc_out o;
 	char line[4096], c[512], d[512], text[8192];
 	sim_section(c, sizeof(c), "c", NULL);
 	ct_start(&k, c);
@@ -701,7 +685,7 @@ Test(control, reload_applies_only_the_difference)
 	snprintf(text, sizeof(text), "%s%s\n%s\n%s", head, a, b, d);
 	write_conf_file(k.conf, text);
 	ctl(&k, &o, (char *[]){"reload", NULL});
-	EXIT_IS(o, 0);
+	KC_EXIT_IS(o, 0);
 	cr_assert(strstr(o.out, "added: d\n"), "%s", o.out);
 	cr_assert(strstr(o.out, "removed: c\n"), "%s", o.out);
 	cr_assert(strstr(o.out, "changed: b\n"), "%s", o.out);
@@ -721,7 +705,7 @@ Test(control, reload_applies_only_the_difference)
 Test(control, reload_keeps_the_containment)
 {
 	struct kc k;
-	struct out o;
+	struct kc_out o;
 	ct_start(&k, NULL);
 	pid_t a0 = kc_pid("a");
 	char text[8192];
@@ -735,7 +719,7 @@ Test(control, reload_keeps_the_containment)
 		 text, svc);
 	write_conf_file(k.conf, changed);
 	ctl(&k, &o, (char *[]){"reload", NULL});
-	EXIT_IS(o, 0);
+	KC_EXIT_IS(o, 0);
 	cr_assert(strstr(o.out, "containment: auto kept (pgroup needs a restart)"), "%s", o.out);
 	cr_assert(strstr(o.out, "unchanged: a b\n"), "%s", o.out);
 	cr_assert_eq(kc_pid("a"), a0, "a service was restarted");
@@ -745,7 +729,7 @@ Test(control, reload_keeps_the_containment)
 Test(control, an_invalid_file_on_reload_changes_nothing)
 {
 	struct kc k;
-	struct out o;
+	struct kc_out o;
 	ct_start(&k, NULL);
 	pid_t a0 = kc_pid("a"), b0 = kc_pid("b");
 	char text[8192];
@@ -758,7 +742,7 @@ Test(control, an_invalid_file_on_reload_changes_nothing)
 	strcat(text, "[service e]\nsockt = /x\n");
 	write_conf_file(k.conf, text);
 	ctl(&k, &o, (char *[]){"reload", NULL});
-	EXIT_IS(o, 1);
+	KC_EXIT_IS(o, 1);
 	char want[700];
 	snprintf(want, sizeof(want), "%s:%d: [service e]: unknown key sockt", k.conf, lines + 2);
 	cr_assert(strstr(o.out, want), "want %s in: %s", want, o.out);

@@ -26,24 +26,12 @@
 
 TestSuite(reload, .init = tl_setup, .fini = tl_teardown, .timeout = 180);
 
-struct out {
-	int status;
-	char out[16384], err[4096];
-};
-
-/* ron-kernel --config CONF ARGS... */
-static void ctl(const char *conf, struct out *o, char *const args[])
+static void ctl(const char *conf, struct kc_out *o, char *const args[])
 {
-	char *argv[24] = {RON_BUILD_DIR "/ron-kernel", "--config", (char *)conf};
-	int n = 3;
-	for (int i = 0; args[i]; i++)
-		argv[n++] = args[i];
-	argv[n] = NULL;
-	o->status =
-	    tl_run(argv, kc_env(NULL), o->out, sizeof(o->out), o->err, sizeof(o->err), KC_WAIT_MS);
+	kc_ctl_at(conf, o, args);
 }
 
-static int exit_of(const struct out *o)
+static int exit_of(const struct kc_out *o)
 {
 	return WIFEXITED(o->status) ? WEXITSTATUS(o->status) : -1;
 }
@@ -108,7 +96,7 @@ static int line_of(const struct kc *k, const char *needle)
 /* A reload that is refused: exit 1, the reason names file:line, nothing changed. */
 static void expect_refused(struct kc *k, const char *key_line, const char *reason)
 {
-	struct out o;
+	struct kc_out o;
 	pid_t a0 = kc_pid("a"), b0 = kc_pid("b");
 	ctl(k->conf, &o, (char *[]){"reload", NULL});
 	EXIT_IS(o, 1);
@@ -203,7 +191,7 @@ Test(reload, added_service_of_another_user_gets_its_socket_directory)
 		 "user = nobody\nsocket = %s/run/u/u.sock\n",
 		 RON_BUILD_DIR, tl_dir());
 	write_ab(&k, NULL, extra);
-	struct out o;
+	struct kc_out o;
 	ctl(k.conf, &o, (char *[]){"reload", NULL});
 	EXIT_IS(o, 0);
 	cr_assert(strstr(o.out, "u: reloaded, pid "), "%s", o.out);
@@ -234,7 +222,7 @@ Test(reload, renamed_service_starts_after_the_old_one_is_gone)
 		 "socket = %s/run/s.sock\n",
 		 RON_BUILD_DIR, tl_dir());
 	write_ab(&k, NULL, neu);
-	struct out o;
+	struct kc_out o;
 	ctl(k.conf, &o, (char *[]){"reload", NULL});
 	EXIT_IS(o, 0);
 	cr_assert(strstr(o.out, "added: new\n") && strstr(o.out, "removed: old\n"), "%s", o.out);
@@ -272,7 +260,7 @@ Test(reload, client_waits_for_the_new_process_of_a_changed_service)
 	sim_section(a, sizeof(a), "a", NULL);
 	sim_section(b2, sizeof(b2), "b", "env = SIM_EXIT_ON_START=1");
 	kc_write(&k, "%s\n%s\n", a, b2);
-	struct out o;
+	struct kc_out o;
 	ctl(k.conf, &o, (char *[]){"reload", "--timeout=3", NULL});
 	char old[64];
 	snprintf(old, sizeof(old), "pid %d, healthy", (int)b0);
@@ -321,7 +309,7 @@ Test(reload, twenty_add_remove_cycles_leave_nothing_behind)
 		 RON_BUILD_DIR, root ? "user = nobody\n" : "", tl_dir());
 	int fds0 = -1, two = 2, three = 3;
 	for (int i = 0; i < 20; i++) {
-		struct out o;
+		struct kc_out o;
 		write_ab(&k, NULL, t);
 		ctl(k.conf, &o, (char *[]){"reload", NULL});
 		EXIT_IS(o, 0);
@@ -356,7 +344,7 @@ Test(reload, twenty_add_remove_cycles_leave_nothing_behind)
 		     envfile, envfile);
 	snprintf(probe, sizeof(probe), "[service probe]\nbin = %s\nhealth = none\n", script);
 	write_ab(&k, NULL, probe);
-	struct out o;
+	struct kc_out o;
 	ctl(k.conf, &o, (char *[]){"reload", NULL});
 	EXIT_IS(o, 0);
 	cr_assert(tl_wait_for(rows_are, &three, KC_WAIT_MS));
@@ -378,7 +366,7 @@ Test(reload, a_setting_that_needs_a_restart_is_said_to_be_kept)
 	start_ab(&k, NULL, NULL);
 	pid_t a0 = kc_pid("a");
 	write_ab(&k, "output_queue_bytes = 65536", NULL);
-	struct out o;
+	struct kc_out o;
 	ctl(k.conf, &o, (char *[]){"reload", NULL});
 	EXIT_IS(o, 0);
 	cr_assert(strstr(o.out, "output_queue_bytes: 1048576 kept (65536 needs a restart)"), "%s",
@@ -421,7 +409,7 @@ Test(reload, log_files_move_to_a_new_log_dir)
 	cr_assert(tl_wait_for(file_has, (const char *[]){log1, tick}, KC_WAIT_MS));
 	snprintf(keys, sizeof(keys), "log_dir = %s/logs2", tl_dir());
 	write_ab(&k, keys, ticker);
-	struct out o;
+	struct kc_out o;
 	ctl(k.conf, &o, (char *[]){"reload", NULL});
 	EXIT_IS(o, 0);
 	cr_assert(strstr(o.out, "unchanged: a b ticker\n"), "%s", o.out);

@@ -16,26 +16,10 @@
 
 TestSuite(statusview, .init = tl_setup, .fini = tl_teardown, .timeout = 120);
 
-struct out {
-	int status;
-	char out[32768], err[4096];
-};
-
-static void ctl(struct kc *k, struct out *o, char *const args[])
+static void ctl(struct kc *k, struct kc_out *o, char *const args[])
 {
-	char *argv[24] = {RON_BUILD_DIR "/ron-kernel", "--config", k->conf};
-	int n = 3;
-	for (int i = 0; args[i]; i++)
-		argv[n++] = args[i];
-	argv[n] = NULL;
-	o->status =
-	    tl_run(argv, kc_env(NULL), o->out, sizeof(o->out), o->err, sizeof(o->err), KC_WAIT_MS);
+	kc_ctl_at(k->conf, o, args);
 }
-
-#define EXIT_IS(o, code)                                                                           \
-	cr_assert(WIFEXITED((o).status) && WEXITSTATUS((o).status) == (code),                      \
-		  "exit %d, want %d\nstdout: %s\nstderr: %s",                                      \
-		  WIFEXITED((o).status) ? WEXITSTATUS((o).status) : -1, code, (o).out, (o).err)
 
 static void sv_start(struct kc *k)
 {
@@ -66,7 +50,7 @@ static bool a_restarted(void *arg)
 Test(statusview, status_name_shows_the_service_in_full)
 {
 	struct kc k;
-	struct out o;
+	struct kc_out o;
 	char want[1024];
 	sv_start(&k);
 	pid_t old = kc_pid("a");
@@ -76,7 +60,7 @@ Test(statusview, status_name_shows_the_service_in_full)
 	pid_t now = kc_pid("a");
 
 	ctl(&k, &o, (char *[]){"status", "a", NULL});
-	EXIT_IS(o, 0);
+	KC_EXIT_IS(o, 0);
 	HAS(o, "* a: healthy since ");
 	snprintf(want, sizeof(want), "Main PID: %d\n", (int)now);
 	HAS(o, want);
@@ -98,18 +82,18 @@ Test(statusview, status_name_shows_the_service_in_full)
 
 	/* Two names: both in full, in the order asked; the table has them all. */
 	ctl(&k, &o, (char *[]){"status", "b", "a", NULL});
-	EXIT_IS(o, 0);
+	KC_EXIT_IS(o, 0);
 	char *b = strstr(o.out, "* b: healthy since "), *a = strstr(o.out, "* a: healthy since ");
 	cr_assert(a && b && b < a, "%s", o.out);
 	ctl(&k, &o, (char *[]){"status", NULL});
-	EXIT_IS(o, 0);
+	KC_EXIT_IS(o, 0);
 	cr_assert(strstr(o.out, "SERVICE") && !strstr(o.out, "Main PID"), "%s", o.out);
 
 	/* Stopped by hand: down as asked, nothing running, no check. */
 	ctl(&k, &o, (char *[]){"stop", "b", NULL});
-	EXIT_IS(o, 0);
+	KC_EXIT_IS(o, 0);
 	ctl(&k, &o, (char *[]){"status", "b", NULL});
-	EXIT_IS(o, 0);
+	KC_EXIT_IS(o, 0);
 	HAS(o, "* b: down since ");
 	HAS(o, "Main PID: none running");
 	HAS(o, "Health: not checked: not running");
@@ -180,7 +164,7 @@ static void check_schema(json_object *o, const struct field *f, int n, const cha
 	}
 }
 
-static json_object *parsed(struct out *o)
+static json_object *parsed(struct kc_out *o)
 {
 	json_object *j = json_tokener_parse(o->out);
 	cr_assert(j, "not JSON:\n%s", o->out);
@@ -209,10 +193,10 @@ Test(statusview, status_json_is_the_documented_schema)
 	cr_assert_geq(ntop, 12);
 	cr_assert_geq(nsvc, 25);
 	struct kc k;
-	struct out o;
+	struct kc_out o;
 	sv_start(&k);
 	ctl(&k, &o, (char *[]){"status", "--json", NULL});
-	EXIT_IS(o, 0);
+	KC_EXIT_IS(o, 0);
 	json_object *j = parsed(&o);
 	check_schema(j, top, ntop, "status --json");
 	cr_assert_eq(rows(j), 2);
@@ -225,18 +209,18 @@ Test(statusview, status_json_is_the_documented_schema)
 
 	/* Names: only their rows.  An unhealthy one: exit 3, as the table's. */
 	ctl(&k, &o, (char *[]){"status", "--json", "b", NULL});
-	EXIT_IS(o, 0);
+	KC_EXIT_IS(o, 0);
 	j = parsed(&o);
 	cr_assert_eq(rows(j), 1);
 	cr_assert_str_eq(json_object_get_string(json_object_object_get(row(j, 0), "service")), "b");
 	json_object_put(j);
 	ctl(&k, &o, (char *[]){"status", "--json", "nope", NULL});
-	EXIT_IS(o, 4);
+	KC_EXIT_IS(o, 4);
 
 	/* The kernel gone: status.json, the same schema, marked stale; exit 69. */
 	kc_stop(&k);
 	ctl(&k, &o, (char *[]){"--status", "--json", NULL});
-	EXIT_IS(o, 69);
+	KC_EXIT_IS(o, 69);
 	j = parsed(&o);
 	check_schema(j, top, ntop, "--status --json of a stopped kernel");
 	check_schema(row(j, 1), svc, nsvc, "a stale row");
