@@ -94,6 +94,8 @@ enum fig_id {
 	F_CRASH_QUARANTINED,
 	F_IDLE_KEVENT,
 	F_IDLE_WAKE_FLOOR,
+	F_IDLE_CHECK_FLOOR,
+	F_IDLE_CHECK_RATIO,
 	/* Group 10, scale: SC__COUNT figures for each of up to BENCH_SCALES sizes. */
 	F_SCALE,
 	/* Group 11, service output relayed by the kernel. */

@@ -49,6 +49,8 @@ struct figure figures[F__COUNT] = {
     [F_IDLE_KEVENT] = {7, "idle: kernel CPU per wake-up (event cost)", "us", false},
     [F_IDLE_WAKE_FLOOR] = {7, "idle: CPU of one wake-up of a process that only sleeps", "us",
 			   false},
+    [F_IDLE_CHECK_FLOOR] = {7, "idle: CPU of one check with no supervisor (floor)", "us", false},
+    [F_IDLE_CHECK_RATIO] = {7, "idle: a monitor's CPU per check / that floor", "x", false},
     [F_OUT_TEXT_LPS] = {11, "output, text on stderr: lines relayed", "/s", false},
     [F_OUT_TEXT_CPU] = {11, "output, text on stderr: kernel CPU per MB", "ms", false},
     [F_OUT_JSON_LPS] = {11, "output, JSON on stdout: lines relayed", "/s", false},

@@ -12,13 +12,16 @@
 
 #include "bench.h"
 #include "clock.h"
+#include "health.h"
 
 #define NPROC (1 + BENCH_NSVC) /* the kernel, then one monitor per service */
 #define IWAKE NPROC		/* then a process that only sleeps, the floor */
+#define ICHECK (NPROC + 1)	/* and one that makes a monitor's check, and only that */
+#define NALL (NPROC + 2)
 
 struct sample {
 	int64_t t_us;
-	uint64_t cpu_ns[NPROC + 1], wake[NPROC + 1];
+	uint64_t cpu_ns[NALL], wake[NALL];
 };
 
 /* The floor of a wake-up on this machine: a process that does nothing but sleep one
@@ -39,16 +42,38 @@ static pid_t sleeper_start(int64_t interval_ms, char *why, size_t whylen)
 	return pid;
 }
 
+/* The floor of a check: every health interval, exactly the check a monitor makes (its
+ * own code, health_check: socket, connect, the v1.health frame, the reply read and
+ * decoded, close) against svc-index, and nothing else. */
+static pid_t checker_start(const char *sock, int64_t interval_ms, int64_t timeout_ms, char *why,
+			   size_t whylen)
+{
+	pid_t pid = fork();
+	if (pid < 0) {
+		snprintf(why, whylen, "fork the checker: %s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		for (uint64_t corr = 1;; corr++) {
+			struct health_result r;
+			poll(NULL, 0, (int)interval_ms);
+			health_check(sock, bench_svc[0], corr, (int)timeout_ms, &r);
+		}
+	}
+	return pid;
+}
+
 static void sleeper_stop(pid_t pid)
 {
 	if (pid > 0 && kill(pid, SIGKILL) == 0)
 		waitpid(pid, NULL, 0);
 }
 
-static int sample_take(const pid_t pid[NPROC + 1], struct sample *s, char *why, size_t whylen)
+static int sample_take(const pid_t pid[NALL], struct sample *s, char *why, size_t whylen)
 {
 	s->t_us = clock_mono_us();
-	for (int i = 0; i < NPROC + 1; i++)
+	for (int i = 0; i < NALL; i++)
 		if (pstat_cpu_ns(pid[i], &s->cpu_ns[i], why, whylen) < 0 ||
 		    pstat_wakeups(pid[i], &s->wake[i], why, whylen) < 0)
 			return -1;
@@ -85,6 +110,16 @@ static void slice_add(const struct sample *a, const struct sample *b, int64_t in
 	if (swake > 0)
 		fig_add(F_IDLE_WAKE_FLOOR,
 			(double)(b->cpu_ns[IWAKE] - a->cpu_ns[IWAKE]) / 1000 / swake);
+	/* A monitor's CPU per check against the floor's, both one check per interval. */
+	double per_mon = checks / BENCH_NSVC;
+	double floor_us = (double)(b->cpu_ns[ICHECK] - a->cpu_ns[ICHECK]) / 1000 / per_mon;
+	if (floor_us > 0) {
+		double mon_us = 0;
+		for (int i = 1; i < NPROC; i++)
+			mon_us += (double)(b->cpu_ns[i] - a->cpu_ns[i]) / 1000;
+		fig_add(F_IDLE_CHECK_FLOOR, floor_us);
+		fig_add(F_IDLE_CHECK_RATIO, mon_us / checks / floor_us);
+	}
 	double kwake = (double)(b->wake[0] - a->wake[0]);
 	if (kwake > 0)
 		fig_add(F_IDLE_KEVENT, (double)(b->cpu_ns[0] - a->cpu_ns[0]) / 1000 / kwake);
@@ -114,7 +149,7 @@ static int idle_window(struct kern *k, const struct bench_plan *p, const pid_t *
 static int idle_measure(struct kern *k, const struct bench_plan *p, char *why, size_t whylen)
 {
 	long ready[BENCH_NSVC];
-	pid_t pid[NPROC + 1];
+	pid_t pid[NALL];
 
 	if (kern_start(k, NULL, why, whylen) < 0 || kern_wait_ready(k, ready, why, whylen) < 0)
 		return -1;
@@ -132,7 +167,14 @@ static int idle_measure(struct kern *k, const struct bench_plan *p, char *why, s
 	pid[IWAKE] = sleeper_start(p->health_interval_ms, why, whylen);
 	if (pid[IWAKE] < 0)
 		return -1;
+	pid[ICHECK] = checker_start(k->sock[0], p->health_interval_ms, p->health_timeout_ms, why,
+				    whylen);
+	if (pid[ICHECK] < 0) {
+		sleeper_stop(pid[IWAKE]);
+		return -1;
+	}
 	int rc = idle_window(k, p, pid, from, why, whylen);
+	sleeper_stop(pid[ICHECK]);
 	sleeper_stop(pid[IWAKE]);
 	return rc;
 }
