@@ -49,7 +49,8 @@
 		return tr;
 	}
 
-	/* An opened row shows how to read the service's output: ron-httpd reads no files. */
+	/* An opened row shows the service's last lines of output, as the kernel put them in
+	 * the page (ron-httpd reads no files): read from a fresh copy of it, as text. */
 	function toggle(tr) {
 		var next = tr.nextElementSibling;
 		if (next && next.classList.contains("more")) {
@@ -60,10 +61,27 @@
 		var more = document.createElement("tr"), td = document.createElement("td");
 		more.className = "more";
 		td.colSpan = COLS.length;
-		td.textContent = "Its last lines: ron-kernel logs -n 20 " + tr.dataset.service;
+		td.appendChild(document.createElement("pre"));
 		more.appendChild(td);
 		tr.after(more);
 		tr.classList.add("open");
+		tails();
+	}
+
+	function tails() {
+		if (!document.querySelector("tr.more")) return;
+		fetch("/", {cache: "no-store"}).then(function (r) { return r.text(); }).then(function (html) {
+			var doc = new DOMParser().parseFromString(html, "text/html");
+			document.querySelectorAll("tr.more").forEach(function (more) {
+				var tr = more.previousElementSibling, name = tr.dataset.service;
+				var src = null;
+				doc.querySelectorAll("tr[data-service]").forEach(function (r) {
+					if (r.dataset.service === name) src = r.querySelector("details.tail pre");
+				});
+				more.querySelector("pre").textContent = src ? src.textContent :
+					"no output yet; all of it: ron-kernel logs " + name;
+			});
+		}).catch(function () {});
 	}
 
 	function fill(tr, s, now, age) {
@@ -77,7 +95,13 @@
 		tr.cells[5].textContent = s.pid > 0 && s.rtt_us > 0 ?
 			Math.floor(s.rtt_us / 1000) + "." + String(s.rtt_us % 1000).padStart(3, "0") + " ms" : "-";
 		timeline(tr.cells[6], s.restart_times_ms, now);
-		tr.cells[7].textContent = s.reason || "";
+		var why = tr.cells[7].querySelector(".why");
+		if (!why) {
+			why = document.createElement("span");
+			why.className = "why";
+			tr.cells[7].prepend(why);
+		}
+		why.textContent = s.reason || "";
 	}
 
 	/* age: how old the snapshot was when it was served, ms (ron-httpd says). */
@@ -96,7 +120,7 @@
 		meta.textContent = "ron-kernel pid " + status.kernel_pid + ", " + status.state + "; last change " + status.updated;
 		var body = document.querySelector("#services tbody"), seen = {};
 		var rows = {};
-		Array.prototype.forEach.call(body.querySelectorAll("tr[data-service]"), function (tr) {
+		Array.prototype.forEach.call(body.querySelectorAll("tr[data-service]:not(.more)"), function (tr) {
 			rows[tr.dataset.service] = tr;
 		});
 		var prev = null;
@@ -127,12 +151,14 @@
 		fetch("/status", {cache: "no-store"}).then(function (r) {
 			if (!r.ok) throw new Error("/status answered " + r.status);
 			var age = Number(r.headers.get("X-Snapshot-Age-Ms"));
-			return r.json().then(function (st) { render(st, age); });
+			return r.json().then(function (st) { render(st, age); tails(); });
 		}).catch(function (e) { stale(e.message); }).finally(function () {
 			setTimeout(tick, 1000);
 		});
 	}
 
+	/* The folded lines are for a page without this script: here a row opens them. */
+	document.querySelectorAll("details.tail").forEach(function (d) { d.remove(); });
 	document.querySelector("#services tbody").addEventListener("click", function (e) {
 		var tr = e.target.closest("tr[data-service]");
 		if (tr) toggle(tr);

@@ -30,6 +30,9 @@
 /* Snapshots at most this often: with hundreds of services one costs milliseconds
  * (docs/performance.md), and a busy table changes many times a second. */
 #define SNAPSHOT_GAP_MS 250
+/* New output lines alone make a snapshot at most this often: the status page's tails
+ * need not follow a chatty service line by line. */
+#define TAIL_GAP_MS 2000
 /* How long a stopping kernel waits for ron-httpd to go after closing its feed. */
 #define HTTPD_STOP_MS 2000
 
@@ -226,6 +229,8 @@ int64_t kernel_httpd_snapshot_due(const struct kernel_obs *o)
 {
 	if (o->feedfd < 0 || o->pending)
 		return -1;
+	if (!o->due && o->tail_due)
+		return o->last_snapshot_us + TAIL_GAP_MS * 1000;
 	if (!o->due)
 		return o->last_frame_us + FEED_BEAT_MS * 1000;
 	/* The first for a new ron-httpd goes at once. */
@@ -250,6 +255,8 @@ void kernel_httpd_feed(struct kernel *k, int64_t now_us)
 	struct kernel_obs *o = k->obs;
 	if (o->feedfd < 0)
 		return;
+	if (o->tail_due && now_us >= o->last_snapshot_us + TAIL_GAP_MS * 1000)
+		o->due = true;
 	beat(o, now_us);
 	if (!o->pending && o->due && kernel_httpd_snapshot_due(o) <= now_us) {
 		o->pending = snapshot(k, now_us, &o->plen);
@@ -259,7 +266,7 @@ void kernel_httpd_feed(struct kernel *k, int64_t now_us)
 			return;
 		}
 		o->poff = 0;
-		o->due = false;
+		o->due = o->tail_due = false;
 		o->pending_since_us = now_us;
 	}
 	while (o->pending) {

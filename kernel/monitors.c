@@ -609,7 +609,7 @@ void kernel_mon_heartbeats(struct kernel *k, struct kernel_svc *s, int64_t now_u
 		return;
 	}
 	/* Only the pipes with something in them: one call, however many services. */
-	int idx[64], n;
+	int idx[64], n = 0;
 	bool all = k->hb_epfd < 0;
 	while (!all && (n = kernel_hb_ready(k, idx, 64)) > 0) {
 		for (int i = 0; i < n; i++)

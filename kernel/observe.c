@@ -207,6 +207,12 @@ void kernel_obs_publish(struct kernel *k, int64_t now_us)
 	kernel_httpd_feed(k, now_us);
 }
 
+void kernel_obs_output(struct kernel *k)
+{
+	if (k->obs && k->obs->http)
+		k->obs->tail_due = true;
+}
+
 void kernel_obs_report(struct kernel *k, const struct kernel_svc *s, const struct report *r)
 {
 	if (k->obs)

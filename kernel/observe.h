@@ -75,6 +75,8 @@ char *kernel_obs_render(struct kernel *k, int64_t now_us);
 /* The table changed: a new snapshot for ron-httpd. */
 void kernel_obs_publish(struct kernel *k, int64_t now_us);
 void kernel_obs_report(struct kernel *k, const struct kernel_svc *s, const struct report *r);
+/* A service wrote a line: the status page's tails are due (at most every few seconds). */
+void kernel_obs_output(struct kernel *k);
 void kernel_obs_mon_lost(struct kernel *k, const struct kernel_svc *s);
 /* true if pid was ron-httpd (then handled here). */
 bool kernel_obs_reaped(struct kernel *k, pid_t pid, int wstatus, int64_t now_us);
@@ -109,6 +111,7 @@ struct kernel_obs {
 	bool due;		  /* the table changed since the last snapshot */
 	int64_t last_snapshot_us; /* when the last one was rendered */
 	int64_t last_frame_us;	  /* when the last snapshot or beat went (feed.h) */
+	bool tail_due;		  /* a service wrote a line since the last snapshot */
 	/* ron-httpd's stdout and stderr (httpdout.c): a pipe, read end non-blocking. */
 	int outfd[2];
 	struct svcline outline;

@@ -3,13 +3,14 @@
  * service, its state first, and an SVG timeline of its restarts in the last hour).
  * ron-httpd's /page.js then keeps it current from /status, and /page.css styles it
  * (httpd/page.js, httpd/page.css).  Everything that came from a service or the config
- * (names, reasons, paths) is HTML-escaped. */
+ * (names, reasons, paths, its last lines of output) is HTML-escaped. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
 #include "kernel.h"
+#include "svcout.h"
 
 /* The timeline's drawing: an hour across TL_W units. */
 #define TL_W 120
@@ -51,6 +52,21 @@ static void timeline(FILE *f, const struct kernel_svc *s, int64_t now_us)
 	fputs("</svg>", f);
 }
 
+/* Its last lines of output, folded: open without a script, read by page.js with one. */
+static void tail(FILE *f, const struct kernel_svc *s)
+{
+	const char *lines[SVCOUT_TAIL_LINES];
+	int n = kernel_svcout_tail(s, lines, SVCOUT_TAIL_LINES);
+	if (n == 0)
+		return;
+	fputs("<details class=tail><summary>last lines</summary><pre>", f);
+	for (int i = 0; i < n; i++) {
+		esc(f, lines[i]);
+		fputc('\n', f);
+	}
+	fputs("</pre></details>", f);
+}
+
 static void row(FILE *f, const struct kernel_svc *s, int64_t now_us)
 {
 	const char *st = s->reported ? svc_state_name(s->state) : "starting";
@@ -75,8 +91,10 @@ static void row(FILE *f, const struct kernel_svc *s, int64_t now_us)
 		"<td class=timeline>",
 		up, s->restarts, rtt);
 	timeline(f, s, now_us);
-	fputs("</td><td class=reason>", f);
+	fputs("</td><td class=reason><span class=why>", f);
 	esc(f, s->reason);
+	fputs("</span>", f);
+	tail(f, s);
 	fputs("</td></tr>\n", f);
 }
 

@@ -19,6 +19,7 @@
 
 #include "clock.h"
 #include "kernel.h"
+#include "observe.h"
 #include "svcout.h"
 #include "text.h"
 
@@ -46,6 +47,10 @@ struct svcout {
 	unsigned long long log_dropped;
 	int64_t log_retry_us;
 	bool watched; /* the read ends are in the kernel's epoll set */
+	/* Its last SVCOUT_TAIL_LINES lines, escaped and cut, for the status page: only
+	 * while ron-httpd serves one, allocated at the first line. */
+	char (*tail)[SVCOUT_TAIL_LEN];
+	unsigned ntail, tail_next;
 };
 
 /* What every service shares: stderr as a queue of its own, the choices made once. */
@@ -57,6 +62,7 @@ struct svcout_kernel {
 	char buf[SVCLINE_OUT_MAX], plain[SVCLINE_MAX], safe[SVCLINE_MAX * 4];
 	int ndropping; /* (service, kind) pairs with drops not yet told: 0 spares the scans */
 	char run_log[CFG_STR_MAX + 8]; /* RUN_DIR/log: where logs go when log_dir is unset */
+	bool keep_tail;		       /* RON_HTTP_ADDR is set: the status page shows tails */
 };
 static struct svcout_kernel so_k;
 
@@ -80,7 +86,36 @@ int kernel_svcout_init(struct kernel *k, char *why, size_t whylen)
 	if (kernel_outq_open(&g->err, STDERR_FILENO) < 0)
 		warn("standard error");
 	snprintf(g->run_log, sizeof(g->run_log), "%s/%s", k->run_dir, SVCOUT_RUN_LOG);
+	g->keep_tail = config_str(&k->cfg, CFG_HTTP_ADDR)[0] != '\0';
 	return 0;
+}
+
+/* A line into the tail, the oldest out; a line that does not fit is cut. */
+static void tail_add(struct kernel *k, struct svcout *o, const char *line, size_t len)
+{
+	if (!so_k.keep_tail ||
+	    (!o->tail && !(o->tail = calloc(SVCOUT_TAIL_LINES, SVCOUT_TAIL_LEN))))
+		return;
+	if (len >= SVCOUT_TAIL_LEN)
+		len = SVCOUT_TAIL_LEN - 1;
+	memcpy(o->tail[o->tail_next], line, len);
+	o->tail[o->tail_next][len] = '\0';
+	o->tail_next = (o->tail_next + 1) % SVCOUT_TAIL_LINES;
+	if (o->ntail < SVCOUT_TAIL_LINES)
+		o->ntail++;
+	kernel_obs_output(k);
+}
+
+int kernel_svcout_tail(const struct kernel_svc *s, const char **lines, int max)
+{
+	const struct svcout *o = s->out;
+	if (!o || !o->tail)
+		return 0;
+	int n = (int)o->ntail < max ? (int)o->ntail : max;
+	for (int i = 0; i < n; i++)
+		lines[i] = o->tail[(o->tail_next + SVCOUT_TAIL_LINES - (unsigned)n + (unsigned)i) %
+				   SVCOUT_TAIL_LINES];
+	return n;
 }
 
 void kernel_svcout_settings(struct kernel *k)
@@ -231,7 +266,10 @@ static void on_piece(void *arg, const char *line, size_t len, unsigned part, boo
 		if (g->err.broken || !kernel_outq_push(&g->err, KOUT_EVENT, g->buf, n))
 			dropped(o, DROP_QUEUE, c->now_us);
 	}
-	n = svcline_fmt_file(&m, g->safe, text_escape(plain, plen, g->safe, TEXT_KEEP_TAB), g->buf);
+	size_t sn = text_escape(plain, plen, g->safe, TEXT_KEEP_TAB);
+	if (part == 0)
+		tail_add(k, o, g->safe, sn);
+	n = svcline_fmt_file(&m, g->safe, sn, g->buf);
 	log_line(k, s, g->buf, n, c->now_us, c->wall_ms);
 }
 
@@ -370,6 +408,7 @@ void kernel_svcout_free(struct kernel *k, struct kernel_svc *s)
 		close_fd(&o->wfd[i]);
 		svcline_free(&o->lines[i]);
 	}
+	free(o->tail);
 	logfile_close(o->log);
 	free(o);
 	s->out = NULL;

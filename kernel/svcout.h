@@ -91,6 +91,12 @@ struct pollfd;
  * -1 with why for a directory that cannot be used (a configuration error), -2 when a
  * system call failed. */
 int kernel_svcout_init(struct kernel *k, char *why, size_t whylen);
+/* The last lines of a service's output the status page shows, each cut to fit. */
+#define SVCOUT_TAIL_LINES 5
+#define SVCOUT_TAIL_LEN	  200
+/* Up to max of them into lines, oldest first (pointers into the kernel's copy, good
+ * until its next line); how many.  None unless RON_HTTP_ADDR is set. */
+int kernel_svcout_tail(const struct kernel_svc *s, const char **lines, int max);
 /* RUN_DIR/log, where a service's log goes without log_dir ("" before init). */
 const char *kernel_svcout_run_log(void);
 /* Reload: the settings read again (service_output). */

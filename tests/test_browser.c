@@ -94,6 +94,41 @@ Test(browser, the_page_shows_every_service_and_follows_a_restart_without_a_reloa
 	kc_stop(&k);
 }
 
+/* A row opened by a click shows the service's last lines of output, which the kernel
+ * put in the page (ron-httpd reads no files), and follows new ones. */
+Test(browser, an_opened_row_shows_the_last_lines_of_its_service)
+{
+	need_browser();
+	struct kc k;
+	struct cdp c;
+	char url[128], got[4096], want[128];
+	page_start(&k, url, sizeof(url));
+	cdp_open(&c, url);
+	WAIT_PAGE(&c, states, "a=healthy,b=healthy");
+	WAIT_PAGE(&c, "typeof window.ronPage", "object");
+	cdp_eval(&c, "document.querySelector('tr[data-service=\"a\"] td.name').click(), 'clicked'",
+		 got, sizeof(got));
+	cr_assert_str_eq(got, "clicked");
+	snprintf(want, sizeof(want), "a: listening on %s/run/a.sock pid=%d", tl_dir(),
+		 (int)kc_pid("a"));
+	char expr[512];
+	snprintf(expr, sizeof(expr),
+		 "String(document.querySelector('tr.open + tr.more pre').textContent"
+		 ".includes('%s'))",
+		 want);
+	WAIT_PAGE(&c, expr, "true");
+	/* b's row stays closed, and a second click closes a's. */
+	cdp_eval(&c, "document.querySelectorAll('tr.more').length", got, sizeof(got));
+	cr_assert_str_eq(got, "1");
+	cdp_eval(&c,
+		 "document.querySelector('tr[data-service=\"a\"] td.name').click(), "
+		 "document.querySelectorAll('tr.more').length",
+		 got, sizeof(got));
+	cr_assert_str_eq(got, "0");
+	cdp_close(&c);
+	kc_stop(&k);
+}
+
 /* What a service says (a reason here) goes onto the page as text: markup in it does
  * not become elements, and a script in it never runs. */
 Test(browser, what_a_service_says_is_text_on_the_page)
