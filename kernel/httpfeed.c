@@ -177,13 +177,12 @@ static char *readyz(const struct kernel *k, bool ok)
 	FILE *f = open_memstream(&text, &len);
 	if (!f)
 		return NULL;
-	int healthy = 0, meant = 0;
-	for (int i = 0; i < k->nsvc; i++) {
-		healthy += k->svc[i].state == ST_HEALTHY;
-		meant += k->svc[i].state != ST_DOWN;
-	}
-	fprintf(f, "%s%s: %d/%d healthy\n", ok ? "ready" : "not ready",
-		k->stopping ? ", stopping" : "", healthy, meant);
+	/* The count of the summary ("2/3 healthy"); the names follow, one per line. */
+	char summary[256];
+	kernel_summary(k->svc, k->nsvc, summary, sizeof(summary));
+	summary[strcspn(summary, ";")] = '\0';
+	fprintf(f, "%s%s: %s\n", ok ? "ready" : "not ready", k->stopping ? ", stopping" : "",
+		summary);
 	for (int i = 0; i < k->nsvc; i++) {
 		const struct kernel_svc *s = &k->svc[i];
 		if (s->state == ST_HEALTHY || s->state == ST_DOWN)
@@ -200,8 +199,8 @@ static char *readyz(const struct kernel *k, bool ok)
 }
 
 /* The snapshot: /healthz and /readyz (200 only while every service meant to run is
- * healthy), status.json, the metrics and the status page, all rendered here so that ron-httpd only
- * copies bytes. */
+ * healthy), status.json, the metrics and the status page, all rendered here so that
+ * ron-httpd only copies bytes. */
 static char *snapshot(struct kernel *k, int64_t now_us, size_t *len)
 {
 	char summary[256], healthz[300];
@@ -229,10 +228,12 @@ int64_t kernel_httpd_snapshot_due(const struct kernel_obs *o)
 {
 	if (o->feedfd < 0 || o->pending)
 		return -1;
-	if (!o->due && o->tail_due)
-		return o->last_snapshot_us + TAIL_GAP_MS * 1000;
-	if (!o->due)
-		return o->last_frame_us + FEED_BEAT_MS * 1000;
+	if (!o->due) {
+		int64_t beat_us = o->last_frame_us + FEED_BEAT_MS * 1000;
+		return o->tail_due
+			   ? clock_earliest(beat_us, o->last_snapshot_us + TAIL_GAP_MS * 1000)
+			   : beat_us;
+	}
 	/* The first for a new ron-httpd goes at once. */
 	return o->last_snapshot_us ? o->last_snapshot_us + SNAPSHOT_GAP_MS * 1000 : 0;
 }

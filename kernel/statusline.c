@@ -43,11 +43,11 @@ static int compact(bool color, int64_t wall_ms, const struct kernel_svc *svcs, i
 {
 	char summary[256];
 	kernel_summary(svcs, n, summary, sizeof(summary));
+	summary[strcspn(summary, ";")] = '\0'; /* the count: the groups name the rest */
 	char ts[40];
 	clock_iso8601(wall_ms, ts, sizeof(ts));
 	bool ok = kernel_all_healthy(svcs, n);
-	int w = snprintf(buf, cap, "%s %s event=status %s", ts, ok ? "info" : "warn",
-			 strtok(summary, ";"));
+	int w = snprintf(buf, cap, "%s %s event=status %s", ts, ok ? "info" : "warn", summary);
 	size_t len = w < 0 ? 0 : (size_t)w;
 	/* Past the detail limit, the healthy ones are only counted. */
 	bool brief = n > detail;

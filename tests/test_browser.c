@@ -53,6 +53,16 @@ static const char states[] = "[...document.querySelectorAll('tr[data-service]')]
 			     "r.dataset.service + '=' + r.querySelector('.badge').textContent)"
 			     ".join(',')";
 
+/* The kernel, and a browser on its page showing both services healthy. */
+static void browser_start(struct kc *k, struct cdp *c)
+{
+	char url[128];
+	need_browser();
+	page_start(k, url, sizeof(url));
+	cdp_open(c, url);
+	WAIT_PAGE(c, states, "a=healthy,b=healthy");
+}
+
 Test(browser, the_page_shows_every_service_and_follows_a_restart_without_a_reload)
 {
 	need_browser();
@@ -98,13 +108,10 @@ Test(browser, the_page_shows_every_service_and_follows_a_restart_without_a_reloa
  * put in the page (ron-httpd reads no files), and follows new ones. */
 Test(browser, an_opened_row_shows_the_last_lines_of_its_service)
 {
-	need_browser();
 	struct kc k;
 	struct cdp c;
-	char url[128], got[4096], want[128];
-	page_start(&k, url, sizeof(url));
-	cdp_open(&c, url);
-	WAIT_PAGE(&c, states, "a=healthy,b=healthy");
+	char got[4096], want[128];
+	browser_start(&k, &c);
 	WAIT_PAGE(&c, "typeof window.ronPage", "object");
 	cdp_eval(&c, "document.querySelector('tr[data-service=\"a\"] td.name').click(), 'clicked'",
 		 got, sizeof(got));
@@ -133,13 +140,10 @@ Test(browser, an_opened_row_shows_the_last_lines_of_its_service)
  * not become elements, and a script in it never runs. */
 Test(browser, what_a_service_says_is_text_on_the_page)
 {
-	need_browser();
 	struct kc k;
 	struct cdp c;
-	char url[128], got[4096];
-	page_start(&k, url, sizeof(url));
-	cdp_open(&c, url);
-	WAIT_PAGE(&c, states, "a=healthy,b=healthy");
+	char got[4096];
+	browser_start(&k, &c);
 	WAIT_PAGE(&c, "typeof window.ronPage", "object"); /* the script has run */
 	/* Rendered and read in one evaluation: the page's next update cannot come between. */
 	static const char feed[] =
