@@ -9,6 +9,7 @@
 
 #include "clock.h"
 #include "kernel.h"
+#include "textbuf.h"
 
 static const char *mon_phase_name(enum kernel_mon_phase p)
 {
@@ -20,50 +21,35 @@ static const char *mon_phase_name(enum kernel_mon_phase p)
 	}
 }
 
-/* A JSON string: quotes, backslashes and control characters escaped, '/' as it is. */
-static void str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		switch (*p) {
-		case '"': fputs("\\\"", f); break;
-		case '\\': fputs("\\\\", f); break;
-		case '\n': fputs("\\n", f); break;
-		case '\r': fputs("\\r", f); break;
-		case '\t': fputs("\\t", f); break;
-		default:
-			if (*p < 0x20 || *p == 0x7f)
-				fprintf(f, "\\u%04x", *p);
-			else
-				fputc(*p, f);
-		}
-	}
-	fputc('"', f);
-}
-
 /* One field, indented for its depth, with the comma the next one needs. */
-static void key(FILE *f, int depth, const char *k, bool *first)
+static void key(struct textbuf *f, int depth, const char *k, bool *first)
 {
-	fprintf(f, "%s\n%*s\"%s\":", *first ? "" : ",", depth * 2, "", k);
+	if (!*first)
+		tb_putc(f, ',');
+	tb_putc(f, '\n');
+	tb_spaces(f, depth * 2);
+	tb_putc(f, '"');
+	tb_puts(f, k);
+	tb_mem(f, "\":", 2);
 	*first = false;
 }
 
-static void kstr(FILE *f, int depth, const char *k, const char *v, bool *first)
+static void kstr(struct textbuf *f, int depth, const char *k, const char *v, bool *first)
 {
 	key(f, depth, k, first);
-	str(f, v);
+	tb_json_str(f, v);
 }
 
-static void knum(FILE *f, int depth, const char *k, long long v, bool *first)
+static void knum(struct textbuf *f, int depth, const char *k, long long v, bool *first)
 {
 	key(f, depth, k, first);
-	fprintf(f, "%lld", v);
+	tb_num(f, v);
 }
 
-static void kbool(FILE *f, int depth, const char *k, bool v, bool *first)
+static void kbool(struct textbuf *f, int depth, const char *k, bool v, bool *first)
 {
 	key(f, depth, k, first);
-	fputs(v ? "true" : "false", f);
+	tb_puts(f, v ? "true" : "false");
 }
 
 /* A monotonic time as wall-clock ms, for a reader in another process; 0 for none. */
@@ -74,20 +60,20 @@ static int64_t wall_of(int64_t mono_us, int64_t now_us, int64_t wall_ms)
 	return wall_ms - (now_us > mono_us ? (now_us - mono_us) / 1000 : 0);
 }
 
-static void command(FILE *f, const struct svc_def *d, bool *first)
+static void command(struct textbuf *f, const struct svc_def *d, bool *first)
 {
 	key(f, 3, "command", first);
-	fputc('[', f);
+	tb_putc(f, '[');
 	for (int i = -1; d && i < d->nargs; i++) {
 		if (i >= 0)
-			fputc(',', f);
-		str(f, i < 0 ? d->bin : d->args[i]);
+			tb_putc(f, ',');
+		tb_json_str(f, i < 0 ? d->bin : d->args[i]);
 	}
-	fputc(']', f);
+	tb_putc(f, ']');
 }
 
 /* "code 3", "signal KILL" or "" (none yet), and when. */
-static void last_exit(FILE *f, const struct kernel_svc *s, int64_t now_us, int64_t wall,
+static void last_exit(struct textbuf *f, const struct kernel_svc *s, int64_t now_us, int64_t wall,
 		      bool *first)
 {
 	char what[48] = "";
@@ -101,24 +87,26 @@ static void last_exit(FILE *f, const struct kernel_svc *s, int64_t now_us, int64
 }
 
 /* The restarts of the last hour, wall-clock ms, oldest first. */
-static void recent(FILE *f, const struct kernel_svc *s, int64_t now_us, int64_t wall, bool *first)
+static void recent(struct textbuf *f, const struct kernel_svc *s, int64_t now_us, int64_t wall,
+		   bool *first)
 {
 	key(f, 3, "restart_times_ms", first);
-	fputc('[', f);
+	tb_putc(f, '[');
 	bool any = false;
 	for (unsigned i = 0; i < s->nrecent; i++) {
 		if (now_us - s->recent_us[i] > (int64_t)KERNEL_RECENT_MS * 1000)
 			continue;
-		fprintf(f, "%s%lld", any ? "," : "",
-			(long long)wall_of(s->recent_us[i], now_us, wall));
+		if (any)
+			tb_putc(f, ',');
+		tb_num(f, (long long)wall_of(s->recent_us[i], now_us, wall));
 		any = true;
 	}
-	fputc(']', f);
+	tb_putc(f, ']');
 }
 
 /* What `status NAME` shows beyond the table: since when, what runs, where. */
-static void detail(FILE *f, const struct kernel_status_meta *m, const struct kernel_svc *s,
-		   int64_t now_us, int64_t wall, bool *first)
+static void detail(struct textbuf *f, const struct kernel_status_meta *m,
+		   const struct kernel_svc *s, int64_t now_us, int64_t wall, bool *first)
 {
 	const struct svc_def *d = s->def;
 	char cg[CGROUP_PATH_MAX + REPORT_NAME_MAX] = "";
@@ -137,11 +125,11 @@ static void detail(FILE *f, const struct kernel_status_meta *m, const struct ker
 	recent(f, s, now_us, wall, first);
 }
 
-static void row(FILE *f, const struct kernel_status_meta *m, const struct kernel_svc *s,
+static void row(struct textbuf *f, const struct kernel_status_meta *m, const struct kernel_svc *s,
 		int64_t now_us, int64_t wall)
 {
 	bool first = true;
-	fputs("    {", f);
+	tb_puts(f, "    {");
 	kstr(f, 3, "service", s->name, &first);
 	kstr(f, 3, "state", svc_state_name(s->state), &first);
 	knum(f, 3, "pid", s->pid, &first);
@@ -160,22 +148,22 @@ static void row(FILE *f, const struct kernel_status_meta *m, const struct kernel
 	kbool(f, 3, "monitor_degraded", s->mon_degraded, &first);
 	kbool(f, 3, "untracked", s->untracked, &first);
 	detail(f, m, s, now_us, wall, &first);
-	fputs("\n    }", f);
+	tb_puts(f, "\n    }");
 }
 
 char *kernel_status_text(const struct kernel_status_meta *m, const struct kernel_svc *svcs, int n,
 			 int64_t now_us, size_t *len)
 {
-	char *text = NULL, ts[40], summary[256];
-	size_t size = 0;
-	FILE *f = open_memstream(&text, &size);
-	if (!f)
-		return NULL;
+	/* The last table's length: the next is about as long, so one allocation. */
+	static size_t last;
+	char ts[40], summary[256];
+	struct textbuf b, *f = &b;
+	tb_init(f, last + last / 8);
 	int64_t wall = clock_wall_ms();
 	clock_iso8601(wall, ts, sizeof(ts));
 	kernel_summary(svcs, n, summary, sizeof(summary));
 	bool first = true;
-	fputc('{', f);
+	tb_putc(f, '{');
 	knum(f, 1, "v", 1, &first);
 	knum(f, 1, "kernel_pid", m->kernel_pid, &first);
 	knum(f, 1, "kernel_start", (long long)m->kernel_start, &first);
@@ -189,17 +177,17 @@ char *kernel_status_text(const struct kernel_status_meta *m, const struct kernel
 	knum(f, 1, "output_dropped", (long long)m->output_dropped, &first);
 	kstr(f, 1, "summary", summary, &first);
 	key(f, 1, "services", &first);
-	fputc('[', f);
+	tb_putc(f, '[');
 	for (int i = 0; i < n; i++) {
-		fputs(i ? ",\n" : "\n", f);
+		tb_puts(f, i ? ",\n" : "\n");
 		row(f, m, &svcs[i], now_us, wall);
 	}
-	fputs(n ? "\n  ]\n}" : "]\n}", f);
-	if (fclose(f) != 0) {
-		free(text);
-		return NULL;
-	}
+	tb_puts(f, n ? "\n  ]\n}" : "]\n}");
+	size_t n_text = 0;
+	char *text = tb_take(f, &n_text);
+	if (text)
+		last = n_text;
 	if (len)
-		*len = size;
+		*len = n_text;
 	return text;
 }
