@@ -20,7 +20,7 @@ struct logfile {
 	int dirfd; /* dir/name */
 	int fd;	   /* current, -1 until (re)opened */
 	off_t size;
-	char path[CFG_STR_MAX + 80]; /* dir/name, for messages */
+	char path[]; /* dir/name, for messages: sized to fit, one per service */
 };
 
 static int open_current(struct logfile *lf, char *why, size_t whylen)
@@ -41,13 +41,14 @@ static int open_current(struct logfile *lf, char *why, size_t whylen)
 
 struct logfile *logfile_open(const char *dir, const char *name, char *why, size_t whylen)
 {
-	struct logfile *lf = calloc(1, sizeof(*lf));
+	size_t plen = strlen(dir) + 1 + strlen(name) + 1;
+	struct logfile *lf = calloc(1, sizeof(*lf) + plen);
 	if (!lf) {
 		snprintf(why, whylen, "out of memory");
 		return NULL;
 	}
 	lf->fd = -1;
-	snprintf(lf->path, sizeof(lf->path), "%s/%s", dir, name);
+	snprintf(lf->path, plen, "%s/%s", dir, name);
 	/* The same walk as the run directory's: no symlink, nothing others may change. */
 	int top = kernel_dir_open(dir, why, whylen);
 	if (top < 0) {

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -284,6 +285,11 @@ int main(int argc, char **argv)
 		return 71;
 	if (setvbuf(stdout, NULL, _IOLBF, 0) != 0)
 		err(1, "make stdout line-buffered");
+	/* The tables written on every tick (status.json, the feed) are hundreds of kB at
+	 * hundreds of services and live for one write: mapped and given back each time,
+	 * not left in the heap as free memory between ticks.  A fixed threshold also
+	 * keeps glibc from raising it after the first such free. */
+	mallopt(M_MMAP_THRESHOLD, 64 * 1024);
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			usage(stdout);
