@@ -1,9 +1,11 @@
-/* The monitor processes: fork+exec one per service with its status pipe at fd 3,
- * read their reports, reap them, and replace a lost or frozen one, handing it the
- * still-running service (pidfd + --adopt-*) so the service never runs twice. */
+/* The monitor processes: start one per service (clone, then exec) with its status
+ * pipe at fd 3, read their reports, reap them, and replace a lost or frozen one,
+ * handing it the still-running service (pidfd + --adopt-*) so the service never
+ * runs twice. */
 #include <bsd/string.h>
 #include <bsd/unistd.h>
 #include <err.h>
+#include <sched.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -25,6 +27,8 @@
 #define MON_ADOPT_FD	 4
 #define MON_COMMAND_FD	 6
 #define MON_HEARTBEAT_FD 9
+/* The stack a new monitor's process runs on between clone and exec. */
+#define MON_CHILD_STACK (64 * 1024)
 
 bool kernel_svc_alive(const struct kernel_svc *s)
 {
@@ -130,7 +134,8 @@ static void mon_exec(const char *service, const char *bin, char *const argv[], s
 		if (!placed)
 			close(fd);
 	}
-	closefrom(top + 1);
+	if (close_range((unsigned)top + 1, ~0U, 0) < 0)
+		closefrom(top + 1);
 	/* The kernel's signals stay blocked across exec until the monitor has its own
 	 * signalfd: a SIGHUP or the death SIGTERM in between waits instead of killing. */
 	signal(SIGPIPE, SIG_DFL);
@@ -236,62 +241,45 @@ static void free_args(char **argv, char **owned)
 	free(argv);
 }
 
-int kernel_mon_start(struct kernel *k, struct kernel_svc *s, int64_t now_us)
+static void mon_pipes_close(int p[2], int c[2], int hb[2])
 {
-	bool adopt = kernel_svc_alive(s);
+	for (int i = 0; i < 2; i++) {
+		if (p[i] >= 0)
+			close(p[i]);
+		if (c[i] >= 0)
+			close(c[i]);
+		if (hb[i] >= 0)
+			close(hb[i]);
+		p[i] = c[i] = hb[i] = -1;
+	}
+}
+
+/* The monitor's command line and the strings it points into. */
+struct mon_args {
+	char **argv, **owned;
+	int n;
 	char restarts[16], apid[16], astart[32], afd[8], quarantine[24];
 	char bufs[CFG__COUNT + 1][48];
-	size_t max = def_argc_max(s->def) + 30;
-	char **argv = calloc(max, sizeof(*argv)), **owned = calloc(max, sizeof(*owned));
-	int n = 0;
-	if (!argv || !owned) {
-		warn("allocate the arguments of the monitor of %s", s->name);
-		free_args(argv, owned);
-		return -1;
-	}
-	/* A service that died along with its monitor is restarted by the next one. */
-	bool lost_service = !adopt && s->pid > 0;
-	snprintf(restarts, sizeof(restarts), "%u", s->restarts + (lost_service ? 1u : 0u));
-	argv[n++] = k->monitor_bin;
-	argv[n++] = "--name";
-	argv[n++] = s->name;
-	int nd = def_args(s->def, argv + n, bufs, owned);
-	if (nd < 0) {
-		warn("allocate the arguments of the monitor of %s", s->name);
-		free_args(argv, owned);
-		return -1;
-	}
-	n += nd;
-	argv[n++] = "--status-fd";
-	argv[n++] = "3";
-	argv[n++] = "--restarts";
-	argv[n++] = restarts;
-	argv[n++] = "--command-fd";
-	argv[n++] = "6";
-	argv[n++] = "--heartbeat-fd";
-	argv[n++] = "9";
-	int ofd = -1, efd = -1;
-	bool capture = kernel_svcout_fds(k, s, &ofd, &efd);
-	if (capture) {
-		argv[n++] = "--stdout-fd";
-		argv[n++] = "7";
-		argv[n++] = "--stderr-fd";
-		argv[n++] = "8";
-	}
-	static char cgpath[CGROUP_PATH_MAX];
-	if (kernel_contain_svc_path(k, s, cgpath, sizeof(cgpath)) == 0) {
-		argv[n++] = "--cgroup";
-		argv[n++] = cgpath;
-	}
+	bool capture; /* the service's output comes to us through ofd and efd */
+	int ofd, efd;
+};
+
+/* What the service's state asks of the new monitor: stay down, stay quarantined,
+ * continue from a hand-over record, adopt the running service. */
+static void mon_args_state(struct kernel *k, struct kernel_svc *s, bool adopt, int64_t now_us,
+			   struct mon_args *a)
+{
+	char **argv = a->argv;
 	/* A service stopped by hand stays down under its next monitor. */
 	if (s->want_down && !adopt)
-		argv[n++] = "--down";
+		argv[a->n++] = "--down";
 	/* A new monitor must not start what its predecessor had given up on. */
 	else if (s->state == ST_QUARANTINED && !adopt) {
 		int64_t left = (s->quarantine_end_us - now_us) / 1000;
-		snprintf(quarantine, sizeof(quarantine), "%lld", (long long)(left > 0 ? left : 0));
-		argv[n++] = "--quarantined";
-		argv[n++] = quarantine;
+		snprintf(a->quarantine, sizeof(a->quarantine), "%lld",
+			 (long long)(left > 0 ? left : 0));
+		argv[a->n++] = "--quarantined";
+		argv[a->n++] = a->quarantine;
 	}
 	/* The whole state goes along, so the new monitor continues rather than starts over. */
 	static char record[HANDOVER_TEXT_MAX];
@@ -300,57 +288,123 @@ int kernel_mon_start(struct kernel *k, struct kernel_svc *s, int64_t now_us)
 	if (s->reported && s->state != ST_DOWN && s->state != ST_STOPPED) {
 		kernel_handover_build(s, now_us, &h);
 		if (handover_encode(&h, record, sizeof(record)) > 0) {
-			argv[n++] = "--handover";
-			argv[n++] = record;
+			argv[a->n++] = "--handover";
+			argv[a->n++] = record;
 		} else {
 			warnx("%s: no hand-over record for the new monitor (state %s)", s->name,
 			      svc_state_name(s->state));
 		}
 	}
 	if (adopt) {
-		snprintf(afd, sizeof(afd), "%d", MON_ADOPT_FD);
-		snprintf(apid, sizeof(apid), "%d", (int)s->pid);
-		snprintf(astart, sizeof(astart), "%llu", s->start);
-		argv[n++] = "--adopt-pidfd";
-		argv[n++] = afd;
-		argv[n++] = "--adopt-pid";
-		argv[n++] = apid;
-		argv[n++] = "--adopt-start";
-		argv[n++] = astart;
+		snprintf(a->afd, sizeof(a->afd), "%d", MON_ADOPT_FD);
+		snprintf(a->apid, sizeof(a->apid), "%d", (int)s->pid);
+		snprintf(a->astart, sizeof(a->astart), "%llu", s->start);
+		argv[a->n++] = "--adopt-pidfd";
+		argv[a->n++] = a->afd;
+		argv[a->n++] = "--adopt-pid";
+		argv[a->n++] = a->apid;
+		argv[a->n++] = "--adopt-start";
+		argv[a->n++] = a->astart;
 	}
-	argv[n] = NULL;
+}
 
-	int p[2] = {-1, -1}, c[2] = {-1, -1}, hb[2] = {-1, -1};
-	const char *what = "status, heartbeat and command pipes";
+/* The monitor's whole command line; -1 (said) if it could not be allocated. */
+static int mon_args_build(struct kernel *k, struct kernel_svc *s, bool adopt, int64_t now_us,
+			  struct mon_args *a)
+{
+	size_t max = def_argc_max(s->def) + 30;
+	a->argv = calloc(max, sizeof(*a->argv));
+	a->owned = calloc(max, sizeof(*a->owned));
+	if (!a->argv || !a->owned)
+		goto nomem;
+	char **argv = a->argv;
+	/* A service that died along with its monitor is restarted by the next one. */
+	bool lost_service = !adopt && s->pid > 0;
+	snprintf(a->restarts, sizeof(a->restarts), "%u", s->restarts + (lost_service ? 1u : 0u));
+	a->n = 0;
+	argv[a->n++] = k->monitor_bin;
+	argv[a->n++] = "--name";
+	argv[a->n++] = s->name;
+	int nd = def_args(s->def, argv + a->n, a->bufs, a->owned);
+	if (nd < 0)
+		goto nomem;
+	a->n += nd;
+	const char *fixed[] = {"--status-fd",  "3", "--restarts",     a->restarts,
+			       "--command-fd", "6", "--heartbeat-fd", "9"};
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		argv[a->n++] = (char *)fixed[i];
+	a->ofd = a->efd = -1;
+	a->capture = kernel_svcout_fds(k, s, &a->ofd, &a->efd);
+	if (a->capture) {
+		argv[a->n++] = "--stdout-fd";
+		argv[a->n++] = "7";
+		argv[a->n++] = "--stderr-fd";
+		argv[a->n++] = "8";
+	}
+	static char cgpath[CGROUP_PATH_MAX];
+	if (kernel_contain_svc_path(k, s, cgpath, sizeof(cgpath)) == 0) {
+		argv[a->n++] = "--cgroup";
+		argv[a->n++] = cgpath;
+	}
+	mon_args_state(k, s, adopt, now_us, a);
+	argv[a->n] = NULL;
+	return 0;
+nomem:
+	warn("allocate the arguments of the monitor of %s", s->name);
+	free_args(a->argv, a->owned);
+	return -1;
+}
+
+/* The status, command and heartbeat pipes.  Only our ends are non-blocking: the
+ * monitor's writes of < PIPE_BUF stay atomic, and a monitor too busy to read its
+ * commands never stalls us.  (The monitor makes its heartbeat end non-blocking
+ * itself.)  NULL, or what failed, with every pipe closed again. */
+static const char *mon_pipes(int p[2], int c[2], int hb[2])
+{
+	const char *what = NULL;
 	if (pipe2(p, O_CLOEXEC) < 0 || pipe2(c, O_CLOEXEC) < 0 || pipe2(hb, O_CLOEXEC) < 0)
-		goto fail_pipes;
-	/* Only our ends are non-blocking: the monitor's writes of < PIPE_BUF stay atomic,
-	 * and a monitor too busy to read its commands never stalls us.  (The monitor
-	 * makes its heartbeat end non-blocking itself.) */
-	if (fcntl(p[0], F_SETFL, O_NONBLOCK) < 0 || fcntl(c[1], F_SETFL, O_NONBLOCK) < 0 ||
-	    fcntl(hb[0], F_SETFL, O_NONBLOCK) < 0) {
+		what = "status, heartbeat and command pipes";
+	else if (fcntl(p[0], F_SETFL, O_NONBLOCK) < 0 || fcntl(c[1], F_SETFL, O_NONBLOCK) < 0 ||
+		 fcntl(hb[0], F_SETFL, O_NONBLOCK) < 0)
 		what = "O_NONBLOCK on the pipes";
-		goto fail_pipes;
+	if (what) {
+		int e = errno;
+		mon_pipes_close(p, c, hb);
+		errno = e;
 	}
-	fflush(stdout);
-	pid_t pid = fork();
-	if (pid < 0) {
-		what = "fork";
-		goto fail_pipes;
-	}
-	if (pid == 0) {
-		struct mon_fd fds[6] = {
-		    {p[1], MON_STATUS_FD}, {c[0], MON_COMMAND_FD}, {hb[1], MON_HEARTBEAT_FD}};
-		int nfds = 3;
-		if (adopt)
-			fds[nfds++] = (struct mon_fd){s->pidfd, MON_ADOPT_FD};
-		if (capture) {
-			fds[nfds++] = (struct mon_fd){ofd, MON_STDOUT_FD};
-			fds[nfds++] = (struct mon_fd){efd, MON_STDERR_FD};
-		}
-		mon_exec(s->name, k->monitor_bin, argv, fds, nfds, k->pid);
-	}
-	free_args(argv, owned);
+	return what;
+}
+
+/* What the child needs until its exec. */
+struct mon_child {
+	const char *service, *bin;
+	char **argv;
+	struct mon_fd fds[6];
+	int nfds;
+	pid_t parent;
+};
+
+static int mon_child_main(void *arg)
+{
+	struct mon_child *c = arg;
+	mon_exec(c->service, c->bin, c->argv, c->fds, c->nfds, c->parent);
+	return 127; /* not reached: mon_exec execs or exits */
+}
+
+/* Like posix_spawn: the child runs on a stack of its own in our memory until its
+ * exec, and we wait for that moment.  A fork would copy the kernel's page tables
+ * and make every page either of us writes in between a copy: at hundreds of
+ * services, and on a VM where page faults are dear, that was most of a start. */
+static pid_t mon_clone(struct mon_child *c)
+{
+	static char stack[MON_CHILD_STACK] __attribute__((aligned(64)));
+	return clone(mon_child_main, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | SIGCHLD, c);
+}
+
+/* The new monitor is ours: its pipes, its pidfd, its deadlines, its line. */
+static void mon_track(struct kernel *k, struct kernel_svc *s, pid_t pid, const int p[2],
+		      const int c[2], const int hb[2], bool adopt, int64_t now_us)
+{
 	/* Also here, so the group exists whichever of us runs first. */
 	if (setpgid(pid, pid) < 0 && errno != EACCES)
 		warn("setpgid monitor %d of %s", (int)pid, s->name);
@@ -387,22 +441,44 @@ int kernel_mon_start(struct kernel *k, struct kernel_svc *s, int64_t now_us)
 		f[nf++] = KF_NUM("adopt_pid", s->pid);
 	kernel_emit(k, KL_INFO, "monitor_started", f, nf);
 	k->dirty = true;
-	return 0;
-
-fail_pipes : {
-	int e = errno;
-	for (int i = 0; i < 2; i++) {
-		if (p[i] >= 0)
-			close(p[i]);
-		if (c[i] >= 0)
-			close(c[i]);
-		if (hb[i] >= 0)
-			close(hb[i]);
-	}
-	free_args(argv, owned);
-	errno = e;
-	return mon_spawn_failed(k, s, what, now_us);
 }
+
+int kernel_mon_start(struct kernel *k, struct kernel_svc *s, int64_t now_us)
+{
+	bool adopt = kernel_svc_alive(s);
+	struct mon_args a;
+	if (mon_args_build(k, s, adopt, now_us, &a) < 0)
+		return -1;
+	int p[2] = {-1, -1}, c[2] = {-1, -1}, hb[2] = {-1, -1};
+	const char *what = mon_pipes(p, c, hb);
+	if (what) {
+		free_args(a.argv, a.owned);
+		return mon_spawn_failed(k, s, what, now_us);
+	}
+	struct mon_child child = {
+	    .service = s->name,
+	    .bin = k->monitor_bin,
+	    .argv = a.argv,
+	    .fds = {{p[1], MON_STATUS_FD}, {c[0], MON_COMMAND_FD}, {hb[1], MON_HEARTBEAT_FD}},
+	    .nfds = 3,
+	    .parent = k->pid,
+	};
+	if (adopt)
+		child.fds[child.nfds++] = (struct mon_fd){s->pidfd, MON_ADOPT_FD};
+	if (a.capture) {
+		child.fds[child.nfds++] = (struct mon_fd){a.ofd, MON_STDOUT_FD};
+		child.fds[child.nfds++] = (struct mon_fd){a.efd, MON_STDERR_FD};
+	}
+	pid_t pid = mon_clone(&child);
+	int e = errno;
+	free_args(a.argv, a.owned);
+	if (pid < 0) {
+		mon_pipes_close(p, c, hb);
+		errno = e;
+		return mon_spawn_failed(k, s, "fork", now_us);
+	}
+	mon_track(k, s, pid, p, c, hb, adopt, now_us);
+	return 0;
 }
 
 /* Opens a pidfd for the service the monitor names, checked against its start time,

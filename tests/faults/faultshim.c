@@ -3,13 +3,15 @@
  *   RON_FAULT_PROG=NAME    inject only in processes whose program name is NAME
  *   RON_FAULT_PIDFD=FILE   pidfd_open fails with EMFILE
  *   RON_FAULT_SOCKET=FILE  socket fails with EMFILE
- *   RON_FAULT_FORK=FILE    fork fails with EAGAIN
+ *   RON_FAULT_FORK=FILE    fork and clone fail with EAGAIN
  *   RON_FAULT_MALLOC=FILE  malloc, calloc and realloc fail with ENOMEM
  * A file rather than a count: a test turns a fault on and off while the
  * process runs, which is what a transient shortage looks like. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +80,28 @@ pid_t fork(void)
 	if (!real)
 		real = (pid_t(*)(void))dlsym(RTLD_NEXT, "fork");
 	return real();
+}
+
+/* The kernel starts its monitors with clone(CLONE_VM | CLONE_VFORK): the same fault.
+ * The optional arguments are passed on as they came; glibc reads them only for the
+ * flags that ask for them. */
+int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
+{
+	static int (*real)(int (*)(void *), void *, int, void *, ...);
+	if (faulty(F_FORK)) {
+		errno = EAGAIN;
+		return -1;
+	}
+	va_list ap;
+	va_start(ap, arg);
+	pid_t *ptid = va_arg(ap, pid_t *);
+	void *tls = va_arg(ap, void *);
+	pid_t *ctid = va_arg(ap, pid_t *);
+	va_end(ap);
+	if (!real)
+		real =
+		    (int (*)(int (*)(void *), void *, int, void *, ...))dlsym(RTLD_NEXT, "clone");
+	return real(fn, stack, flags, arg, ptid, tls, ctid);
 }
 
 /* The next malloc in line (glibc's, or a sanitizer's): dlsym may itself allocate,
