@@ -1,4 +1,5 @@
 /* The growing text buffer of textbuf.h. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,12 +9,17 @@ static bool room(struct textbuf *b, size_t n)
 {
 	if (b->failed)
 		return false;
-	if (b->len + n + 1 <= b->cap)
+	if (n >= SIZE_MAX - b->len) { /* len + n + 1 would wrap */
+		b->failed = true;
+		return false;
+	}
+	size_t need = b->len + n + 1;
+	if (need <= b->cap)
 		return true;
 	size_t cap = b->cap ? b->cap : 256;
-	while (cap < b->len + n + 1)
+	while (cap < need && cap <= SIZE_MAX / 2)
 		cap *= 2;
-	char *p = realloc(b->p, cap);
+	char *p = cap < need ? NULL : realloc(b->p, cap);
 	if (!p) {
 		b->failed = true;
 		return false;

@@ -2,6 +2,7 @@
  * strings status.json is made of, checked against json-c reading them back. */
 #include <json.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,4 +98,24 @@ Test(textbuf, an_empty_buffer_is_an_empty_string)
 	char *t = taken(&b);
 	cr_assert_str_eq(t, "");
 	free(t);
+}
+
+/* A size no allocation can meet fails the buffer: later appends do nothing, and
+ * tb_take gives NULL rather than a table with a hole in it. */
+Test(textbuf, an_impossible_size_fails_and_stays_failed)
+{
+	/* One that would wrap the length, one past the largest capacity doubling makes. */
+	size_t sizes[] = {SIZE_MAX - 2, SIZE_MAX / 2 + 10};
+	for (size_t i = 0; i < 2; i++) {
+		struct textbuf b;
+		tb_init(&b, 0);
+		tb_puts(&b, "kept?");
+		tb_mem(&b, "x", sizes[i]);
+		cr_assert(b.failed, "size %zu", sizes[i]);
+		tb_puts(&b, "more");
+		cr_assert_eq(b.len, 5, "an append after the failure changed the text");
+		size_t len = 7;
+		cr_assert_null(tb_take(&b, &len));
+		cr_assert_null(b.p);
+	}
 }
