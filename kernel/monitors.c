@@ -5,9 +5,9 @@
 #include <bsd/string.h>
 #include <bsd/unistd.h>
 #include <err.h>
-#include <sched.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,6 +134,8 @@ static void mon_exec(const char *service, const char *bin, char *const argv[], s
 		if (!placed)
 			close(fd);
 	}
+	/* closefrom only before Linux 5.9: it may allocate, in our parent's heap, which
+	 * is consistent since the parent is single-threaded and waits for us. */
 	if (close_range((unsigned)top + 1, ~0U, 0) < 0)
 		closefrom(top + 1);
 	/* The kernel's signals stay blocked across exec until the monitor has its own
