@@ -407,9 +407,8 @@ static pid_t mon_clone(struct mon_child *c)
 static void mon_track(struct kernel *k, struct kernel_svc *s, pid_t pid, const int p[2],
 		      const int c[2], const int hb[2], bool adopt, int64_t now_us)
 {
-	/* Also here, so the group exists whichever of us runs first. */
-	if (setpgid(pid, pid) < 0 && errno != EACCES)
-		warn("setpgid monitor %d of %s", (int)pid, s->name);
+	/* Its own group is made in the child (mon_exec): with CLONE_VFORK it has run
+	 * and exec'd before we get here, so a setpgid of ours could only fail. */
 	close(p[1]);
 	close(c[0]);
 	close(hb[1]);
